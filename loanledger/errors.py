@@ -1,0 +1,256 @@
+"""The exception tree. Every error the SDK raises on purpose is one of these.
+
+    LoanLedgerError
+    ├── InvalidArgument (also ValueError)    bad input, raised before any request
+    ├── ClientClosed                         a client used after close()
+    ├── TransportError                       nothing usable came back from the network
+    │   ├── RequestTimeout
+    │   └── ConnectError
+    ├── VenueError                           the venue answered with an error
+    │   ├── AuthError                        key, signature, passphrase, permission, IP
+    │   ├── RateLimited                      429 / 418 / 50011 / 10006 (retry_after, ban_until)
+    │   ├── ClockSkewError                   50102 / -1021 / 10002 after one resync
+    │   ├── BadRequest                       a parameter the venue refused
+    │   └── VenueUnavailable                 5xx, maintenance, "system busy"
+    ├── AmbiguousOutcome                     a write that may or may not have executed
+    ├── DecodeError                          a body that is not the venue's documented shape
+    └── PaginationError                      a cursor that repeats, a page cap, a tie too wide
+
+    DataGapWarning (UserWarning)             records may be missing (retention, wide ties)
+
+Wrong argument *types* raise the built-in TypeError (floats for amounts among
+them); every message names the argument. Venue code tables (which code maps to
+which class) are data in each venue module. No exception carries request
+headers, keys, secrets, passphrases or signatures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+__all__ = [
+    "AmbiguousOutcome",
+    "AuthError",
+    "BadRequest",
+    "ClientClosed",
+    "ClockSkewError",
+    "ConnectError",
+    "DataGapWarning",
+    "DecodeError",
+    "InvalidArgument",
+    "LoanLedgerError",
+    "PaginationError",
+    "RateLimited",
+    "RequestTimeout",
+    "TransportError",
+    "VenueError",
+    "VenueUnavailable",
+]
+
+_BODY_EXCERPT = 200
+
+
+def excerpt(body: bytes | str, limit: int = _BODY_EXCERPT) -> str:
+    """A short printable excerpt of a response body, for error messages."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if len(text) > limit:
+        return text[:limit] + f"... [{len(text)} chars]"
+    return text
+
+
+class LoanLedgerError(Exception):
+    """Base class of every error raised by loanledger."""
+
+
+class InvalidArgument(LoanLedgerError, ValueError):
+    """An argument failed validation; raised before any request is sent."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        self.argument = argument
+        super().__init__(f"{argument}: {message}")
+
+
+class ClientClosed(LoanLedgerError):
+    """The client (or its session) was closed and cannot send requests."""
+
+
+class TransportError(LoanLedgerError):
+    """The request did not produce an HTTP response we could read."""
+
+    def __init__(self, message: str, *, venue: str = "", path: str = "") -> None:
+        self.venue = venue
+        self.path = path
+        super().__init__(f"{venue} {path}: {message}" if venue else message)
+
+
+class RequestTimeout(TransportError):
+    """No complete response within the per-request timeout."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be established or broke before a response."""
+
+    def __init__(
+        self, message: str, *, venue: str = "", path: str = "", before_send: bool = False
+    ) -> None:
+        self.before_send = before_send
+        super().__init__(message, venue=venue, path=path)
+
+
+class VenueError(LoanLedgerError):
+    """The venue answered with an error.
+
+    Carries the venue, the HTTP status, the venue's own code and message, and
+    the request path (never headers, keys or signatures).
+    """
+
+    def __init__(
+        self,
+        venue: str,
+        status: int,
+        code: str | None,
+        message: str,
+        path: str,
+    ) -> None:
+        self.venue = venue
+        self.status = status
+        self.code = code
+        self.venue_message = message
+        self.path = path
+        super().__init__(f"{venue} {path}: HTTP {status}, code {code}: {message}")
+
+
+class AuthError(VenueError):
+    """Key, signature, passphrase, permission or IP whitelist rejected.
+
+    `signature` is True when the venue rejected the signature itself: the
+    request was not executed, and the transport re-signs and retries once.
+    """
+
+    signature: bool = False
+
+
+class RateLimited(VenueError):
+    """The venue throttled the request.
+
+    `retry_after` is seconds to wait when the venue said so; `ban_until` is the
+    ms timestamp a ban ends (Binance 418), after which the client may send again.
+    """
+
+    def __init__(
+        self,
+        venue: str,
+        status: int,
+        code: str | None,
+        message: str,
+        path: str,
+        *,
+        retry_after: float | None = None,
+        ban_until: int | None = None,
+    ) -> None:
+        super().__init__(venue, status, code, message, path)
+        self.retry_after = retry_after
+        self.ban_until = ban_until
+
+
+class ClockSkewError(VenueError):
+    """The venue rejected the request timestamp, even after a server-time resync."""
+
+
+class BadRequest(VenueError):
+    """The venue refused a parameter."""
+
+
+class VenueUnavailable(VenueError):
+    """5xx, maintenance or a documented 'busy, retry' code."""
+
+
+class AmbiguousOutcome(LoanLedgerError):
+    """A write (borrow/repay) was sent and its result is unknown.
+
+    It may or may not have executed. It is never re-sent automatically. The
+    request (method, path, body without secrets) is attached; `reconcile()`,
+    when the action supports it, looks the action up in the venue's history
+    feed and returns the matching event or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        venue: str,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        cause: BaseException | None = None,
+        reconciler: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
+        self.venue = venue
+        self.method = method
+        self.path = path
+        self.body = dict(body) if body is not None else None
+        self.cause = cause
+        self._reconciler = reconciler
+        super().__init__(f"{venue} {method} {path}: outcome unknown: {message}")
+
+    async def reconcile(self) -> Any:
+        """Look the action up in the venue's history; the event, or None if absent."""
+        if self._reconciler is None:
+            raise NotImplementedError("this action cannot be reconciled automatically")
+        return await self._reconciler()
+
+
+class DecodeError(LoanLedgerError):
+    """A body that is not the venue's documented shape (truncated, wrong types, not JSON)."""
+
+    def __init__(self, venue: str, feed: str, detail: str, body: bytes | str) -> None:
+        self.venue = venue
+        self.feed = feed
+        self.detail = detail
+        self.body_excerpt = excerpt(body)
+        super().__init__(f"{venue} {feed}: cannot decode response ({detail}): {self.body_excerpt!r}")
+
+
+class PaginationError(LoanLedgerError):
+    """The walk cannot continue without losing or repeating records."""
+
+
+ErrorTable = Mapping[str, type[VenueError]]
+
+
+def make_error(
+    venue: str,
+    table: ErrorTable,
+    status: int,
+    code: str | None,
+    message: str,
+    path: str,
+    *,
+    retry_after: float | None = None,
+    ban_until: int | None = None,
+    signature_codes: frozenset[str] = frozenset(),
+) -> VenueError:
+    """The typed error for a venue code (its table first, then the HTTP status)."""
+    cls = table.get(code) if code is not None else None
+    if cls is None:
+        if status == 429 or status == 418:
+            cls = RateLimited
+        elif status >= 500:
+            cls = VenueUnavailable
+        elif status in (401, 403):
+            cls = AuthError
+        elif 400 <= status < 500:
+            cls = BadRequest
+        else:
+            cls = VenueError
+    if issubclass(cls, RateLimited):
+        return cls(venue, status, code, message, path, retry_after=retry_after, ban_until=ban_until)
+    err = cls(venue, status, code, message, path)
+    if isinstance(err, AuthError) and code in signature_codes:
+        err.signature = True
+    return err
+
+
+class DataGapWarning(UserWarning):
+    """Records may be missing: outside the venue's retention, or a tie wider than a page."""

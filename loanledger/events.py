@@ -1,0 +1,189 @@
+"""The one event schema every venue record is normalized into.
+
+`LoanEvent` is the contract between the venue adapters, the paginator, the
+store and the user's code (see docs/EVENTS.md). It is a frozen msgspec
+Struct: amounts are `Decimal` from the wire string to the store, timestamps
+are int milliseconds since the Unix epoch (UTC).
+
+Encoding: `msgspec.json.encode(event)` and `msgspec.msgpack.encode(event)`
+round-trip exactly when `raw` is None. `raw` holds the venue's JSON bytes,
+which msgspec cannot embed in msgpack as-is nor decode back into an optional
+field, so use the codec helpers below (`encode_json`/`decode_json`,
+`encode_msgpack`/`decode_msgpack`): they round-trip every field, `raw`
+included, byte for byte.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import Any, overload
+
+import msgspec
+
+__all__ = [
+    "EventKind",
+    "EventStatus",
+    "LoanEvent",
+    "decode_json",
+    "decode_msgpack",
+    "encode_json",
+    "encode_msgpack",
+]
+
+
+class EventKind(enum.StrEnum):
+    """What happened to the user's wallet."""
+
+    BORROW = "borrow"
+    REPAY = "repay"
+    INTEREST = "interest"
+    COLLATERAL_ADD = "collateral_add"
+    COLLATERAL_REMOVE = "collateral_remove"
+    LIQUIDATION = "liquidation"
+    CONVERT = "convert"
+
+
+class EventStatus(enum.StrEnum):
+    """Settlement state. `pending` events can change later; stores upsert by id."""
+
+    DONE = "done"
+    PENDING = "pending"
+    FAILED = "failed"
+
+
+class LoanEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One normalized loan record.
+
+    `id` is stable and unique within (venue, account, feed): the same venue
+    record always yields the same id, across pages and runs, even when the
+    venue gives none. `amount` is the signed change of the user's wallet in
+    `currency` (+ in, - out).
+    """
+
+    venue: str
+    account: str
+    feed: str
+    id: str
+    kind: EventKind
+    status: EventStatus
+    ts: int
+    currency: str
+    amount: Decimal
+    counter_currency: str | None = None
+    counter_amount: Decimal | None = None
+    ref_id: str | None = None
+    parent_id: str | None = None
+    venue_type: str = ""
+    raw: msgspec.Raw | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """The store's primary key: (venue, account, feed, id)."""
+        return (self.venue, self.account, self.feed, self.id)
+
+
+# --- codecs that carry `raw` too -------------------------------------------------
+#
+# JSON: encoding embeds `raw` verbatim (it is JSON). Decoding goes through a
+# mirror whose `raw` is a non-optional msgspec.Raw (msgspec cannot decode an
+# object into `Raw | None`), then maps the literal `null` back to None.
+# msgpack: `raw` travels as a bin field holding the JSON bytes.
+
+
+class _JsonMirror(msgspec.Struct, frozen=True, kw_only=True):
+    venue: str
+    account: str
+    feed: str
+    id: str
+    kind: EventKind
+    status: EventStatus
+    ts: int
+    currency: str
+    amount: Decimal
+    counter_currency: str | None = None
+    counter_amount: Decimal | None = None
+    ref_id: str | None = None
+    parent_id: str | None = None
+    venue_type: str = ""
+    raw: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _PackMirror(msgspec.Struct, frozen=True, kw_only=True):
+    venue: str
+    account: str
+    feed: str
+    id: str
+    kind: EventKind
+    status: EventStatus
+    ts: int
+    currency: str
+    amount: Decimal
+    counter_currency: str | None = None
+    counter_amount: Decimal | None = None
+    ref_id: str | None = None
+    parent_id: str | None = None
+    venue_type: str = ""
+    raw: bytes | None = None
+
+
+_FIELDS = LoanEvent.__struct_fields__
+_json_encoder = msgspec.json.Encoder()
+_json_one = msgspec.json.Decoder(_JsonMirror)
+_json_many = msgspec.json.Decoder(list[_JsonMirror])
+_pack_encoder = msgspec.msgpack.Encoder()
+_pack_one = msgspec.msgpack.Decoder(_PackMirror)
+_pack_many = msgspec.msgpack.Decoder(list[_PackMirror])
+
+
+def _from_json_mirror(m: _JsonMirror) -> LoanEvent:
+    values: dict[str, Any] = {f: getattr(m, f) for f in _FIELDS}
+    raw = m.raw
+    values["raw"] = None if bytes(raw) == b"null" else msgspec.Raw(bytes(raw))
+    return LoanEvent(**values)
+
+
+def _to_pack_mirror(ev: LoanEvent) -> _PackMirror:
+    values: dict[str, Any] = {f: getattr(ev, f) for f in _FIELDS}
+    values["raw"] = None if ev.raw is None else bytes(ev.raw)
+    return _PackMirror(**values)
+
+
+def _from_pack_mirror(m: _PackMirror) -> LoanEvent:
+    values: dict[str, Any] = {f: getattr(m, f) for f in _FIELDS}
+    values["raw"] = None if m.raw is None else msgspec.Raw(m.raw)
+    return LoanEvent(**values)
+
+
+def encode_json(obj: LoanEvent | list[LoanEvent]) -> bytes:
+    """JSON bytes of one event or a list of events (`raw` embedded verbatim)."""
+    return _json_encoder.encode(obj)
+
+
+@overload
+def decode_json(data: bytes | str) -> LoanEvent: ...
+@overload
+def decode_json(data: bytes | str, *, many: bool) -> LoanEvent | list[LoanEvent]: ...
+def decode_json(data: bytes | str, *, many: bool = False) -> LoanEvent | list[LoanEvent]:
+    """Inverse of `encode_json`; `many=True` for a JSON array of events."""
+    if many:
+        return [_from_json_mirror(m) for m in _json_many.decode(data)]
+    return _from_json_mirror(_json_one.decode(data))
+
+
+def encode_msgpack(obj: LoanEvent | list[LoanEvent]) -> bytes:
+    """msgpack bytes of one event or a list (`raw` as a bin of its JSON bytes)."""
+    if isinstance(obj, list):
+        return _pack_encoder.encode([_to_pack_mirror(e) for e in obj])
+    return _pack_encoder.encode(_to_pack_mirror(obj))
+
+
+@overload
+def decode_msgpack(data: bytes) -> LoanEvent: ...
+@overload
+def decode_msgpack(data: bytes, *, many: bool) -> LoanEvent | list[LoanEvent]: ...
+def decode_msgpack(data: bytes, *, many: bool = False) -> LoanEvent | list[LoanEvent]:
+    """Inverse of `encode_msgpack`."""
+    if many:
+        return [_from_pack_mirror(m) for m in _pack_many.decode(data)]
+    return _from_pack_mirror(_pack_one.decode(data))
