@@ -1,0 +1,405 @@
+"""HTTP transport: session ownership, signing, rate limits, timeouts, retries, error mapping.
+
+One `Transport` per client. It owns one aiohttp ClientSession (created lazily
+inside the running loop, or injected by the caller and then never closed by
+us), signs every attempt afresh through the venue's `Dialect`, waits on the
+shared rate-limit bucket, reads the body as bytes (never ``resp.json()``) and
+hands it to the caller's pure decoder, which raises the venue's typed error
+for an error envelope.
+
+Retry rules (`should_retry` is the pure decision):
+
+- GET: retried with exponential backoff and full jitter on timeouts,
+  connection errors, 5xx, undecodable bodies and rate-limit answers
+  (Retry-After / Bybit reset timestamp honoured).
+- POST (borrow, repay): never sent twice unless the venue proved it did not
+  execute: a rate-limit answer, a timestamp rejection, a signature rejection,
+  or a connection that failed before any byte was sent. A timeout after
+  sending, a dropped connection, a 5xx or an unreadable answer raises
+  `AmbiguousOutcome`.
+- A clock-skew answer (OKX 50102, Binance -1021, Bybit 10002) makes the
+  transport fetch the venue's server time once, store the offset, re-sign and
+  retry once; the offset is used for every later request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
+
+import aiohttp
+from yarl import URL
+
+from ._args import check_positive_number, now_ms
+from .errors import (
+    AmbiguousOutcome,
+    AuthError,
+    ClientClosed,
+    ClockSkewError,
+    ConnectError,
+    DecodeError,
+    InvalidArgument,
+    RateLimited,
+    RequestTimeout,
+    TransportError,
+    VenueError,
+    VenueUnavailable,
+)
+from .ratelimit import Bucket, Limit, RateLimits
+
+__all__ = [
+    "Clock",
+    "Dialect",
+    "Prepared",
+    "Request",
+    "RequestStats",
+    "RetryPolicy",
+    "Transport",
+    "backoff_delay",
+    "encode_query",
+    "is_ambiguous",
+    "should_retry",
+]
+
+log = logging.getLogger("loanledger.transport")
+
+T = TypeVar("T")
+
+MAX_BODY = 32 * 1024 * 1024
+
+
+def encode_query(params: Sequence[tuple[str, str]]) -> str:
+    """The exact query string we send and sign: insertion order, RFC 3986 percent-encoding."""
+    return urlencode(params, quote_via=quote, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One venue call before signing. `params` keep their order (it is signed)."""
+
+    method: Literal["GET", "POST"]
+    path: str
+    limit: Limit
+    params: tuple[tuple[str, str], ...] = ()
+    body: Mapping[str, Any] | None = None
+    signed: bool = True
+    group: str = ""
+
+    @property
+    def bucket_group(self) -> str:
+        return self.group or self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The signed request: exact path+query, headers and body bytes."""
+
+    path_qs: str
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+class Dialect(Protocol):
+    """What a venue module provides to the transport."""
+
+    venue: str
+
+    def prepare(self, req: Request, ts_ms: int) -> Prepared:
+        """Sign `req` at `ts_ms` (venue clock) into the exact bytes to send."""
+        ...
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes, path: str) -> VenueError:
+        """The typed error for a non-200 answer."""
+        ...
+
+    def time_request(self) -> Request:
+        """The unsigned server-time request."""
+        ...
+
+    def parse_time(self, body: bytes) -> int:
+        """Server time in ms from the time endpoint's body."""
+        ...
+
+    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str]) -> None:
+        """Feed rate-limit headers (usage, remaining, reset) back into the bucket."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard reads are retried. Writes follow the stricter rules in `should_retry`."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise InvalidArgument("max_attempts", "must be >= 1")
+        check_positive_number("base_delay", self.base_delay)
+        check_positive_number("max_delay", self.max_delay)
+
+
+def is_ambiguous(error: BaseException) -> bool:
+    """For a write: could the venue have executed it? (then it must not be re-sent)"""
+    if isinstance(error, ConnectError):
+        return not error.before_send
+    return isinstance(error, TransportError | VenueUnavailable | DecodeError)
+
+
+def should_retry(method: str, error: BaseException, attempt: int, policy: RetryPolicy) -> bool:
+    """Pure decision: send attempt number `attempt + 1` after `error`?
+
+    `attempt` counts attempts already made (1 after the first failure).
+    """
+    if attempt >= policy.max_attempts:
+        return False
+    if isinstance(error, RateLimited):
+        return error.ban_until is None
+    if isinstance(error, AuthError):
+        # a signature rejection: the venue did not execute; re-sign once
+        return getattr(error, "signature", False) and attempt == 1
+    if method == "GET":
+        return isinstance(error, TransportError | VenueUnavailable | DecodeError)
+    # writes: only what provably did not reach the venue
+    return isinstance(error, ConnectError) and error.before_send
+
+
+def backoff_delay(
+    attempt: int,
+    policy: RetryPolicy,
+    retry_after: float | None = None,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Full-jitter exponential backoff, capped; a venue's Retry-After is a floor."""
+    ceiling = min(policy.max_delay, policy.base_delay * 2.0 ** (attempt - 1))
+    delay = float(rng()) * ceiling
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, policy.max_delay * 20))
+    return delay
+
+
+class Clock:
+    """Local wall clock plus the offset to the venue's server time."""
+
+    __slots__ = ("_source", "offset_ms")
+
+    def __init__(self, offset_ms: int = 0, source: Callable[[], int] = now_ms) -> None:
+        self.offset_ms = offset_ms
+        self._source = source
+
+    def local_ms(self) -> int:
+        return self._source()
+
+    def now_ms(self) -> int:
+        return self._source() + self.offset_ms
+
+
+@dataclass(slots=True)
+class RequestStats:
+    """Counters one feed or action accumulates across its requests."""
+
+    requests: int = 0
+    retries: int = 0
+    wait_seconds: float = 0.0
+    clock_syncs: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Transport:
+    """Sends signed, paced, retried requests for one client."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        base_url: str,
+        scope_id: str,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        limits: RateLimits | None = None,
+        clock: Clock | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise InvalidArgument("base_url", f"{base_url!r} is not an http(s) origin like https://host[:port]")
+        self.dialect = dialect
+        self.venue = dialect.venue
+        self.base_url = base_url.rstrip("/")
+        self.host = parts.netloc
+        self.scope_id = scope_id
+        self.timeout = aiohttp.ClientTimeout(total=check_positive_number("timeout", timeout))
+        self.retry = retry or RetryPolicy()
+        self._limits = limits
+        self.clock = clock or Clock()
+        self._rng = rng
+        self._session = session
+        self._own_session = session is None
+        self._closed = False
+        self._sync_lock: asyncio.Lock | None = None
+        self._last_sync = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def limits(self) -> RateLimits:
+        if self._limits is None:
+            self._limits = RateLimits.shared()
+        return self._limits
+
+    def _session_or_create(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosed(f"{self.venue} client is closed")
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        elif self._session.closed:
+            raise ClientClosed(f"{self.venue} client's session is closed")
+        return self._session
+
+    async def close(self) -> None:
+        """Close the owned session (an injected one stays open). Idempotent."""
+        self._closed = True
+        if self._own_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    def bucket(self, req: Request) -> Bucket:
+        scope = self.host if req.limit.scope == "ip" else self.scope_id
+        return self.limits.bucket(self.venue, scope, req.bucket_group, req.limit)
+
+    # --- requests ----------------------------------------------------------------
+
+    async def request(
+        self,
+        req: Request,
+        decode: Callable[[bytes], T],
+        *,
+        stats: RequestStats | None = None,
+    ) -> T:
+        """Send `req`, retrying per the rules above; `decode(body)` of a 200 answer."""
+        stats = stats if stats is not None else RequestStats()
+        bucket = self.bucket(req)
+        attempt = 0
+        resynced = False
+        while True:
+            self._session_or_create()
+            banned = self.limits.banned_until(self.venue, self.host)
+            if banned is not None:
+                raise RateLimited(
+                    self.venue, 418, None, "host is banned by the venue", req.path, ban_until=banned
+                )
+            stats.wait_seconds += await bucket.acquire()
+            attempt += 1
+            stats.requests += 1
+            try:
+                return await self._attempt(req, decode, bucket)
+            except ClockSkewError as exc:
+                stats.errors.append(type(exc).__name__)
+                if resynced:
+                    raise
+                resynced = True
+                stats.clock_syncs += 1
+                await self.sync_clock()
+                attempt -= 1  # the resync retry is free
+                continue
+            except (TransportError, VenueError, DecodeError) as exc:
+                stats.errors.append(type(exc).__name__)
+                if isinstance(exc, RateLimited) and exc.ban_until is not None:
+                    self.limits.ban(self.venue, self.host, exc.ban_until)
+                if req.method != "GET" and is_ambiguous(exc):
+                    raise AmbiguousOutcome(
+                        str(exc), venue=self.venue, method=req.method, path=req.path,
+                        body=req.body, cause=exc,
+                    ) from exc
+                if not should_retry(req.method, exc, attempt, self.retry):
+                    raise
+                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                delay = backoff_delay(attempt, self.retry, retry_after, self._rng)
+                if isinstance(exc, RateLimited):
+                    bucket.pause_until(now_ms() + int(delay * 1000))
+                stats.retries += 1
+                log.info(
+                    "%s %s %s failed (%s); retry %d in %.2fs",
+                    self.venue, req.method, req.path, type(exc).__name__, attempt, delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def _attempt(self, req: Request, decode: Callable[[bytes], T], bucket: Bucket) -> T:
+        prep = self.dialect.prepare(req, self.clock.now_ms())
+        session = self._session_or_create()
+        url = URL(self.base_url + prep.path_qs, encoded=True)
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                req.method, url, headers=prep.headers, data=prep.body, timeout=self.timeout,
+                allow_redirects=False,
+            ) as resp:
+                status = resp.status
+                headers = resp.headers
+                body = await self._read(resp, req)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise ConnectError(f"connect timeout: {exc}", venue=self.venue, path=req.path, before_send=True) from None
+        except TimeoutError:
+            raise RequestTimeout(
+                f"no response within {self.timeout.total}s", venue=self.venue, path=req.path
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(f"cannot connect: {exc.os_error}", venue=self.venue, path=req.path, before_send=True) from None
+        except aiohttp.ClientError as exc:
+            raise ConnectError(
+                f"{type(exc).__name__}: {exc}", venue=self.venue, path=req.path, before_send=False
+            ) from None
+        elapsed = (time.perf_counter() - started) * 1000
+        log.debug("%s %s %s -> %d (%d bytes, %.1f ms)", self.venue, req.method, req.path, status, len(body), elapsed)
+        self.dialect.observe(bucket, status, headers)
+        if status == 200:
+            return decode(body)
+        raise self.dialect.error(status, headers, body, req.path)
+
+    async def _read(self, resp: aiohttp.ClientResponse, req: Request) -> bytes:
+        length = resp.content_length
+        if length is not None and length > MAX_BODY:
+            raise DecodeError(self.venue, req.path, f"body of {length} bytes exceeds {MAX_BODY}", b"")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise DecodeError(self.venue, req.path, f"body exceeds {MAX_BODY} bytes", b"".join(chunks[:1]))
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def sync_clock(self) -> int:
+        """Fetch the venue's server time and store the offset; returns it (ms).
+
+        Concurrent callers (several feeds hit by the same skew) share one fetch:
+        a sync that finished less than a second ago is reused.
+        """
+        if self._sync_lock is None:
+            self._sync_lock = asyncio.Lock()
+        async with self._sync_lock:
+            loop = asyncio.get_running_loop()
+            if not self._last_sync or loop.time() - self._last_sync > 1.0:
+                req = self.dialect.time_request()
+                before = self.clock.local_ms()
+                server = await self._attempt(req, self.dialect.parse_time, self.bucket(req))
+                after = self.clock.local_ms()
+                self.clock.offset_ms = server - (before + after) // 2
+                self._last_sync = loop.time()
+                log.info("%s clock offset set to %d ms", self.venue, self.clock.offset_ms)
+            return self.clock.offset_ms
+
+    def __repr__(self) -> str:
+        return f"Transport({self.venue!r}, {self.base_url!r}, closed={self._closed})"
+
