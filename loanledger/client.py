@@ -1,0 +1,156 @@
+"""The part every venue client shares: lifecycle, feeds, argument checks.
+
+A venue client (`OKX`, `Binance`, `Bybit`) is a thin class in its venue
+module: it builds its `Dialect` (signing + error table) and declares its feed
+specs; everything else (the session, the transport, turning a FeedSpec into
+a paged `Feed`) lives here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar
+
+import aiohttp
+
+from ._args import TimeArg, check_label, check_window
+from .errors import InvalidArgument
+from .paginate import DecodeContext, Feed, FeedSpec, FeedStats, Page, Params
+from .ratelimit import RateLimits
+from .transport import Dialect, Request, RetryPolicy, Transport
+
+__all__ = ["VenueClient"]
+
+C = TypeVar("C", bound="VenueClient")
+
+
+class VenueClient:
+    """Base class of the venue clients. Use as ``async with Client(...) as c:``."""
+
+    venue: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
+    feed_specs: ClassVar[Mapping[str, FeedSpec]] = {}
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        account: str,
+        base_url: str | None,
+        scope_id: str,
+        session: aiohttp.ClientSession | None,
+        timeout: float,
+        limits: RateLimits | None,
+        retry: RetryPolicy | None,
+    ) -> None:
+        self.account = check_label("account", account)
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise TypeError(f"session: expected aiohttp.ClientSession, got {type(session).__name__}")
+        if limits is not None and not isinstance(limits, RateLimits):
+            raise TypeError(f"limits: expected RateLimits, got {type(limits).__name__}")
+        if base_url is not None and not isinstance(base_url, str):
+            raise TypeError(f"base_url: expected str, got {type(base_url).__name__}")
+        self.transport = Transport(
+            dialect,
+            base_url=base_url or self.default_base_url,
+            scope_id=scope_id,
+            session=session,
+            timeout=timeout,
+            retry=retry,
+            limits=limits,
+        )
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self.transport.base_url
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.closed
+
+    async def close(self) -> None:
+        """Close the client's own HTTP session. Later requests raise ClientClosed."""
+        await self.transport.close()
+
+    async def __aenter__(self: C) -> C:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(account={self.account!r}, base_url={self.base_url!r})"
+
+
+    async def server_time(self) -> int:
+        """The venue's clock (ms); also stores the offset used for signing."""
+        await self.transport.sync_clock()
+        return self.transport.clock.now_ms()
+
+    # --- feeds -----------------------------------------------------------------------
+
+    @classmethod
+    def feed_ids(cls) -> list[str]:
+        return sorted(cls.feed_specs)
+
+    def events(
+        self,
+        feed_id: str,
+        *,
+        since: TimeArg = None,
+        until: TimeArg = None,
+        resume: str | None = None,
+        strict: bool = False,
+        keep_raw: bool = False,
+        max_pages: int = 100_000,
+        **filters: Any,
+    ) -> Feed:
+        """A paged feed of LoanEvent by id (``"okx.flexible_loan_history"``).
+
+        `since`/`until` take int ms or aware datetimes; `filters` are the feed's
+        venue filters by their Python names (see the feed's method).
+        """
+        spec = self.feed_specs.get(feed_id) if isinstance(feed_id, str) else None
+        if spec is None:
+            raise InvalidArgument(
+                "feed_id", f"unknown feed {feed_id!r} for {self.venue}; known: {', '.join(self.feed_ids())}"
+            )
+        lo, hi = check_window(since, until)
+        wire: Params = []
+        for name, value in filters.items():
+            param = spec.filters.get(name)
+            if param is None:
+                known = ", ".join(sorted(spec.filters)) or "none"
+                raise InvalidArgument(name, f"not a filter of {feed_id} (filters: {known})")
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise TypeError(f"{name}: expected str, got {type(value).__name__}")
+            if not value:
+                raise InvalidArgument(name, "must not be empty")
+            wire.append((param, value))
+        transport = self.transport
+
+        async def fetch(params: Params, ctx: DecodeContext, stats: FeedStats) -> Page:
+            req = Request("GET", spec.path, spec.limit, params=tuple(params + wire))
+            return await transport.request(req, lambda body: spec.decode(body, ctx), stats=stats)
+
+        return Feed(
+            spec,
+            fetch,
+            account=self.account,
+            since=lo,
+            until=hi,
+            resume=resume,
+            strict=strict,
+            keep_raw=keep_raw,
+            max_pages=max_pages,
+        )
