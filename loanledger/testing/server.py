@@ -1,0 +1,444 @@
+"""The simulator core: an aiohttp.web app that plays OKX, Binance and Bybit on loopback.
+
+Venue-independent machinery lives here: the app factory and the async
+context manager that serves it on 127.0.0.1 (free port by default), the
+request log, fault injection, rate-limit window counters and the venue
+clock (with a skew knob). Each venue module in this package adds its
+authentication (verifying the signature over the exact bytes received),
+its error envelopes and its endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ..ratelimit import Limit
+
+if TYPE_CHECKING:
+    from .binance import BinanceVenue
+    from .bybit import BybitVenue
+    from .okx import OkxVenue
+
+__all__ = [
+    "FaultKind",
+    "Faults",
+    "LoggedRequest",
+    "Route",
+    "SimCall",
+    "SimError",
+    "Simulator",
+    "SlidingWindow",
+    "VenueSim",
+]
+
+FaultKind = Literal[
+    "5xx",  # 503 before the handler runs (nothing executed)
+    "5xx_after",  # the handler runs (a write executes), then 502 is returned
+    "reset",  # the connection is dropped before the handler runs
+    "reset_after",  # the handler runs, then the connection is dropped
+    "truncate",  # the handler runs, the body is cut in half (valid HTTP, broken JSON)
+    "non_json",  # the handler runs, an HTML error page comes back with HTTP 200
+    "slow",  # the answer is delayed by `Faults.slow_seconds` (beyond a client timeout)
+    "slow_after",  # the handler runs, then the answer is delayed
+    "rate",  # the venue's rate-limit answer, whatever the counters say
+]
+
+_AFTER = {"5xx_after", "reset_after", "truncate", "non_json", "slow_after"}
+
+
+@dataclass
+class Faults:
+    """Fault injection. Random rates (seeded) and a queue of forced faults.
+
+    `rates` maps a FaultKind to a probability per request; `only` restricts
+    random faults to these venues (None = all); forced faults queued with
+    `force()` apply to the next matching requests, in order.
+    """
+
+    rates: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    slow_seconds: float = 15.0
+    only: set[str] | None = None
+    methods: set[str] | None = None
+    _queue: deque[tuple[str, str | None, str | None]] = field(default_factory=deque)
+    _rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def force(self, kind: FaultKind, *, path: str | None = None, method: str | None = None, count: int = 1) -> None:
+        """Apply `kind` to the next `count` requests matching path/method."""
+        for _ in range(count):
+            self._queue.append((kind, path, method))
+
+    def pick(self, venue: str, method: str, path: str) -> str | None:
+        for i, (kind, qpath, qmethod) in enumerate(self._queue):
+            if (qpath is None or qpath == path) and (qmethod is None or qmethod == method):
+                del self._queue[i]
+                return kind
+        if self.only is not None and venue not in self.only:
+            return None
+        if self.methods is not None and method not in self.methods:
+            return None
+        for kind, rate in self.rates.items():
+            if rate > 0 and self._rng.random() < rate:
+                return kind
+        return None
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """One request as the simulator saw it (no headers: keys never reach the log)."""
+
+    at: float  # monotonic seconds
+    ts: int  # venue clock, ms
+    venue: str
+    method: str
+    path: str
+    query: str  # without the Binance `signature` parameter
+    status: int
+    code: str | None
+    account: str | None
+    fault: str | None
+
+
+class SlidingWindow:
+    """Counts events per key in the last `per` seconds (OKX and Bybit rolling windows)."""
+
+    def __init__(self) -> None:
+        self._hits: dict[Any, deque[float]] = {}
+
+    def hit(self, key: Any, budget: float, per: float, now: float) -> tuple[bool, int, float]:
+        """Record a hit if under budget: (allowed, remaining, seconds until a slot frees)."""
+        q = self._hits.setdefault(key, deque())
+        while q and q[0] <= now - per:
+            q.popleft()
+        if len(q) >= budget:
+            return False, 0, q[0] + per - now
+        q.append(now)
+        return True, int(budget - len(q)), (q[0] + per - now) if q else 0.0
+
+
+class SimError(Exception):
+    """A venue error answer: the venue's code, message and HTTP status (+ extra headers)."""
+
+    def __init__(
+        self, code: str | int, msg: str, status: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.code = code
+        self.msg = msg
+        self.status = status
+        self.headers = headers or {}
+
+
+@dataclass(slots=True)
+class SimCall:
+    """What an endpoint handler receives: the caller's account, its params and JSON body."""
+
+    request: web.Request
+    account: Any
+    params: dict[str, str]
+    body: Any
+    now_ms: int
+
+
+EndpointHandler = Callable[[SimCall], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One simulated endpoint: method, path, handler, auth and its documented limit."""
+
+    method: str
+    path: str
+    handler: EndpointHandler
+    limit: Limit
+    signed: bool = True
+
+
+class VenueSim:
+    """One venue inside the simulator: accounts, routes and the request pipeline.
+
+    Subclasses implement authentication over the exact bytes received, the rate
+    check with the venue's real answer, and the success / error envelopes.
+    """
+
+    venue = ""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self._routes: dict[tuple[str, str], Route] = {}
+        self.accounts: dict[str, Any] = {}
+
+    def route(
+        self, method: str, path: str, handler: EndpointHandler, *, limit: Limit, signed: bool = True
+    ) -> None:
+        """Add (or replace) an endpoint. Users may add their own for their tests."""
+        self._routes[(method, path)] = Route(method, path, handler, limit, signed)
+
+    def find(self, method: str, path: str) -> Route | None:
+        return self._routes.get((method, path))
+
+    async def dispatch(self, request: web.Request, route: Route) -> web.Response:
+        body = await request.read()
+        account: Any = None
+        extra: dict[str, str] = {}
+        try:
+            if route.signed:
+                account = self.authenticate(request, body)
+            extra = self.check_rate(request, route, account)
+            if request.get("fault") == "rate":
+                raise self.rate_error(route, account)
+            call = SimCall(request, account, self.parse_params(request, body), self.parse_body(request, body),
+                           self.sim.now_ms())
+            result = await route.handler(call)
+            resp = self.success(result)
+            code: str | None = None
+        except SimError as err:
+            resp = self.failure(err)
+            extra.update(err.headers)
+            code = str(err.code)
+        for k, v in extra.items():
+            resp.headers[k] = v
+        self.sim.record(request, self.venue, resp.status, code, getattr(account, "label", None))
+        return resp
+
+    # --- venue hooks ---------------------------------------------------------------
+
+    def authenticate(self, request: web.Request, body: bytes) -> Any:
+        raise NotImplementedError
+
+    def check_rate(self, request: web.Request, route: Route, account: Any) -> dict[str, str]:
+        raise NotImplementedError
+
+    def rate_error(self, route: Route, account: Any) -> SimError:
+        raise NotImplementedError
+
+    def success(self, result: Any) -> web.Response:
+        raise NotImplementedError
+
+    def failure(self, err: SimError) -> web.Response:
+        raise NotImplementedError
+
+    @staticmethod
+    def parse_params(request: web.Request, body: bytes) -> dict[str, str]:
+        raw = request.raw_path
+        query = raw.split("?", 1)[1] if "?" in raw else ""
+        return dict(parse_qsl(query, keep_blank_values=True))
+
+    @staticmethod
+    def parse_body(request: web.Request, body: bytes) -> Any:
+        if not body:
+            return None
+        try:
+            return json.loads(body, parse_float=Decimal)
+        except ValueError:
+            raise SimError("body", "request body is not JSON", 400) from None
+
+
+def _route_venue(path: str) -> str:
+    if path.startswith("/api/v5/"):
+        return "okx"
+    if path.startswith("/sapi/") or path.startswith("/api/v3/"):
+        return "binance"
+    if path.startswith("/v5/"):
+        return "bybit"
+    return "?"
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Simulator:
+    """The three venues on one loopback port.
+
+    ``async with Simulator() as sim:`` serves on 127.0.0.1 (a free port unless
+    `port` is given); point every client's ``base_url`` at ``sim.base_url``.
+    `rate_scale` multiplies every documented rate limit (the clients' RateLimits
+    must use the same scale). `skew_ms` offsets the venue clock from the host's.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        rate_scale: float = 1.0,
+        skew_ms: int = 0,
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        okx_rate_http: int = 429,
+    ) -> None:
+        from .binance import BinanceVenue
+        from .bybit import BybitVenue
+        from .okx import OkxVenue
+
+        self.seed = seed
+        self.rate_scale = rate_scale
+        self.skew_ms = skew_ms
+        self.faults = faults or Faults(seed=seed)
+        self.host = host
+        self.port = port
+        self.okx_rate_http = okx_rate_http
+        self.log: list[LoggedRequest] = []
+        self.windows = SlidingWindow()
+        self._runner: web.AppRunner | None = None
+        self.okx: OkxVenue = OkxVenue(self)
+        self.binance: BinanceVenue = BinanceVenue(self)
+        self.bybit: BybitVenue = BybitVenue(self)
+
+    # --- clocks --------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """The venue clock in ms (host clock + skew)."""
+        return time.time_ns() // 1_000_000 + self.skew_ms
+
+    @staticmethod
+    def mono() -> float:
+        return time.monotonic()
+
+    # --- app -------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The aiohttp application (for aiohttp's own test client, or to embed)."""
+        app = web.Application(middlewares=[self._middleware], client_max_size=4 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        venue = {"okx": self.okx, "binance": self.binance, "bybit": self.bybit}.get(_route_venue(request.path))
+        route = venue.find(request.method, request.path) if venue is not None else None
+        if venue is None or route is None:
+            self.record(request, venue.venue if venue is not None else "?", 404, None, None)
+            return web.Response(status=404, text="404 Not Found")
+        return await venue.dispatch(request, route)
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        venue = _route_venue(request.path)
+        fault = self.faults.pick(venue, request.method, request.path)
+        request["fault"] = fault
+        if fault == "slow":
+            await asyncio.sleep(self.faults.slow_seconds)
+        elif fault == "5xx":
+            return self._logged(request, venue, web.Response(status=503, text="Service Unavailable"), None)
+        elif fault == "reset":
+            self._abort(request)
+            return self._logged(request, venue, web.Response(status=599), None)
+        resp = await handler(request)
+        if fault in _AFTER:
+            if fault == "slow_after":
+                await asyncio.sleep(self.faults.slow_seconds)
+            elif fault == "5xx_after":
+                resp = web.Response(status=502, text="Bad Gateway")
+            elif fault == "reset_after":
+                self._abort(request)
+                resp = web.Response(status=599)
+            elif fault == "truncate" and isinstance(resp, web.Response) and resp.body is not None:
+                body = bytes(resp.body)  # type: ignore[arg-type]
+                resp = web.Response(status=resp.status, body=body[: max(1, len(body) // 2)],
+                                    content_type="application/json", headers=_keep_headers(resp))
+            elif fault == "non_json":
+                resp = web.Response(status=200, text="<html><body>502 Bad Gateway</body></html>",
+                                    content_type="text/html")
+        return resp
+
+    @staticmethod
+    def _abort(request: web.Request) -> None:
+        transport = request.transport
+        if transport is not None:
+            transport.abort() if hasattr(transport, "abort") else transport.close()
+
+    def _logged(
+        self, request: web.Request, venue: str, resp: web.Response, code: str | None, account: str | None = None
+    ) -> web.Response:
+        self.record(request, venue, resp.status, code, account)
+        return resp
+
+    def record(self, request: web.Request, venue: str, status: int, code: str | None, account: str | None) -> None:
+        """Append one request to the log (venue modules call this from their handlers)."""
+        raw = request.raw_path
+        query = raw.split("?", 1)[1] if "?" in raw else ""
+        if "signature=" in query:
+            query = "&".join(p for p in query.split("&") if not p.startswith("signature="))
+        self.log.append(
+            LoggedRequest(
+                at=self.mono(), ts=self.now_ms(), venue=venue, method=request.method, path=request.path,
+                query=query, status=status, code=code, account=account, fault=request.get("fault"),
+            )
+        )
+
+    # --- serving -------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self._runner is None:
+            raise RuntimeError("the simulator is not running; use `async with Simulator() as sim`")
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        self._runner = runner
+        for addr in runner.addresses:
+            if isinstance(addr, tuple) and len(addr) >= 2:
+                self.port = int(addr[1])
+                break
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- assertions helpers ------------------------------------------------------------------
+
+    def requests(
+        self, *, venue: str | None = None, path: str | None = None, account: str | None = None
+    ) -> list[LoggedRequest]:
+        """The logged requests matching all given filters."""
+        return [
+            r for r in self.log
+            if (venue is None or r.venue == venue)
+            and (path is None or r.path == path)
+            and (account is None or r.account == account)
+        ]
+
+    @staticmethod
+    def max_in_window(entries: Iterable[LoggedRequest], per: float) -> int:
+        """The most requests any window of `per` seconds held (rate-limit assertions)."""
+        times = sorted(e.at for e in entries)
+        best, j = 0, 0
+        for i, t in enumerate(times):
+            while times[j] <= t - per:
+                j += 1
+            best = max(best, i - j + 1)
+        return best
+
+
+def _keep_headers(resp: web.Response) -> dict[str, str]:
+    return {k: v for k, v in resp.headers.items() if k.lower().startswith(("x-", "retry-after"))}
