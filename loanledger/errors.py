@@ -194,6 +194,15 @@ class AmbiguousOutcome(LoanLedgerError):
         self._reconciler = reconciler
         super().__init__(f"{venue} {method} {path}: outcome unknown: {message}")
 
+    def set_reconciler(self, reconciler: Callable[[], Awaitable[Any]]) -> AmbiguousOutcome:
+        """Attach the history lookup (done by the action that knows which feed to ask)."""
+        self._reconciler = reconciler
+        return self
+
+    @property
+    def can_reconcile(self) -> bool:
+        return self._reconciler is not None
+
     async def reconcile(self) -> Any:
         """Look the action up in the venue's history; the event, or None if absent."""
         if self._reconciler is None:
