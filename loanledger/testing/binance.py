@@ -97,7 +97,7 @@ class BinanceVenue(VenueSim):
 
     def authenticate(self, request: web.Request, body: bytes) -> BinanceAccount:
         key = request.headers.get("X-MBX-APIKEY", "")
-        acct = self.accounts.get(key)
+        acct: BinanceAccount | None = self.accounts.get(key)
         if acct is None:
             raise SimError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         raw = request.raw_path

@@ -90,7 +90,7 @@ class BybitVenue(VenueSim):
         recv_text = h.get("X-BAPI-RECV-WINDOW", "5000")
         if not key or not ts_text or not sign:
             raise SimError(10003, "Invalid request: missing X-BAPI-* authentication headers", 401)
-        acct = self.accounts.get(key)
+        acct: BybitAccount | None = self.accounts.get(key)
         if acct is None:
             raise SimError(10003, "API key is invalid.")
         try:

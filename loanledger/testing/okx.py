@@ -84,7 +84,7 @@ class OkxVenue(VenueSim):
         ):
             if not h.get(header):
                 raise SimError(code, f"Request header {header} cannot be empty.", 401)
-        acct = self.accounts.get(h["OK-ACCESS-KEY"])
+        acct: OkxAccount | None = self.accounts.get(h["OK-ACCESS-KEY"])
         if acct is None:
             raise SimError("50111", "Invalid OK-ACCESS-KEY.", 401)
         ts_text = h["OK-ACCESS-TIMESTAMP"]
