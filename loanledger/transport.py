@@ -28,7 +28,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -227,6 +227,7 @@ class Transport:
         limits: RateLimits | None = None,
         clock: Clock | None = None,
         rng: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
@@ -241,6 +242,7 @@ class Transport:
         self._limits = limits
         self.clock = clock or Clock()
         self._rng = rng
+        self._sleep = sleep
         self._session = session
         self._own_session = session is None
         self._closed = False
@@ -326,14 +328,16 @@ class Transport:
                     raise
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
                 delay = backoff_delay(attempt, self.retry, retry_after, self._rng)
-                if isinstance(exc, RateLimited):
-                    bucket.pause_until(now_ms() + int(delay * 1000))
                 stats.retries += 1
                 log.info(
                     "%s %s %s failed (%s); retry %d in %.2fs",
                     self.venue, req.method, req.path, type(exc).__name__, attempt, delay,
                 )
-                await asyncio.sleep(delay)
+                if isinstance(exc, RateLimited):
+                    # every task sharing the bucket waits, not only this one
+                    bucket.pause_until(now_ms() + int(delay * 1000))
+                else:
+                    await self._sleep(delay)
 
     async def _attempt(self, req: Request, decode: Callable[[bytes], T], bucket: Bucket) -> T:
         prep = self.dialect.prepare(req, self.clock.now_ms())
@@ -386,6 +390,7 @@ class Transport:
         Concurrent callers (several feeds hit by the same skew) share one fetch:
         a sync that finished less than a second ago is reused.
         """
+        self._session_or_create()  # a closed client raises here, cached offset or not
         if self._sync_lock is None:
             self._sync_lock = asyncio.Lock()
         async with self._sync_lock:

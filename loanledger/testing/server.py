@@ -55,6 +55,7 @@ FaultKind = Literal[
 ]
 
 _AFTER = {"5xx_after", "reset_after", "truncate", "non_json", "slow_after"}
+FAULT = web.RequestKey("loanledger.fault", str)
 
 
 @dataclass
@@ -203,7 +204,7 @@ class VenueSim:
             if route.signed:
                 account = self.authenticate(request, body)
             extra = self.check_rate(request, route, account)
-            if request.get("fault") == "rate":
+            if request.get(FAULT) == "rate":
                 raise self.rate_error(route, account)
             call = SimCall(request, account, self.parse_params(request, body), self.parse_body(request, body),
                            self.sim.now_ms())
@@ -333,7 +334,8 @@ class Simulator:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         venue = _route_venue(request.path)
         fault = self.faults.pick(venue, request.method, request.path)
-        request["fault"] = fault
+        if fault is not None:
+            request[FAULT] = fault
         if fault == "slow":
             await asyncio.sleep(self.faults.slow_seconds)
         elif fault == "5xx":
@@ -380,7 +382,7 @@ class Simulator:
         self.log.append(
             LoggedRequest(
                 at=self.mono(), ts=self.now_ms(), venue=venue, method=request.method, path=request.path,
-                query=query, status=status, code=code, account=account, fault=request.get("fault"),
+                query=query, status=status, code=code, account=account, fault=request.get(FAULT),
             )
         )
 
