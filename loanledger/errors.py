@@ -14,7 +14,9 @@
     │   └── VenueUnavailable                 5xx, maintenance, "system busy"
     ├── AmbiguousOutcome                     a write that may or may not have executed
     ├── DecodeError                          a body that is not the venue's documented shape
-    └── PaginationError                      a cursor that repeats, a page cap, a tie too wide
+    ├── PaginationError                      a cursor that repeats, a page cap, a tie too wide
+    └── StoreError                           the ledger store refused or failed a write
+        └── CheckpointConflict               another writer advanced the feed's checkpoint
 
     DataGapWarning (UserWarning)             records may be missing (retention, wide ties)
 
@@ -33,6 +35,7 @@ __all__ = [
     "AmbiguousOutcome",
     "AuthError",
     "BadRequest",
+    "CheckpointConflict",
     "ClientClosed",
     "ClockSkewError",
     "ConnectError",
@@ -43,6 +46,7 @@ __all__ = [
     "PaginationError",
     "RateLimited",
     "RequestTimeout",
+    "StoreError",
     "TransportError",
     "VenueError",
     "VenueUnavailable",
@@ -259,6 +263,14 @@ def make_error(
     if isinstance(err, AuthError) and code in signature_codes:
         err.signature = True
     return err
+
+
+class StoreError(LoanLedgerError):
+    """The ledger store refused or failed a write."""
+
+
+class CheckpointConflict(StoreError):
+    """The stored checkpoint is not the one this writer started from (another writer won)."""
 
 
 class DataGapWarning(UserWarning):

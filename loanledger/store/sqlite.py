@@ -1,0 +1,301 @@
+"""SQLite store (the default): one file, WAL, schema migrations in code, exact decimals.
+
+Amounts are stored as their exact decimal text (never REAL) and summed in
+Python with Decimal. All SQLite work runs on aiosqlite's worker thread, so the
+event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import decimal
+import time
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from .._money import EXACT
+from ..errors import CheckpointConflict, InvalidArgument, StoreError
+from ..events import EventKind, EventStatus, LoanEvent
+from .base import FeedKey
+
+__all__ = ["SQLiteStore"]
+
+#: schema migrations, applied in order; PRAGMA user_version = how many have run
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        venue TEXT NOT NULL,
+        account TEXT NOT NULL,
+        feed TEXT NOT NULL,
+        id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        counter_currency TEXT,
+        counter_amount TEXT,
+        ref_id TEXT,
+        parent_id TEXT,
+        venue_type TEXT NOT NULL,
+        raw BLOB,
+        stored_at INTEGER NOT NULL,
+        PRIMARY KEY (venue, account, feed, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_ts ON events (ts);
+    CREATE INDEX events_account_currency ON events (account, currency, ts);
+    CREATE TABLE checkpoints (
+        venue TEXT NOT NULL,
+        account TEXT NOT NULL,
+        feed TEXT NOT NULL,
+        token TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (venue, account, feed)
+    ) WITHOUT ROWID;
+    """,
+)
+
+_COLUMNS = (
+    "venue, account, feed, id, kind, status, ts, currency, amount, counter_currency, "
+    "counter_amount, ref_id, parent_id, venue_type, raw"
+)
+_UPSERT = f"""
+INSERT INTO events ({_COLUMNS}, stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (venue, account, feed, id) DO UPDATE SET
+    kind = excluded.kind, status = excluded.status, ts = excluded.ts, currency = excluded.currency,
+    amount = excluded.amount, counter_currency = excluded.counter_currency,
+    counter_amount = excluded.counter_amount, ref_id = excluded.ref_id, parent_id = excluded.parent_id,
+    venue_type = excluded.venue_type, raw = COALESCE(excluded.raw, events.raw), stored_at = excluded.stored_at
+"""
+_CHUNK = 400  # SQLite's host-parameter limit is comfortably above 4 * 400
+
+
+def _row(ev: LoanEvent) -> tuple[Any, ...]:
+    return (
+        ev.venue, ev.account, ev.feed, ev.id, ev.kind.value, ev.status.value, ev.ts, ev.currency,
+        str(ev.amount), ev.counter_currency,
+        None if ev.counter_amount is None else str(ev.counter_amount),
+        ev.ref_id, ev.parent_id, ev.venue_type, None if ev.raw is None else bytes(ev.raw),
+    )
+
+
+def _event(r: Sequence[Any]) -> LoanEvent:
+    return LoanEvent(
+        venue=r[0], account=r[1], feed=r[2], id=r[3], kind=EventKind(r[4]), status=EventStatus(r[5]),
+        ts=r[6], currency=r[7], amount=Decimal(r[8]), counter_currency=r[9],
+        counter_amount=None if r[10] is None else Decimal(r[10]), ref_id=r[11], parent_id=r[12],
+        venue_type=r[13], raw=None if r[14] is None else msgspec.Raw(bytes(r[14])),
+    )
+
+
+class SQLiteStore:
+    """`SQLiteStore("ledger.db")`: events upserted by (venue, account, feed, id), checkpoints
+    per feed, each page committed with its checkpoint in one transaction."""
+
+    def __init__(self, path: str | Path) -> None:
+        if not isinstance(path, str | Path):
+            raise TypeError(f"path: expected str or Path, got {type(path).__name__}")
+        if str(path) == "":
+            raise InvalidArgument("path", "must not be empty (use ':memory:' for a throwaway store)")
+        self.path = str(path)
+        self._db: aiosqlite.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._db is not None:
+            return
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.execute("PRAGMA busy_timeout=10000")
+            await db.execute("PRAGMA foreign_keys=ON")
+            async with db.execute("PRAGMA user_version") as cur:
+                row = await cur.fetchone()
+            version = int(row[0]) if row else 0
+            if version > len(MIGRATIONS):
+                raise StoreError(f"{self.path}: schema version {version} is newer than this loanledger")
+            for n in range(version, len(MIGRATIONS)):
+                await db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[n]} PRAGMA user_version = {n + 1}; COMMIT;")
+        except BaseException:
+            await db.close()
+            raise
+        self._db = db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    async def __aenter__(self) -> SQLiteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError(f"{self!r} is not open; use `async with` or await open()")
+        return self._db
+
+    # --- checkpoints and pages ---------------------------------------------------------
+
+    async def checkpoint(self, key: FeedKey) -> str | None:
+        async with self._conn().execute(
+            "SELECT token FROM checkpoints WHERE venue=? AND account=? AND feed=?",
+            (key.venue, key.account, key.feed),
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else str(row[0])
+
+    async def feeds(self) -> list[FeedKey]:
+        async with self._conn().execute("SELECT venue, account, feed FROM checkpoints ORDER BY 1, 2, 3") as cur:
+            return [FeedKey(*r) async for r in cur]
+
+    async def commit_page(
+        self, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str, *, expected: str | None
+    ) -> list[LoanEvent]:
+        db = self._conn()
+        for ev in events:
+            if (ev.venue, ev.account, ev.feed) != (key.venue, key.account, key.feed):
+                raise InvalidArgument("events", f"event {ev.id!r} belongs to {ev.venue}/{ev.account}/{ev.feed}, not {key}")
+        now = time.time_ns() // 1_000_000
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            async with db.execute(
+                "SELECT token FROM checkpoints WHERE venue=? AND account=? AND feed=?",
+                (key.venue, key.account, key.feed),
+            ) as cur:
+                row = await cur.fetchone()
+            current = None if row is None else str(row[0])
+            if current != expected:
+                raise CheckpointConflict(f"{key}: checkpoint moved (another writer?); re-read it and resume")
+            changed = await self._changed(db, key, events)
+            if changed:
+                await db.executemany(_UPSERT, [(*_row(ev), now) for ev in changed])
+            await db.execute(
+                "INSERT INTO checkpoints (venue, account, feed, token, updated_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (venue, account, feed) DO UPDATE SET token=excluded.token, updated_at=excluded.updated_at",
+                (key.venue, key.account, key.feed, checkpoint, now),
+            )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return changed
+
+    @staticmethod
+    async def _changed(db: aiosqlite.Connection, key: FeedKey, events: Sequence[LoanEvent]) -> list[LoanEvent]:
+        """The events that are not stored yet or differ from the stored row."""
+        if not events:
+            return []
+        stored: dict[str, tuple[Any, ...]] = {}
+        ids = [ev.id for ev in events]
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            async with db.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE venue=? AND account=? AND feed=? AND id IN ({marks})",
+                (key.venue, key.account, key.feed, *chunk),
+            ) as cur:
+                async for r in cur:
+                    stored[r[3]] = tuple(r)
+        out: list[LoanEvent] = []
+        seen: set[str] = set()
+        for ev in events:
+            if ev.id in seen:
+                continue
+            seen.add(ev.id)
+            old = stored.get(ev.id)
+            new = _row(ev)
+            if old is None or old[:14] != new[:14] or (new[14] is not None and old[14] != new[14]):
+                out.append(ev)
+        return out
+
+    # --- queries ------------------------------------------------------------------------
+
+    async def events(
+        self,
+        *,
+        venue: str | None = None,
+        account: str | None = None,
+        feed: str | None = None,
+        kind: EventKind | str | None = None,
+        currency: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        descending: bool = False,
+    ) -> AsyncIterator[LoanEvent]:
+        where: list[str] = []
+        args: list[Any] = []
+        for col, value in (("venue", venue), ("account", account), ("feed", feed), ("currency", currency)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                args.append(value)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(EventKind(kind).value)
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("ts <= ?")
+            args.append(until)
+        sql = f"SELECT {_COLUMNS} FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        order = "DESC" if descending else "ASC"
+        sql += f" ORDER BY ts {order}, venue, account, feed, id {order}"
+        async with self._conn().execute(sql, args) as cur:
+            async for r in cur:
+                yield _event(r)
+
+    async def balances(
+        self,
+        *,
+        account: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        include_pending: bool = False,
+    ) -> dict[tuple[str, str], Decimal]:
+        statuses = ("done", "pending") if include_pending else ("done",)
+        where = [f"status IN ({','.join('?' * len(statuses))})"]
+        args: list[Any] = list(statuses)
+        if account is not None:
+            where.append("account = ?")
+            args.append(account)
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("ts <= ?")
+            args.append(until)
+        totals: dict[tuple[str, str], Decimal] = {}
+        sql = ("SELECT account, currency, amount, counter_currency, counter_amount FROM events WHERE "
+               + " AND ".join(where))
+        # sums never round (the default context keeps 28 digits); the decimal context
+        # is per task, so holding it across the awaits of the row stream is safe
+        with decimal.localcontext(EXACT):
+            async with self._conn().execute(sql, args) as cur:
+                async for acct, ccy, amount, cccy, camount in cur:
+                    key = (acct, ccy)
+                    totals[key] = totals.get(key, Decimal(0)) + Decimal(amount)
+                    if cccy is not None and camount is not None:
+                        ckey = (acct, cccy)
+                        totals[ckey] = totals.get(ckey, Decimal(0)) + Decimal(camount)
+        return dict(sorted(totals.items()))
+
+    async def summary(self) -> list[tuple[str, str, str, str, int]]:
+        async with self._conn().execute(
+            "SELECT venue, account, feed, kind, COUNT(*) FROM events GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+        ) as cur:
+            return [(str(a), str(b), str(c), str(d), int(e)) async for a, b, c, d, e in cur]

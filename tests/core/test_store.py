@@ -1,0 +1,146 @@
+"""SQLiteStore: idempotent upserts, exact decimals, checkpoint compare-and-set, queries."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from loanledger import CheckpointConflict, EventKind, EventStatus, FeedKey, LoanEvent, SQLiteStore, Store
+from loanledger._money import exact_sum, signed
+from loanledger.store.sqlite import MIGRATIONS
+
+KEY = FeedKey("okx", "main", "okx.one_click_repay_history")
+
+
+def ev(id: str, ts: int, amount: str, **kw: object) -> LoanEvent:
+    base: dict[str, object] = dict(
+        venue="okx", account="main", feed="okx.one_click_repay_history", id=id, kind=EventKind.REPAY,
+        status=EventStatus.DONE, ts=ts, currency="USDC", amount=Decimal(amount), venue_type="filled",
+    )
+    base.update(kw)
+    return LoanEvent(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> SQLiteStore:  # type: ignore[misc]
+    s = SQLiteStore(tmp_path / "ledger.db")
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def test_schema_is_migrated_once_and_satisfies_the_protocol(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    for _ in range(2):
+        async with SQLiteStore(path) as s:
+            assert isinstance(s, Store)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        cols = [r[1] for r in db.execute("PRAGMA table_info(events)")]
+        assert cols[:15] == list(LoanEvent.__struct_fields__)
+        assert dict((r[1], r[2]) for r in db.execute("PRAGMA table_info(events)"))["amount"] == "TEXT"
+
+
+async def test_amounts_are_stored_and_summed_exactly(store: SQLiteStore) -> None:
+    amounts = ["12345678901234567890.123456789012345678", "-0.000000000000000001", "0.10", "-0.1"]
+    events = [ev(f"r{i}", 1_700_000_000_000 + i, a) for i, a in enumerate(amounts)]
+    await store.commit_page(KEY, events, "t1", expected=None)
+    back = [e async for e in store.events()]
+    assert [e.amount.as_tuple() for e in back] == [Decimal(a).as_tuple() for a in amounts]  # digits + exponent
+    total = (await store.balances())[("main", "USDC")]
+    assert total == exact_sum(Decimal(a) for a in amounts)
+    assert str(total) == "12345678901234567890.123456789012345677"  # the default context would round here
+    assert sum((Decimal(a) for a in amounts), Decimal(0)) != total
+
+
+async def test_upsert_returns_only_new_or_changed_and_pending_settles(store: SQLiteStore) -> None:
+    running = ev("1742194481852:USDC", 1742194481852, "-9.0", status=EventStatus.PENDING, venue_type="running")
+    other = ev("1742192217511:USDC", 1742192217511, "-100")
+    assert await store.commit_page(KEY, [running, other], "t1", expected=None) == [running, other]
+    assert await store.commit_page(KEY, [running, other], "t2", expected="t1") == []  # nothing new
+    filled = msgspec.structs.replace(running, status=EventStatus.DONE, amount=Decimal("-9.079631989"),
+                                     venue_type="filled")
+    assert await store.commit_page(KEY, [filled, other], "t3", expected="t2") == [filled]
+    stored = [e async for e in store.events()]
+    assert len(stored) == 2 and filled in stored and running not in stored
+    assert await store.checkpoint(KEY) == "t3"
+
+
+async def test_checkpoint_compare_and_set_refuses_and_writes_nothing(store: SQLiteStore) -> None:
+    await store.commit_page(KEY, [ev("a", 1_700_000_000_000, "-1")], "t1", expected=None)
+    with pytest.raises(CheckpointConflict):
+        await store.commit_page(KEY, [ev("b", 1_700_000_000_001, "-1")], "t2", expected="stale")
+    assert [e.id async for e in store.events()] == ["a"]
+    assert await store.checkpoint(KEY) == "t1"
+
+
+async def test_an_event_of_another_feed_is_refused_before_writing(store: SQLiteStore) -> None:
+    alien = ev("x", 1_700_000_000_000, "1", feed="okx.convert_history")
+    with pytest.raises(ValueError, match="events"):
+        await store.commit_page(KEY, [alien], "t1", expected=None)
+    assert await store.checkpoint(KEY) is None
+
+
+async def test_raw_is_kept_and_not_erased_by_a_later_write_without_it(store: SQLiteStore) -> None:
+    raw = msgspec.Raw(b'{"debtCcy":"USDC","fillDebtSz":"9.079631989","extra":1}')
+    await store.commit_page(KEY, [ev("a", 1, "-1", raw=raw)], "t1", expected=None)
+    await store.commit_page(KEY, [ev("a", 1, "-1", status=EventStatus.FAILED)], "t2", expected="t1")
+    (back,) = [e async for e in store.events()]
+    assert back.status is EventStatus.FAILED and back.raw is not None and bytes(back.raw) == bytes(raw)
+
+
+async def test_queries_filter_and_order(store: SQLiteStore) -> None:
+    k2 = FeedKey("bybit", "b", "bybit.flexible_borrow_history")
+    await store.commit_page(KEY, [ev("a", 10, "-1"), ev("b", 30, "-2", currency="BTC")], "t", expected=None)
+    borrow = LoanEvent(venue="bybit", account="b", feed=k2.feed, id="1363", kind=EventKind.BORROW,
+                       status=EventStatus.DONE, ts=20, currency="BTC", amount=Decimal("0.1"))
+    await store.commit_page(k2, [borrow], "u", expected=None)
+    assert [e.id async for e in store.events()] == ["a", "1363", "b"]
+    assert [e.id async for e in store.events(descending=True)] == ["b", "1363", "a"]
+    assert [e.id async for e in store.events(currency="BTC")] == ["1363", "b"]
+    assert [e.id async for e in store.events(kind="borrow")] == ["1363"]
+    assert [e.id async for e in store.events(venue="okx", since=11, until=30)] == ["b"]
+    assert [e.id async for e in store.events(account="b")] == ["1363"]
+    assert await store.feeds() == [k2, KEY]
+    assert await store.summary() == [
+        ("bybit", "b", "bybit.flexible_borrow_history", "borrow", 1),
+        ("okx", "main", "okx.one_click_repay_history", "repay", 2),
+    ]
+
+
+async def test_balances_count_counter_legs_and_skip_failed_and_pending(store: SQLiteStore) -> None:
+    legs = [
+        ev("p", 100, "-9.079631989", status=EventStatus.DONE),
+        ev("p:1", 101, "9.088651", kind=EventKind.CONVERT, counter_currency="USDT",
+           counter_amount=Decimal("-9.088651"), parent_id="p"),
+        ev("f", 102, "-5", status=EventStatus.FAILED),
+        ev("q", 103, "-7", status=EventStatus.PENDING),
+    ]
+    await store.commit_page(KEY, legs, "t", expected=None)
+    assert await store.balances() == {("main", "USDC"): Decimal("0.009019011"), ("main", "USDT"): Decimal("-9.088651")}
+    with_pending = await store.balances(include_pending=True)
+    assert with_pending[("main", "USDC")] == Decimal("-6.990980989")
+    assert await store.balances(until=100) == {("main", "USDC"): Decimal("-9.079631989")}
+
+
+def test_bad_paths() -> None:
+    with pytest.raises(ValueError, match="path"):
+        SQLiteStore("")
+    with pytest.raises(TypeError, match="path"):
+        SQLiteStore(3)  # type: ignore[arg-type]
+
+
+def test_money_helpers_never_round() -> None:
+    big = Decimal("12345678901234567890.123456789012345678")
+    assert signed(big, True) == Decimal("-12345678901234567890.123456789012345678")
+    assert signed(-big, False) != big  # -big already rounded: the reason `signed` exists
+    assert signed(big.copy_negate(), False) == big
+    import decimal
+
+    with pytest.raises(decimal.Inexact):
+        exact_sum([Decimal("1E+2000"), Decimal("1E-2000")])
