@@ -4,6 +4,7 @@ from .errors import (
     AmbiguousOutcome,
     AuthError,
     BadRequest,
+    CheckpointConflict,
     ClientClosed,
     ClockSkewError,
     ConnectError,
@@ -14,14 +15,17 @@ from .errors import (
     PaginationError,
     RateLimited,
     RequestTimeout,
+    StoreError,
     TransportError,
     VenueError,
     VenueUnavailable,
 )
 from .events import EventKind, EventStatus, LoanEvent
+from .ledger import FeedReport, Ledger, SyncReport
 from .paginate import Feed, FeedPage, FeedSpec
 from .ratelimit import RateLimits
 from .registry import FEEDS, decode
+from .store import FeedKey, SQLiteStore, Store
 from .transport import RetryPolicy
 from .venues.binance import Binance
 from .venues.bybit import Bybit
@@ -36,6 +40,7 @@ __all__ = [
     "AuthError",
     "BadRequest",
     "Binance",
+    "CheckpointConflict",
     "Bybit",
     "ClientClosed",
     "ClockSkewError",
@@ -45,9 +50,12 @@ __all__ = [
     "EventKind",
     "EventStatus",
     "Feed",
+    "FeedKey",
     "FeedPage",
+    "FeedReport",
     "FeedSpec",
     "InvalidArgument",
+    "Ledger",
     "LoanEvent",
     "LoanLedgerError",
     "PaginationError",
@@ -55,6 +63,10 @@ __all__ = [
     "RateLimits",
     "RequestTimeout",
     "RetryPolicy",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "SyncReport",
     "TransportError",
     "VenueError",
     "VenueUnavailable",
