@@ -127,6 +127,16 @@ class Walk(ABC):
     window: tuple[int, int] | None = None
     #: changes when a new window starts (derived-id counters restart)
     segment: int = 0
+    #: data gaps this walk warned about (ties wider than a page)
+    gaps: int = 0
+    strict: bool = False
+
+    def gap(self, message: str) -> None:
+        """Records may be missing: warn (DataGapWarning), or raise PaginationError when strict."""
+        self.gaps += 1
+        if self.strict:
+            raise PaginationError(message)
+        warnings.warn(message, DataGapWarning, stacklevel=5)
 
     @abstractmethod
     def params(self) -> Params: ...
@@ -148,12 +158,6 @@ class CursorKind(ABC):
 
     @abstractmethod
     def walk(self, bounds: Bounds, position: Mapping[str, Any] | None, strict: bool) -> Walk: ...
-
-
-def _gap(strict: bool, message: str) -> None:
-    if strict:
-        raise PaginationError(message)
-    warnings.warn(message, DataGapWarning, stacklevel=4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,10 +237,9 @@ class _TsWalk(Walk):
         oldest = page.min_ts
         if oldest == page.max_ts:
             # a full page at one millisecond: the rest of that ms cannot be reached
-            _gap(
-                self.strict,
+            self.gap(
                 f"{page.count} records share ts {oldest} (page limit {self.kind.limit}); "
-                "records beyond the page at that millisecond may be missing",
+                "records beyond the page at that millisecond may be missing"
             )
             nxt = oldest - 1 if self.kind.inclusive else oldest
         else:
@@ -426,7 +429,7 @@ class _TimeWindowWalk(Walk):
             else:
                 events, lossy = page.events, full
             if lossy:
-                _gap(self.strict, f"more than {self.kind.size} rows at ts {whi}; some may be missing")
+                self.gap(f"more than {self.kind.size} rows at ts {whi}; some may be missing")
             self._next_window(wlo)
             return events
         if full:
@@ -438,7 +441,7 @@ class _TimeWindowWalk(Walk):
             if self.kind.pad_ms:
                 self.held = page.events
                 return []
-            _gap(self.strict, f"more than {self.kind.size} rows at ts {whi}; some may be missing")
+            self.gap(f"more than {self.kind.size} rows at ts {whi}; some may be missing")
         self._next_window(wlo)
         return page.events
 
@@ -712,7 +715,9 @@ class Feed(AsyncIterator[LoanEvent]):
                 # order guard: newest-first walks may stop early only if pages really descend
                 if early and low_ts is not None and page.max_ts is not None and page.max_ts > low_ts:
                     early = False
+                gaps = walk.gaps
                 kept = walk.advance(page)
+                self.stats.gaps += walk.gaps - gaps
                 out: list[LoanEvent] = []
                 if kept:
                     out, top, low_ts, prev_ids = self._select(

@@ -261,9 +261,11 @@ def test_newest_first_walk_stops_below_since() -> None:
 def test_inclusive_tie_wider_than_page_warns_then_moves_on() -> None:
     rows = [Row(str(1_000_000 + i), T0 + 5) for i in range(8)] + [Row("2000000", T0 + 1)]
     venue = FakeVenue(rows, TsCursor(inclusive=True, limit=4))
+    feed = _feed(venue)
     with pytest.warns(DataGapWarning, match="share ts"):
-        got = _run(_feed(venue).collect())
+        got = _run(feed.collect())
     assert "2000000" in {e.id for e in got}  # the walk did not loop; it moved past the tie
+    assert feed.stats.gaps == 1  # the ledger's report counts it
     assert len(venue.requests) < 10
 
 
