@@ -1071,6 +1071,8 @@ class Bybit(VenueClient):
         self.testnet = testnet
         #: (feed, id) of the events this client's actions returned: reconciliation skips them
         self._returned: set[tuple[str, str]] = set()
+        #: derived id of an INS repay event -> the repaid-history record reconcile() matched to it
+        self._claims: dict[str, str] = {}
         super().__init__(
             BybitDialect(signer),
             account=account,
@@ -1382,15 +1384,19 @@ class Bybit(VenueClient):
             return ev.id == event.id
 
         if event.feed == "bybit.flexible_borrow_history":
-            return await self._find(event.feed, since, same_id, order_id=event.id)
-        if event.feed == "bybit.institutional_repayment_history":
-            if not event.id.startswith("repay-loan:"):
-                return await self._find(event.feed, event.ts, same_id)
-            return await self._find(event.feed, event.ts, _ins_match(event.currency, -event.amount))
+            return await self._find(event.feed, since, same_id, claim=False, order_id=event.id)
+        if event.feed == "bybit.institutional_repayment_history" and event.id.startswith("repay-loan:"):
+            claimed = self._claims.get(event.id)
+            if claimed is not None:
+                return await self._find(event.feed, event.ts, lambda ev: ev.id == claimed, claim=False)
+            found = await self._find(event.feed, event.ts, _ins_match(event.currency, -event.amount))
+            if found is not None:
+                self._claims[event.id] = found.id
+            return found
         if event.feed in ("bybit.flexible_repayment_history", "bybit.fixed_repayment_history",
                           "bybit.legacy_repayment_history"):
-            return await self._find(event.feed, since, same_id, repay_id=event.id.split(":", 1)[0])
-        return await self._find(event.feed, since, same_id)
+            return await self._find(event.feed, since, same_id, claim=False, repay_id=event.id.split(":", 1)[0])
+        return await self._find(event.feed, since, same_id, claim=False)
 
     # --- action plumbing ---------------------------------------------------------------------
 
@@ -1413,17 +1419,22 @@ class Bybit(VenueClient):
         self._returned.add((ev.feed, ev.id))
         return ev
 
-    async def _find(self, feed_id: str, t0: int, match: Match, **filters: Any) -> LoanEvent | None:
-        """The earliest record of `feed_id` stamped at or after ``t0 - 1 s`` that `match`es and
-        that no action of this client returned or an earlier reconciliation claimed."""
+    async def _find(
+        self, feed_id: str, t0: int, match: Match, *, claim: bool = True, **filters: Any
+    ) -> LoanEvent | None:
+        """The earliest record of `feed_id` stamped at or after ``t0 - 1 s`` that `match`es.
+
+        With `claim` (matching by content, not by id), records an action of this client
+        returned or an earlier reconciliation claimed are skipped, and the result is claimed.
+        """
         lo = t0 - RECONCILE_SLACK_MS
         best: LoanEvent | None = None
         async for ev in self.events(feed_id, since=lo, **filters):
-            if ev.ts < lo or (ev.feed, ev.id) in self._returned or not match(ev):
+            if ev.ts < lo or (claim and (ev.feed, ev.id) in self._returned) or not match(ev):
                 continue
             if best is None or (ev.ts, ev.id) < (best.ts, best.id):
                 best = ev
-        if best is not None:
+        if best is not None and claim:
             self._returned.add((best.feed, best.id))
         return best
 
