@@ -1297,7 +1297,8 @@ class Bybit(VenueClient):
             raise InvalidArgument(arg, f"no open fixed loan contract for {what}")
         ccy = open_legs[0].currency
         due = sum((ev.amount for ev in open_legs), Decimal(0))
-        body: dict[str, Any] = {"loanId": lid} if lid is not None else {"loanCurrency": ccy}
+        # with a loanId, the loan's currency goes along, as in the venue's request example
+        body: dict[str, Any] = {"loanId": lid, "loanCurrency": ccy} if lid is not None else {"loanCurrency": ccy}
         feed = "bybit.fixed_repayment_history"
         t0 = self.transport.clock.now_ms()
         loans = {ev.id for ev in open_legs}
