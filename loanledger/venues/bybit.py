@@ -39,12 +39,15 @@ from ..signing import BybitSigner, key_fingerprint
 from ..transport import Prepared, Request, RetryPolicy, encode_query
 
 __all__ = [
+    "ERRORS",
     "FEEDS",
     "HOSTS",
     "Bybit",
     "BybitDialect",
     "LegacyLoanableCoin",
     "LoanableCoin",
+    "decode_legacy_loanable",
+    "decode_loanable",
 ]
 
 VENUE = "bybit"
@@ -495,9 +498,6 @@ def _event(
 
 
 # --- normalizers: one wire row -> its events -----------------------------------------------------------
-
-Norm = Callable[[Any, DecodeContext, "msgspec.Raw | None"], list[LoanEvent]]
-
 
 def norm_flex_borrow(r: FlexBorrowRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
     oid = _sid(r.orderId)
@@ -974,7 +974,7 @@ def check_collateral(value: object) -> list[tuple[str, Decimal]]:
     """`collateral`: a mapping currency -> amount or a list of (currency, amount) pairs."""
     if isinstance(value, Mapping):
         pairs = list(value.items())
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, Iterable) and not isinstance(value, str | bytes):
         pairs = []
         for i, item in enumerate(value):
             if not isinstance(item, tuple | list) or len(item) != 2:
@@ -1023,8 +1023,6 @@ def _answer(decoder: msgspec.json.Decoder[Any], body: bytes, path: str) -> Any:
 #: how far before the client's request time a venue record of it may be stamped: the venue
 #: accepts a request signed up to 1000 ms ahead of its clock (section 2.3)
 RECONCILE_SLACK_MS = 1000
-#: INS repay-loan answers "P" and records the repayment 2-3 minutes later
-INS_REPAY_DELAY_NOTE = "the repayment appears in institutional_repayment_history 2-3 minutes later"
 
 
 # --- client ----------------------------------------------------------------------------------------------
@@ -1237,8 +1235,7 @@ class Bybit(VenueClient):
         """
         ccy = check_currency("currency", currency)
         qty = check_amount("amount", amount)
-        pledge = None if collateral is None else check_collateral(
-            collateral if isinstance(collateral, Mapping) else list(collateral))
+        pledge = None if collateral is None else check_collateral(collateral)
         body = borrow_flexible_body(ccy, qty, pledge)
         feed = "bybit.flexible_borrow_history"
         t0 = self.transport.clock.now_ms()

@@ -191,7 +191,8 @@ BAD_CALLS: list[tuple[str, Callable[[Bybit], Any], type[Exception], str]] = [
      r"collateral\[0\].amount"),
     ("collateral shape", lambda c: c.borrow_flexible("BTC", "1", collateral=[("USDT",)]), TypeError,
      r"collateral\[0\]"),
-    ("collateral type", lambda c: c.borrow_flexible("BTC", "1", collateral="USDT"), TypeError, "collateral"),
+    ("collateral str", lambda c: c.borrow_flexible("BTC", "1", collateral="USDT"), TypeError, "collateral: expected"),
+    ("collateral int", lambda c: c.borrow_flexible("BTC", "1", collateral=5), TypeError, "collateral: expected"),
     ("empty collateral", lambda c: c.borrow_flexible("BTC", "1", collateral={}), InvalidArgument, "collateral"),
     ("duplicate collateral", lambda c: c.borrow_flexible("BTC", "1", collateral=[("ETH", 1), ("ETH", 2)]),
      InvalidArgument, "collateral"),
@@ -226,7 +227,8 @@ async def collect_ids(c: Bybit, feed: str) -> list[str]:
 
 
 async def test_borrow_then_repay_then_history_shows_the_same_ids(bsim: Simulator, client: Bybit) -> None:
-    borrow = await client.borrow_flexible("SOL", "12.345678901234567891", collateral={"USDT": "2500", "ETH": "1"})
+    borrow = await client.borrow_flexible("SOL", "12.345678901234567891",
+                                          collateral=(p for p in [("USDT", "2500"), ("ETH", 1)]))
     repay = await client.repay_flexible("SOL", Decimal("2.5"))
     borrows = {e.id: e for e in await client.flexible_borrow_history(currency="SOL").collect()}
     repays = {e.id: e for e in await client.flexible_repayment_history(currency="SOL").collect()}
