@@ -30,7 +30,7 @@ from bybit_examples import (
     LEGACY_REPAY,
     LEGACY_REPAY_REQUEST,
 )
-from conftest import KEY, SCALE, SECRET
+from bybit_support import SCALE
 from cryptography.hazmat.primitives import serialization
 
 from loanledger import (
@@ -396,7 +396,3 @@ async def test_loanable_coins_from_the_simulator(client: Bybit) -> None:
     legacy = await client.legacy_loanable_coins(vip_level="VIP0")
     assert {(c.currency, c.flexible_hourly_interest_rate) for c in legacy} == {
         ("USDT", Decimal("0.0000090346")), ("ETH", None)}
-
-
-def test_credentials_module_constants() -> None:
-    assert KEY and SECRET  # the fixtures' account

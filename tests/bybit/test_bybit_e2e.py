@@ -10,7 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from conftest import SCALE, small_page_client
+from bybit_support import SCALE, small_page_client
 
 from loanledger import Bybit, DataGapWarning, EventStatus, InvalidArgument, LoanEvent, PaginationError
 from loanledger.testing import SimCall, Simulator
