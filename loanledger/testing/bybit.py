@@ -1,5 +1,8 @@
 """Bybit inside the simulator: HMAC / RSA verification (10003 / 10004), 10002 on skew,
-rolling per-UID windows with X-Bapi-Limit* headers and 10006, the 600 / 5 s IP limit (403).
+rolling per-UID windows with X-Bapi-Limit* headers and 10006, the 600 / 5 s IP limit (403),
+and the crypto-loan endpoints: borrow / repay actions that mutate the account's book (every
+executed action is appended to `mutations`), loanable data, and every loan history table
+with its documented paging (nextPageCursor; ins-loan time windows).
 
 The signed string is ts + apiKey + recvWindow + the raw query (GET) or raw body (POST).
 """
@@ -9,7 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -18,11 +23,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from ..ratelimit import Limit
 from ..signing import bybit_hmac
-from ..venues.bybit import TIME_LIMIT
+from ..venues.bybit import ACTION_LIMIT, HISTORY_LIMIT, INS_HISTORY_LIMIT, LEGACY_LIMIT, PUBLIC_LIMIT, TIME_LIMIT
+from .bybit_data import BybitBook, Row, expected_ids_of, grow_book, populate_book
+from .cursors import newest_first, page_by_cursor, rows_in_window
 from .server import Route, SimCall, SimError, VenueSim
 
-__all__ = ["BybitAccount", "BybitVenue"]
+__all__ = ["BybitAccount", "BybitVenue", "Mutation"]
 
 IP_BUDGET = 600
 IP_PER = 5.0
@@ -37,20 +45,102 @@ class BybitAccount:
     uid: str
     secret: str | None = None
     public_key: rsa.RSAPublicKey | None = None
+    book: BybitBook = field(default_factory=BybitBook)
 
     def __repr__(self) -> str:
         return f"BybitAccount({self.label!r}, uid={self.uid!r})"
 
 
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    """One executed borrow / repay: who, which endpoint, the JSON body, the id it created, when."""
+
+    account: str
+    path: str
+    body: dict[str, Any]
+    id: str
+    ts: int
+
+
+#: (history path, feed id, {query parameter: wire field it filters on})
+CURSOR_TABLES: tuple[tuple[str, str, Mapping[str, str], Limit], ...] = (
+    ("/v5/crypto-loan-flexible/borrow-history", "bybit.flexible_borrow_history",
+     {"orderId": "orderId", "loanCurrency": "loanCurrency"}, HISTORY_LIMIT),
+    ("/v5/crypto-loan-flexible/repayment-history", "bybit.flexible_repayment_history",
+     {"repayId": "repayId", "loanCurrency": "loanCurrency"}, HISTORY_LIMIT),
+    ("/v5/crypto-loan-fixed/borrow-contract-info", "bybit.fixed_borrow_contracts",
+     {"orderId": "orderId", "loanId": "loanId", "orderCurrency": "borrowCurrency", "term": "term"}, HISTORY_LIMIT),
+    ("/v5/crypto-loan-fixed/repayment-history", "bybit.fixed_repayment_history",
+     {"repayId": "repayId", "loanCurrency": "loanCurrency"}, HISTORY_LIMIT),
+    ("/v5/crypto-loan-common/adjustment-history", "bybit.collateral_adjustment_history",
+     {"adjustId": "adjustId", "collateralCurrency": "collateralCurrency"}, HISTORY_LIMIT),
+    ("/v5/crypto-loan/borrow-history", "bybit.legacy_borrow_history",
+     {"orderId": "orderId", "loanCurrency": "loanCurrency", "collateralCurrency": "collateralCurrency"},
+     LEGACY_LIMIT),
+    ("/v5/crypto-loan/repayment-history", "bybit.legacy_repayment_history",
+     {"orderId": "orderId", "repayId": "repayId", "loanCurrency": "loanCurrency"}, LEGACY_LIMIT),
+)
+
+#: GET /v5/crypto-loan-common/loanable-data rows (the doc example's ETH row among them)
+LOANABLE: tuple[dict[str, Any], ...] = tuple(
+    {"currency": c, "fixedBorrowable": fb, "fixedBorrowingAccuracy": 6, "flexibleBorrowable": True,
+     "flexibleBorrowingAccuracy": 4, "maxBorrowingAmount": mx, "minFixedBorrowingAmount": "0.1",
+     "minFlexibleBorrowingAmount": "0.001", "vipLevel": vip, "annualizedInterestRate14D": r14,
+     "annualizedInterestRate180D": "", "annualizedInterestRate30D": "", "annualizedInterestRate60D": "",
+     "annualizedInterestRate7D": "", "annualizedInterestRate90D": "", "flexibleAnnualizedInterestRate": flex}
+    for c, fb, mx, r14, flex in (
+        ("ETH", True, "1100", "0.08", "0.001429799316"),
+        ("USDT", True, "8000000", "0.0561", "0.061234500012345678"),
+        ("BTC", False, "250", "", "0.0009"),
+    )
+    for vip in ("VIP0", "VIP5")
+)
+#: GET /v5/crypto-loan/loanable-data rows (legacy; per VIP level)
+LEGACY_LOANABLE: tuple[dict[str, Any], ...] = (
+    {"borrowingAccuracy": 4, "currency": "USDT", "flexibleHourlyInterestRate": "0.0000090346",
+     "hourlyInterestRate14D": "0.0000207796", "hourlyInterestRate180D": "", "hourlyInterestRate30D": "0.00002349",
+     "hourlyInterestRate7D": "0.0000180692", "hourlyInterestRate90D": "", "maxBorrowingAmount": "8000000",
+     "minBorrowingAmount": "20"},
+    {"borrowingAccuracy": 6, "currency": "ETH", "flexibleHourlyInterestRate": "",
+     "hourlyInterestRate14D": "0.0000011", "hourlyInterestRate180D": "0.0000019", "hourlyInterestRate30D": "",
+     "hourlyInterestRate7D": "0.000001", "hourlyInterestRate90D": "", "maxBorrowingAmount": "1100",
+     "minBorrowingAmount": "0.1"},
+)
+VIP_LEVELS = ("VIP0", "VIP1", "VIP2", "VIP3", "VIP4", "VIP5", "VIP99", "PRO1", "PRO2", "PRO3", "PRO4", "PRO5",
+              "PRO6")
+INS_WINDOW_DEFAULT_MS = 730 * 86_400_000
+
+
 class BybitVenue(VenueSim):
-    """Bybit endpoints. `send_reset_header=False` drops X-Bapi-Limit-Reset-Timestamp on 10006."""
+    """Bybit endpoints. `send_reset_header=False` drops X-Bapi-Limit-Reset-Timestamp on 10006.
+
+    `ins_repay_delay_ms`: how long an INS repayment stays invisible in repaid-history
+    (the venue documents 2-3 minutes; tests shorten it). `mutations` lists every executed
+    borrow / repay in order.
+    """
 
     venue = "bybit"
 
     def __init__(self, sim: Any) -> None:
         super().__init__(sim)
         self.send_reset_header = True
+        self.ins_repay_delay_ms = 150_000
+        self.mutations: list[Mutation] = []
         self.route("GET", "/v5/market/time", self._time, limit=TIME_LIMIT, signed=False)
+        for path, feed, filters, limit in CURSOR_TABLES:
+            self.route("GET", path, self._cursor_endpoint(feed, filters), limit=limit)
+        self.route("GET", "/v5/crypto-loan/ongoing-orders", self._legacy_ongoing, limit=LEGACY_LIMIT)
+        self.route("GET", "/v5/ins-loan/loan-order", self._ins_endpoint("bybit.institutional_loan_orders", "loanInfo"),
+                   limit=INS_HISTORY_LIMIT)
+        self.route("GET", "/v5/ins-loan/repaid-history",
+                   self._ins_endpoint("bybit.institutional_repayment_history", "repayInfo"), limit=INS_HISTORY_LIMIT)
+        self.route("GET", "/v5/crypto-loan-common/loanable-data", self._loanable, limit=PUBLIC_LIMIT, signed=False)
+        self.route("GET", "/v5/crypto-loan/loanable-data", self._legacy_loanable, limit=PUBLIC_LIMIT, signed=False)
+        self.route("POST", "/v5/crypto-loan-flexible/borrow", self._flex_borrow, limit=ACTION_LIMIT)
+        self.route("POST", "/v5/crypto-loan-flexible/repay", self._flex_repay, limit=ACTION_LIMIT)
+        self.route("POST", "/v5/crypto-loan-fixed/fully-repay", self._fixed_repay, limit=ACTION_LIMIT)
+        self.route("POST", "/v5/crypto-loan/repay", self._legacy_repay, limit=ACTION_LIMIT)
+        self.route("POST", "/v5/ins-loan/repay-loan", self._ins_repay, limit=ACTION_LIMIT)
 
     def add_account(
         self,
@@ -81,6 +171,224 @@ class BybitVenue(VenueSim):
     async def _time(self, call: SimCall) -> Any:
         now = call.now_ms
         return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
+
+    # --- datasets ------------------------------------------------------------------------------
+
+    def account(self, account: BybitAccount | str) -> BybitAccount:
+        """An account by object, label or API key."""
+        if isinstance(account, BybitAccount):
+            return account
+        found: BybitAccount | None = self.accounts.get(account)
+        if found is None:
+            for acct in self.accounts.values():
+                if acct.label == account:
+                    return acct  # type: ignore[no-any-return]
+            raise KeyError(f"no Bybit account {account!r}")
+        return found
+
+    def populate(self, account: BybitAccount | str, *, seed: int, scale: float = 1.0) -> None:
+        """A deterministic dataset for every Bybit feed (ties, 18-20 digit amounts, type drift,
+        pending rows, multi-leg fixed repayments, unknown fields) plus open debt."""
+        populate_book(self.account(account).book, seed=seed, scale=scale, now=self.sim.now_ms())
+
+    def grow(self, account: BybitAccount | str, *, seed: int, n: int = 3) -> None:
+        """`n` new records per feed, newer than everything present; processing rows settle."""
+        grow_book(self.account(account).book, seed=seed, n=n, now=self.sim.now_ms())
+
+    def expected_ids(self, account: BybitAccount | str, feed_id: str) -> set[str]:
+        """The event ids a complete walk of `feed_id` must yield now."""
+        return expected_ids_of(self.account(account).book, feed_id, self.sim.now_ms())
+
+    # --- history endpoints ------------------------------------------------------------------------
+
+    @staticmethod
+    def _limit(call: SimCall, default: int) -> int:
+        text = call.params.get("limit", str(default))
+        if not text.isdigit() or not 1 <= int(text) <= 100:
+            raise SimError(10001, f"limit: {text!r} is out of range [1, 100]")
+        return int(text)
+
+    def _cursor_endpoint(self, feed: str, filters: Mapping[str, str]) -> Callable[[SimCall], Any]:
+        async def handler(call: SimCall) -> Any:
+            limit = self._limit(call, 10)
+            unknown = set(call.params) - set(filters) - {"limit", "cursor"}
+            if unknown:
+                raise SimError(10001, f"unknown parameter(s) {sorted(unknown)}")
+            rows = call.account.book.rows(feed)
+            for param, wire_field in filters.items():
+                if param in call.params:
+                    want = call.params[param]
+                    rows = [r for r in rows if str(r.wire.get(wire_field)) == want]
+            ordered = newest_first(rows, lambda r: r.ts, lambda r: int(r.key))
+            page, nxt = page_by_cursor(ordered, lambda r: r.key, call.params.get("cursor") or None, limit)
+            return {"list": [r.wire for r in page], "nextPageCursor": nxt}
+
+        return handler
+
+    def _ins_endpoint(self, feed: str, list_name: str) -> Callable[[SimCall], Any]:
+        async def handler(call: SimCall) -> Any:
+            limit = self._limit(call, 100 if feed.endswith("repayment_history") else 10)
+            bounds: dict[str, int] = {}
+            for name in ("startTime", "endTime"):
+                text = call.params.get(name)
+                if text is not None:
+                    if not text.lstrip("-").isdigit():
+                        raise SimError(10001, f"{name} must be an integer")
+                    bounds[name] = int(text)
+            end = bounds.get("endTime", call.now_ms)
+            start = bounds.get("startTime", end - INS_WINDOW_DEFAULT_MS)
+            rows = call.account.book.rows(feed, call.now_ms)
+            if "orderId" in call.params:
+                rows = [r for r in rows if r.key == call.params["orderId"]]
+            ordered = newest_first(rows, lambda r: r.ts, lambda r: int(r.key))
+            return {list_name: [r.wire for r in rows_in_window(ordered, lambda r: r.ts, start, end, limit)]}
+
+        return handler
+
+    async def _legacy_ongoing(self, call: SimCall) -> Any:
+        limit = self._limit(call, 10)
+        rows = list(call.account.book.legacy_open.values())
+        for param in ("orderId", "loanCurrency", "collateralCurrency"):
+            if param in call.params:
+                rows = [r for r in rows if r[param] == call.params[param]]
+        rows.sort(key=lambda r: int(r["orderId"]), reverse=True)
+        page, nxt = page_by_cursor(rows, lambda r: str(r["orderId"]), call.params.get("cursor") or None, limit)
+        return {"list": page, "nextPageCursor": nxt}
+
+    @staticmethod
+    def _vip(call: SimCall) -> str | None:
+        vip = call.params.get("vipLevel")
+        if vip is not None and vip not in VIP_LEVELS:
+            raise SimError(10001, f"vipLevel {vip!r} is invalid")
+        return vip
+
+    async def _loanable(self, call: SimCall) -> Any:
+        vip, ccy = self._vip(call), call.params.get("currency")
+        return {"list": [r for r in LOANABLE if (vip is None or r["vipLevel"] == vip)
+                         and (ccy is None or r["currency"] == ccy)]}
+
+    async def _legacy_loanable(self, call: SimCall) -> Any:
+        vip, ccy = self._vip(call), call.params.get("currency")
+        return {"vipCoinList": [{"list": [r for r in LEGACY_LOANABLE if ccy is None or r["currency"] == ccy],
+                                 "vipLevel": level} for level in (vip or "VIP0", )]}
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _field(body: Any, name: str) -> str:
+        if not isinstance(body, dict):
+            raise SimError(10001, "request body must be a JSON object")
+        value = body.get(name)
+        if not isinstance(value, str) or not value:
+            raise SimError(10001, f"{name} is required and must be a string")
+        return value
+
+    @classmethod
+    def _positive(cls, body: Any, name: str) -> Decimal:
+        text = cls._field(body, name)
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise SimError(10001, f"{name}: {text!r} is not a number") from None
+        if not value.is_finite() or value <= 0 or "e" in text.lower():
+            raise SimError(10001, f"{name}: {text!r} must be a positive decimal string")
+        return value
+
+    def _executed(self, call: SimCall, path: str, id_: str) -> None:
+        self.mutations.append(Mutation(call.account.label, path, dict(call.body), id_, call.now_ms))
+
+    async def _flex_borrow(self, call: SimCall) -> Any:
+        ccy = self._field(call.body, "loanCurrency")
+        amount = self._positive(call.body, "loanAmount")
+        pledge = call.body.get("collateralList", [])
+        if not isinstance(pledge, list) or len(pledge) > 100:
+            raise SimError(10001, "collateralList must be a list of at most 100 entries")
+        for item in pledge:
+            self._field(item, "currency")
+            self._positive(item, "amount")
+        book: BybitBook = call.account.book
+        oid = book.new_id()
+        book.feeds["bybit.flexible_borrow_history"].append(Row(call.now_ms, oid, {
+            "borrowTime": call.now_ms, "initialLoanAmount": str(amount), "loanCurrency": ccy, "orderId": oid,
+            "status": 1}))
+        book.flex_debt[ccy] = book.flex_debt.get(ccy, Decimal(0)) + amount
+        self._executed(call, "/v5/crypto-loan-flexible/borrow", oid)
+        return {"orderId": oid}
+
+    async def _flex_repay(self, call: SimCall) -> Any:
+        ccy = self._field(call.body, "loanCurrency")
+        amount = self._positive(call.body, "amount")  # `loanAmount` (one doc example) is refused
+        book: BybitBook = call.account.book
+        debt = book.flex_debt.get(ccy, Decimal(0))
+        if debt <= 0:
+            raise SimError(148032, "no outstanding debt")
+        rid = book.new_id()
+        book.flex_debt[ccy] = max(Decimal(0), debt - amount)
+        book.feeds["bybit.flexible_repayment_history"].append(Row(call.now_ms, rid, {
+            "loanCurrency": ccy, "repayAmount": str(amount), "repayId": rid, "repayStatus": 1,
+            "repayTime": call.now_ms, "repayType": 1}))
+        self._executed(call, "/v5/crypto-loan-flexible/repay", rid)
+        return {"repayId": rid}
+
+    async def _fixed_repay(self, call: SimCall) -> Any:
+        body = call.body if isinstance(call.body, dict) else {}
+        loan_id, ccy = body.get("loanId"), body.get("loanCurrency")
+        if loan_id is None and ccy is None:
+            raise SimError(10001, "either loanId or loanCurrency needs to be passed")
+        book: BybitBook = call.account.book
+        contracts = [r for r in book.feeds["bybit.fixed_borrow_contracts"] if r.wire["status"] in (1, 3)
+                     and (loan_id is None or r.key == loan_id)
+                     and (ccy is None or r.wire["borrowCurrency"] == ccy)]
+        if not contracts:
+            raise SimError(148032, "no outstanding debt")
+        legs: list[dict[str, Any]] = []
+        for r in contracts:
+            due = Decimal(r.wire["residualPrincipal"]) + Decimal(r.wire["residualPenaltyInterest"])
+            legs.append({"loanCurrency": r.wire["borrowCurrency"], "loanId": r.key, "repayAmount": str(due)})
+            r.wire.update(status=2, residualPrincipal="0", residualPenaltyInterest="0")
+        rid = book.new_id()
+        total = sum((Decimal(leg["repayAmount"]) for leg in legs), Decimal(0))
+        book.feeds["bybit.fixed_repayment_history"].append(Row(call.now_ms, rid, {
+            "details": legs, "loanCurrency": legs[0]["loanCurrency"], "repayAmount": str(total), "repayId": rid,
+            "repayStatus": 1, "repayTime": call.now_ms, "repayType": 1}))
+        self._executed(call, "/v5/crypto-loan-fixed/fully-repay", rid)
+        return {"repayId": rid}
+
+    async def _legacy_repay(self, call: SimCall) -> Any:
+        oid = self._field(call.body, "orderId")
+        amount = self._positive(call.body, "amount")
+        book: BybitBook = call.account.book
+        order = book.legacy_open.get(oid)
+        if order is None:
+            raise SimError(177021, "repayment failed: loan order not found")
+        debt = Decimal(order["totalDebt"])
+        final = amount >= debt
+        rid = "179" + book.new_id().rjust(16, "0")
+        book.feeds["bybit.legacy_repayment_history"].append(Row(call.now_ms, rid, {
+            "collateralCurrency": order["collateralCurrency"],
+            "collateralReturn": order["collateralAmount"] if final else "0", "loanCurrency": order["loanCurrency"],
+            "loanTerm": order["loanTerm"], "orderId": oid, "repayAmount": str(amount), "repayId": rid,
+            "repayStatus": 1, "repayTime": str(call.now_ms), "repayType": "1"}))
+        if final:
+            del book.legacy_open[oid]
+        else:
+            order["totalDebt"] = str(debt - amount)
+        self._executed(call, "/v5/crypto-loan/repay", rid)
+        return {"repayId": rid}
+
+    async def _ins_repay(self, call: SimCall) -> Any:
+        token = self._field(call.body, "token")
+        quantity = self._positive(call.body, "quantity")
+        book: BybitBook = call.account.book
+        if any(r.visible_at > call.now_ms for r in book.feeds["bybit.institutional_repayment_history"]):
+            raise SimError(3777043, "a repayment is already processing")
+        rid = book.new_id()
+        done = call.now_ms + self.ins_repay_delay_ms
+        book.feeds["bybit.institutional_repayment_history"].append(Row(done, rid, {
+            "repayOrderId": rid, "repaidTime": str(done), "token": token, "quantity": str(quantity),
+            "interest": "0", "businessType": "1", "status": "1"}, visible_at=done))
+        self._executed(call, "/v5/ins-loan/repay-loan", rid)
+        return {"repayOrderStatus": "P"}
 
     # --- pipeline hooks --------------------------------------------------------------------
 

@@ -1,0 +1,343 @@
+"""Bybit decoders: the docs' examples field by field, every normalization row, type drift,
+error envelopes -> typed errors, malformed bodies -> DecodeError. Pure: no network."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import msgspec
+import pytest
+from bybit_examples import (
+    ADJUST_HISTORY,
+    FIXED_CONTRACTS,
+    FIXED_REPAY_HISTORY,
+    FLEX_BORROW_HISTORY,
+    FLEX_REPAY_HISTORY,
+    INS_LOANS,
+    INS_REPAID,
+    LEGACY_BORROW_HISTORY,
+    LEGACY_LOANABLE,
+    LEGACY_REPAY_HISTORY,
+    LOANABLE,
+)
+
+from loanledger import (
+    FEEDS,
+    AuthError,
+    BadRequest,
+    ClockSkewError,
+    DecodeError,
+    EventKind,
+    EventStatus,
+    RateLimited,
+    VenueUnavailable,
+    decode,
+)
+from loanledger.paginate import DecodeContext
+from loanledger.venues import bybit
+from loanledger.venues.bybit import decode_legacy_loanable, decode_loanable, fixed_leg_ids
+
+K, S = EventKind, EventStatus
+BYBIT_FEEDS = [f for f in FEEDS if f.startswith("bybit.")]
+
+
+def page(feed: str, body: bytes, keep_raw: bool = False):  # type: ignore[no-untyped-def]
+    return FEEDS[feed].decode(body, DecodeContext(feed=feed, account="acc", keep_raw=keep_raw))
+
+
+def envelope(rows: list[dict[str, object]], list_name: str = "list", cursor: str | None = "") -> bytes:
+    result: dict[str, object] = {list_name: rows}
+    if cursor is not None:
+        result["nextPageCursor"] = cursor
+    return json.dumps({"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": 1}).encode()
+
+
+def test_all_nine_feeds_are_registered() -> None:
+    assert sorted(BYBIT_FEEDS) == sorted([
+        "bybit.flexible_borrow_history", "bybit.flexible_repayment_history", "bybit.fixed_borrow_contracts",
+        "bybit.fixed_repayment_history", "bybit.collateral_adjustment_history", "bybit.legacy_borrow_history",
+        "bybit.legacy_repayment_history", "bybit.institutional_loan_orders",
+        "bybit.institutional_repayment_history",
+    ])
+    assert FEEDS["bybit.institutional_loan_orders"].cursor.name == "time_windows"
+    assert FEEDS["bybit.flexible_borrow_history"].cursor.name == "opaque"
+
+
+# --- the docs' examples, field by field ------------------------------------------------------------
+
+
+def test_flexible_borrow_history_example() -> None:
+    p = page("bybit.flexible_borrow_history", FLEX_BORROW_HISTORY)
+    assert (p.count, p.next_cursor, p.min_ts, p.max_ts) == (2, "1363", 1752569209643, 1752569950643)
+    a, b = p.events
+    assert (a.venue, a.account, a.feed, a.id, a.kind, a.status, a.ts, a.currency, a.amount, a.ref_id,
+            a.venue_type) == ("bybit", "acc", "bybit.flexible_borrow_history", "1364", K.BORROW, S.DONE,
+                              1752569950643, "BTC", Decimal("0.006"), "1364", "")
+    assert (b.id, b.amount, b.ts) == ("1363", Decimal("0.1"), 1752569209643)
+
+
+def test_flexible_repayment_history_example() -> None:
+    p = page("bybit.flexible_repayment_history", FLEX_REPAY_HISTORY)
+    assert p.next_cursor == "1769" and p.count == 3
+    assert [(e.id, e.amount, e.ts, e.kind, e.status, e.venue_type, e.currency) for e in p.events] == [
+        ("1773", Decimal("-0.007"), 1752570731274, K.REPAY, S.DONE, "1", "BTC"),
+        ("1772", Decimal("-0.006"), 1752570726038, K.REPAY, S.DONE, "1", "BTC"),
+        ("1771", Decimal("-0.005"), 1752569614528, K.REPAY, S.DONE, "1", "BTC"),
+    ]
+
+
+def test_fixed_contracts_example() -> None:
+    p = page("bybit.fixed_borrow_contracts", FIXED_CONTRACTS)
+    assert p.next_cursor == "568"
+    assert [(e.id, e.ref_id, e.kind, e.amount, e.ts, e.currency, e.venue_type, e.status) for e in p.events] == [
+        ("571", "13007", K.BORROW, Decimal("1.4"), 1752633756068, "ETH", "1", S.DONE),
+        ("570", "13007", K.BORROW, Decimal("0.1"), 1752633696068, "ETH", "1", S.DONE),
+    ]
+
+
+def test_fixed_repayment_example_one_event_per_leg() -> None:
+    p = page("bybit.fixed_repayment_history", FIXED_REPAY_HISTORY)
+    assert p.count == 1 and p.next_cursor == "1674"
+    first, second = p.events
+    assert (first.id, first.ref_id, first.parent_id, first.amount) == ("1782", "568", None, Decimal("-0.1"))
+    assert (second.id, second.ref_id, second.parent_id, second.amount) == ("1782:571", "571", "1782",
+                                                                           Decimal("-1.4"))
+    assert sum(e.amount for e in p.events) == Decimal("-1.5")  # the legs add up to repayAmount
+    assert all(e.ts == 1752717174353 and e.kind is K.REPAY and e.venue_type == "1" for e in p.events)
+
+
+def test_fixed_leg_ids_do_not_depend_on_detail_order() -> None:
+    assert fixed_leg_ids("9", ["571", "568", "1000"]) == ["9", "9:571", "9:1000"]
+    body = FIXED_REPAY_HISTORY.replace(b'"568"', b'"TMP"').replace(b'"571"', b'"568"').replace(b'"TMP"', b'"571"')
+    ids = {(e.id, e.ref_id) for e in page("bybit.fixed_repayment_history", body).events}
+    assert ids == {("1782", "568"), ("1782:571", "571")}
+
+
+def test_collateral_adjustment_example_numeric_id() -> None:
+    (e,) = page("bybit.collateral_adjustment_history", ADJUST_HISTORY).events
+    assert (e.id, e.kind, e.amount, e.currency, e.ts, e.venue_type) == (
+        "27511", K.COLLATERAL_REMOVE, Decimal("0.08"), "BTC", 1752627997907, "1")
+
+
+def test_legacy_examples_string_times_and_types() -> None:
+    (b,) = page("bybit.legacy_borrow_history", LEGACY_BORROW_HISTORY).events
+    assert (b.id, b.kind, b.amount, b.currency, b.ts, b.status, b.venue_type) == (
+        "1793569729874260992", K.BORROW, Decimal("1"), "ETH", 1728546174028, S.DONE, "1")
+    p = page("bybit.legacy_repayment_history", LEGACY_REPAY_HISTORY)
+    assert p.next_cursor == ""
+    (r,) = p.events  # collateralReturn "0": no collateral event
+    assert (r.id, r.ref_id, r.kind, r.amount, r.currency, r.ts, r.venue_type) == (
+        "1794271131730737664", "1794267532472646144", K.REPAY, Decimal("-100"), "USDT", 1728629786875, "1")
+
+
+def test_ins_examples() -> None:
+    (loan,) = page("bybit.institutional_loan_orders", INS_LOANS).events
+    assert (loan.id, loan.kind, loan.amount, loan.currency, loan.ts, loan.venue_type) == (
+        "1468005106166530304", K.BORROW, Decimal("204"), "USDT", 1689735916000, "1")
+    p = page("bybit.institutional_repayment_history", INS_REPAID)
+    assert p.next_cursor is None
+    (rep,) = p.events
+    assert (rep.id, rep.kind, rep.amount, rep.currency, rep.ts, rep.status) == (
+        "8189", K.REPAY, Decimal("-30000"), "USDT", 1663126393000, S.DONE)
+
+
+def test_loanable_examples() -> None:
+    (c,) = decode_loanable(LOANABLE)
+    assert (c.currency, c.vip_level, c.fixed_borrowable, c.fixed_borrowing_accuracy, c.flexible_borrowable,
+            c.flexible_borrowing_accuracy) == ("ETH", "VIP5", True, 6, True, 4)
+    assert (c.max_borrowing_amount, c.min_fixed_borrowing_amount, c.min_flexible_borrowing_amount) == (
+        Decimal("1100"), Decimal("0.1"), Decimal("0.001"))
+    assert c.flexible_annualized_interest_rate == Decimal("0.001429799316")
+    assert c.annualized_interest_rate_14d == Decimal("0.08")
+    assert (c.annualized_interest_rate_7d, c.annualized_interest_rate_30d, c.annualized_interest_rate_60d,
+            c.annualized_interest_rate_90d, c.annualized_interest_rate_180d) == (None,) * 5
+    (old,) = decode_legacy_loanable(LEGACY_LOANABLE)
+    assert (old.currency, old.vip_level, old.borrowing_accuracy, old.max_borrowing_amount,
+            old.min_borrowing_amount) == ("USDT", "VIP0", 4, Decimal("8000000"), Decimal("20"))
+    assert (old.flexible_hourly_interest_rate, old.hourly_interest_rate_7d, old.hourly_interest_rate_14d,
+            old.hourly_interest_rate_30d, old.hourly_interest_rate_90d, old.hourly_interest_rate_180d) == (
+        Decimal("0.0000090346"), Decimal("0.0000180692"), Decimal("0.0000207796"), Decimal("0.00002349"),
+        None, None)
+
+
+def test_loanable_rate_sent_as_json_number_is_exact() -> None:
+    body = LOANABLE.replace(b'"flexibleAnnualizedInterestRate":"0.001429799316"',
+                            b'"flexibleAnnualizedInterestRate":0.001429799316123456789')
+    (c,) = decode_loanable(body)
+    assert c.flexible_annualized_interest_rate == Decimal("0.001429799316123456789")
+    with pytest.raises(DecodeError):
+        decode_loanable(LOANABLE.replace(b'"maxBorrowingAmount":"1100"', b'"maxBorrowingAmount":"lots"'))
+    with pytest.raises(DecodeError):
+        decode_loanable(LOANABLE.replace(b'"maxBorrowingAmount":"1100"', b'"maxBorrowingAmount":"NaN"'))
+
+
+# --- every normalization row --------------------------------------------------------------------------
+
+
+def flex_repay_row(rtype: object, status: object = 1) -> dict[str, object]:
+    return {"loanCurrency": "usdt", "repayAmount": "12.5", "repayId": "1", "repayStatus": status,
+            "repayTime": 1752570731274, "repayType": rtype}
+
+
+@pytest.mark.parametrize(("rtype", "kind"), [
+    (1, K.REPAY), (2, K.LIQUIDATION), (5, K.REPAY), (6, K.LIQUIDATION), (7, K.REPAY), ("1", K.REPAY), (99, K.REPAY)])
+def test_flexible_repay_types(rtype: object, kind: EventKind) -> None:
+    (e,) = decode("bybit.flexible_repayment_history", envelope([flex_repay_row(rtype)]))
+    assert (e.kind, e.amount, e.venue_type, e.currency) == (kind, Decimal("-12.5"), str(rtype), "USDT")
+    assert bybit.FLEX_REPAY_TYPES.get(str(rtype), bybit.UNKNOWN_REPAY) == (kind, -1)
+
+
+@pytest.mark.parametrize(("rtype", "kind"), [
+    (1, K.REPAY), (2, K.LIQUIDATION), (3, K.REPAY), (4, K.REPAY), (5, K.REPAY), (6, K.LIQUIDATION), (7, K.REPAY),
+    (8, K.REPAY)])
+def test_fixed_repay_types(rtype: int, kind: EventKind) -> None:
+    row = {"details": [], "loanCurrency": "ETH", "repayAmount": 1.5, "repayId": 77, "repayStatus": "2",
+           "repayTime": "1752717174353", "repayType": str(rtype)}
+    (e,) = decode("bybit.fixed_repayment_history", envelope([row]))
+    # no details: the record is one event; repayAmount as a JSON number, ids and times as drift
+    assert (e.id, e.kind, e.amount, e.status, e.ts, e.ref_id) == (
+        "77", kind, Decimal("-1.5"), S.PENDING, 1752717174353, None)
+
+
+@pytest.mark.parametrize(("rtype", "kind"), [("1", K.REPAY), ("2", K.LIQUIDATION), (2, K.LIQUIDATION)])
+def test_legacy_repay_types(rtype: object, kind: EventKind) -> None:
+    row = {"collateralCurrency": "BTC", "collateralReturn": "0.0494727", "loanCurrency": "USDT",
+           "orderId": 1794267532472646144, "repayAmount": "100", "repayId": "5", "repayStatus": 2,
+           "repayTime": "1728629786875", "repayType": rtype}
+    main, back = decode("bybit.legacy_repayment_history", envelope([row]))
+    assert (main.kind, main.amount, main.status, main.ref_id) == (kind, Decimal("-100"), S.PENDING,
+                                                                  "1794267532472646144")
+    # the final repayment returns the collateral: collateral_remove +, a child of the repayment
+    assert (back.id, back.kind, back.amount, back.currency, back.parent_id, back.ts) == (
+        "5:collateral", K.COLLATERAL_REMOVE, Decimal("0.0494727"), "BTC", "5", main.ts)
+
+
+@pytest.mark.parametrize(("direction", "kind", "sign"), [(0, K.COLLATERAL_ADD, -1), ("1", K.COLLATERAL_REMOVE, 1)])
+def test_collateral_directions(direction: object, kind: EventKind, sign: int) -> None:
+    row = {"adjustId": 1, "adjustTime": 1752627997907, "amount": "0.08", "collateralCurrency": "BTC",
+           "direction": direction, "status": 3}
+    (e,) = decode("bybit.collateral_adjustment_history", envelope([row]))
+    assert (e.kind, e.amount, e.status) == (kind, sign * Decimal("0.08"), S.FAILED)
+
+
+def test_unknown_collateral_direction_is_a_decode_error() -> None:
+    row = {"adjustId": 1, "adjustTime": 1752627997907, "amount": "0.08", "collateralCurrency": "BTC", "direction": 2}
+    with pytest.raises(DecodeError, match="direction"):
+        decode("bybit.collateral_adjustment_history", envelope([row]))
+
+
+@pytest.mark.parametrize(("btype", "status", "kind", "st"), [
+    ("1", "1", K.REPAY, S.DONE), ("2", "1", K.LIQUIDATION, S.DONE), ("1", "2", K.REPAY, S.FAILED)])
+def test_ins_repay_types_and_interest_child(btype: str, status: str, kind: EventKind, st: EventStatus) -> None:
+    row = {"repayOrderId": "8189", "repaidTime": "1663126393000", "token": "USDT", "quantity": "30000",
+           "interest": "12.000000000000000001", "businessType": btype, "status": status}
+    main, interest = decode("bybit.institutional_repayment_history", envelope([row], "repayInfo", None))
+    assert (main.kind, main.amount, main.status) == (kind, Decimal("-30000"), st)
+    assert (interest.id, interest.kind, interest.amount, interest.parent_id, interest.status) == (
+        "8189:interest", K.INTEREST, Decimal("-12.000000000000000001"), "8189", st)
+
+
+@pytest.mark.parametrize(("status", "expected"), [(1, S.DONE), (2, S.PENDING), (3, S.FAILED), (9, S.PENDING)])
+def test_new_api_status_rows(status: int, expected: EventStatus) -> None:
+    row = {"borrowTime": 1, "initialLoanAmount": "1", "loanCurrency": "BTC", "orderId": 5, "status": status}
+    (e,) = page("bybit.flexible_borrow_history", envelope([row])).events
+    assert e.status is expected
+
+
+@pytest.mark.parametrize("status", [1, 2, 3])
+def test_fixed_contract_statuses_are_all_done_borrows(status: int) -> None:
+    row = {"borrowCurrency": "ETH", "borrowTime": "1752633756068", "loanId": 571, "orderId": 13007,
+           "residualPrincipal": "1.4", "status": status}
+    (e,) = decode("bybit.fixed_borrow_contracts", envelope([row]))
+    assert (e.kind, e.status, e.venue_type, e.id, e.ref_id) == (K.BORROW, S.DONE, str(status), "571", "13007")
+
+
+@pytest.mark.parametrize("status", [1, 2])
+def test_legacy_and_ins_borrow_rows(status: int) -> None:
+    row = {"borrowTime": "1728546174028", "initialLoanAmount": "1", "loanCurrency": "ETH", "orderId": "7",
+           "status": status}
+    (e,) = decode("bybit.legacy_borrow_history", envelope([row]))
+    assert (e.kind, e.status, e.amount, e.venue_type) == (K.BORROW, S.DONE, Decimal("1"), str(status))
+    ins = {"orderId": "8", "loanTime": "1689735916000", "loanCoin": "USDT", "loanAmount": "204", "status": str(status)}
+    (i,) = decode("bybit.institutional_loan_orders", envelope([ins], "loanInfo", None))
+    assert (i.kind, i.status, i.amount, i.venue_type) == (K.BORROW, S.DONE, Decimal("204"), str(status))
+
+
+def test_twenty_digit_amounts_are_exact() -> None:
+    row = flex_repay_row(1)
+    row["repayAmount"] = "12345678.123456789012"
+    (e,) = decode("bybit.flexible_repayment_history", envelope([row]))
+    assert e.amount == Decimal("-12345678.123456789012") and str(e.amount) == "-12345678.123456789012"
+
+
+def test_keep_raw_keeps_each_record() -> None:
+    p = page("bybit.fixed_repayment_history", FIXED_REPAY_HISTORY, keep_raw=True)
+    assert all(e.raw is not None for e in p.events)
+    rec = msgspec.json.decode(bytes(p.events[0].raw))  # type: ignore[arg-type]
+    assert rec["repayId"] == "1782" and len(rec["details"]) == 2
+    assert page("bybit.fixed_repayment_history", FIXED_REPAY_HISTORY).events[0].raw is None
+    raw_events = page("bybit.flexible_borrow_history", FLEX_BORROW_HISTORY, keep_raw=True).events
+    assert [e.id for e in raw_events] == ["1364", "1363"]
+
+
+def test_unknown_fields_are_ignored() -> None:
+    body = FLEX_BORROW_HISTORY.replace(b'"status":1}', b'"status":1,"newField":{"a":[1,2]}}')
+    assert [e.id for e in decode("bybit.flexible_borrow_history", body)] == ["1364", "1363"]
+
+
+def test_empty_list_page() -> None:
+    p = page("bybit.flexible_borrow_history", envelope([], cursor=""))
+    assert (p.count, p.events, p.next_cursor, p.min_ts) == (0, [], "", None)
+
+
+# --- errors ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "cls"), [
+    (10001, BadRequest), (10002, ClockSkewError), (10003, AuthError), (10004, AuthError), (10006, RateLimited),
+    (10016, VenueUnavailable), (148019, VenueUnavailable), (148032, BadRequest), (177018, BadRequest),
+    (3777043, BadRequest), (12345, type(None))])
+@pytest.mark.parametrize("feed", BYBIT_FEEDS)
+def test_error_envelopes_raise_typed_errors(feed: str, code: int, cls: type) -> None:
+    body = json.dumps({"retCode": code, "retMsg": "nope", "result": {}, "retExtInfo": {}, "time": 1}).encode()
+    with pytest.raises(Exception) as info:
+        decode(feed, body)
+    err = info.value
+    if cls is type(None):
+        assert type(err).__name__ == "VenueError"
+    else:
+        assert isinstance(err, cls)
+    assert getattr(err, "code", None) == str(code)
+    if code == 10004:
+        assert err.signature is True  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("body", [
+    b"", b"<html>502</html>", b'{"retCode":0,"retMsg":"OK","result":{"list":[{"borrowTime":1}]', b"[]",
+    b'{"retCode":0,"result":{"list":[{"borrowTime":1,"initialLoanAmount":"x","loanCurrency":"BTC","orderId":"1",'
+    b'"status":1}]}}',
+    b'{"retCode":0,"result":{"list":[{"borrowTime":1.5,"initialLoanAmount":"1","loanCurrency":"BTC","orderId":"1",'
+    b'"status":1}]}}',
+    b'{"retCode":0,"result":{"list":[{"borrowTime":1,"initialLoanAmount":"Infinity","loanCurrency":"BTC",'
+    b'"orderId":"1","status":1}]}}',
+    b'{"retCode":0,"result":{"list":[{"borrowTime":1,"initialLoanAmount":"1","loanCurrency":"","orderId":"1",'
+    b'"status":1}]}}',
+    b'{"retCode":0,"result":{"list":[{"borrowTime":1,"initialLoanAmount":"1","loanCurrency":"BTC","orderId":"",'
+    b'"status":1}]}}',
+    b'{"retCode":0,"result":{"list":{}}}',
+    b'{"retCode":0,"retMsg":"OK"}',
+])
+@pytest.mark.parametrize("keep_raw", [False, True])
+def test_malformed_bodies_raise_decode_error(body: bytes, keep_raw: bool) -> None:
+    with pytest.raises(DecodeError):
+        page("bybit.flexible_borrow_history", body, keep_raw=keep_raw)
+
+
+def test_malformed_leg_and_ins_rows() -> None:
+    bad_leg = FIXED_REPAY_HISTORY.replace(b'"repayAmount":"0.1"', b'"repayAmount":"NaN"')
+    with pytest.raises(DecodeError, match="not finite"):
+        decode("bybit.fixed_repayment_history", bad_leg)
+    with pytest.raises(DecodeError):
+        decode("bybit.institutional_repayment_history", INS_REPAID.replace(b'"repaidTime":"1663126393000"',
+                                                                          b'"repaidTime":"soon"'))
