@@ -18,6 +18,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_amount, check_currency, now_ms
+from .._money import exact_sum, signed
 from ..client import VenueClient
 from ..errors import (
     AmbiguousOutcome,
@@ -502,7 +503,7 @@ def _event(
 def norm_flex_borrow(r: FlexBorrowRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
     oid = _sid(r.orderId)
     return [_event(ctx, id=oid, kind=K.BORROW, status=_status(NEW_STATUS, r.status), ts=r.borrowTime,
-                   currency=_ccy(r.loanCurrency), amount=_money(r.initialLoanAmount, "initialLoanAmount"),
+                   currency=_ccy(r.loanCurrency), amount=signed(_money(r.initialLoanAmount, "initialLoanAmount"), False),
                    venue_type="", ref_id=oid, raw=raw)]
 
 
@@ -511,12 +512,12 @@ def norm_flex_repay(r: FlexRepayRow, ctx: DecodeContext, raw: msgspec.Raw | None
     kind, sign = FLEX_REPAY_TYPES.get(vt, UNKNOWN_REPAY)
     return [_event(ctx, id=_sid(r.repayId), kind=kind, status=_status(NEW_STATUS, r.repayStatus),
                    ts=r.repayTime, currency=_ccy(r.loanCurrency),
-                   amount=sign * _money(r.repayAmount, "repayAmount"), venue_type=vt, raw=raw)]
+                   amount=signed(_money(r.repayAmount, "repayAmount"), sign < 0), venue_type=vt, raw=raw)]
 
 
 def norm_fixed_contract(r: FixedContractRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
     return [_event(ctx, id=_sid(r.loanId), kind=K.BORROW, status=BORROW_DONE, ts=r.borrowTime,
-                   currency=_ccy(r.borrowCurrency), amount=_money(r.residualPrincipal, "residualPrincipal"),
+                   currency=_ccy(r.borrowCurrency), amount=signed(_money(r.residualPrincipal, "residualPrincipal"), False),
                    venue_type=str(r.status), ref_id=_sid(r.orderId), raw=raw)]
 
 
@@ -540,20 +541,20 @@ def norm_fixed_repay(r: FixedRepayRow, ctx: DecodeContext, raw: msgspec.Raw | No
     ccy = _ccy(r.loanCurrency)
     if not r.details:
         return [_event(ctx, id=rid, kind=kind, status=status, ts=r.repayTime, currency=ccy,
-                       amount=sign * _money(r.repayAmount, "repayAmount"), venue_type=vt, raw=raw)]
+                       amount=signed(_money(r.repayAmount, "repayAmount"), sign < 0), venue_type=vt, raw=raw)]
     legs: dict[str, tuple[str, Decimal]] = {}
     for leg in r.details:
         lid = _sid(leg.loanId)
         amount = _money(leg.repayAmount, "details.repayAmount")
         lccy = _ccy(leg.loanCurrency) if leg.loanCurrency else ccy
         prev = legs.get(lid)
-        legs[lid] = (lccy, amount if prev is None else prev[1] + amount)  # a repeated loanId is one leg
+        legs[lid] = (lccy, amount if prev is None else exact_sum((prev[1], amount)))  # a repeated loanId is one leg
     ordered = sorted(legs, key=_leg_order)
     out: list[LoanEvent] = []
     for eid, lid in zip(fixed_leg_ids(rid, ordered), ordered):
         lccy, amount = legs[lid]
         out.append(_event(ctx, id=eid, kind=kind, status=status, ts=r.repayTime, currency=lccy,
-                          amount=sign * amount, venue_type=vt, ref_id=lid,
+                          amount=signed(amount, sign < 0), venue_type=vt, ref_id=lid,
                           parent_id=None if eid == rid else rid, raw=raw))
     return out
 
@@ -566,13 +567,13 @@ def norm_adjust(r: AdjustRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> li
     kind, sign = entry
     return [_event(ctx, id=_sid(r.adjustId), kind=kind, status=_status(NEW_STATUS, r.status),
                    ts=r.adjustTime, currency=_ccy(r.collateralCurrency),
-                   amount=sign * _money(r.amount, "amount"), venue_type=vt, raw=raw)]
+                   amount=signed(_money(r.amount, "amount"), sign < 0), venue_type=vt, raw=raw)]
 
 
 def norm_legacy_borrow(r: LegacyBorrowRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
     oid = _sid(r.orderId)
     return [_event(ctx, id=oid, kind=K.BORROW, status=BORROW_DONE, ts=r.borrowTime,
-                   currency=_ccy(r.loanCurrency), amount=_money(r.initialLoanAmount, "initialLoanAmount"),
+                   currency=_ccy(r.loanCurrency), amount=signed(_money(r.initialLoanAmount, "initialLoanAmount"), False),
                    venue_type=str(r.status), ref_id=oid, raw=raw)]
 
 
@@ -583,12 +584,12 @@ def norm_legacy_repay(r: LegacyRepayRow, ctx: DecodeContext, raw: msgspec.Raw | 
     kind, sign = LEGACY_REPAY_TYPES.get(vt, UNKNOWN_REPAY)
     status = _status(LEGACY_REPAY_STATUS, r.repayStatus)
     out = [_event(ctx, id=rid, kind=kind, status=status, ts=r.repayTime, currency=_ccy(r.loanCurrency),
-                  amount=sign * _money(r.repayAmount, "repayAmount"), venue_type=vt, ref_id=oid, raw=raw)]
+                  amount=signed(_money(r.repayAmount, "repayAmount"), sign < 0), venue_type=vt, ref_id=oid, raw=raw)]
     back = r.collateralReturn
     if back is not None and _money(back, "collateralReturn") != 0:
         suffix, ckind, csign = LEGACY_COLLATERAL_RETURN
         out.append(_event(ctx, id=f"{rid}:{suffix}", kind=ckind, status=status, ts=r.repayTime,
-                          currency=_ccy(r.collateralCurrency), amount=csign * back, venue_type=vt,
+                          currency=_ccy(r.collateralCurrency), amount=signed(back, csign < 0), venue_type=vt,
                           ref_id=oid, parent_id=rid, raw=raw))
     return out
 
@@ -596,7 +597,7 @@ def norm_legacy_repay(r: LegacyRepayRow, ctx: DecodeContext, raw: msgspec.Raw | 
 def norm_ins_loan(r: InsLoanRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
     oid = _sid(r.orderId)
     return [_event(ctx, id=oid, kind=K.BORROW, status=BORROW_DONE, ts=r.loanTime, currency=_ccy(r.loanCoin),
-                   amount=_money(r.loanAmount, "loanAmount"), venue_type=str(r.status), ref_id=oid, raw=raw)]
+                   amount=signed(_money(r.loanAmount, "loanAmount"), False), venue_type=str(r.status), ref_id=oid, raw=raw)]
 
 
 def norm_ins_repaid(r: InsRepaidRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
@@ -606,11 +607,11 @@ def norm_ins_repaid(r: InsRepaidRow, ctx: DecodeContext, raw: msgspec.Raw | None
     status = _status(INS_REPAY_STATUS, r.status)
     ccy = _ccy(r.token)
     out = [_event(ctx, id=rid, kind=kind, status=status, ts=r.repaidTime, currency=ccy,
-                  amount=sign * _money(r.quantity, "quantity"), venue_type=vt, raw=raw)]
+                  amount=signed(_money(r.quantity, "quantity"), sign < 0), venue_type=vt, raw=raw)]
     if r.interest is not None and _money(r.interest, "interest") != 0:
         suffix, ikind, isign = INS_INTEREST
         out.append(_event(ctx, id=f"{rid}:{suffix}", kind=ikind, status=status, ts=r.repaidTime, currency=ccy,
-                          amount=isign * r.interest, venue_type=vt, parent_id=rid, raw=raw))
+                          amount=signed(r.interest, isign < 0), venue_type=vt, parent_id=rid, raw=raw))
     return out
 
 
@@ -1263,13 +1264,13 @@ class Bybit(VenueClient):
         t0 = self.transport.clock.now_ms()
 
         def match(ev: LoanEvent) -> bool:
-            return ev.currency == ccy and ev.amount == -qty and ev.venue_type == "1"
+            return ev.currency == ccy and ev.amount == qty.copy_negate() and ev.venue_type == "1"
 
         env = await self._act(P_FLEX_REPAY, body, _repay_answer,
                               lambda: self._find(feed, t0, match, currency=ccy))
         return self._returning(action_event(
             self.account, feed, id=_sid(env.result.repayId), kind=K.REPAY, status=EventStatus.PENDING,
-            ts=self._ts(env), currency=ccy, amount=-qty, venue_type="1"))
+            ts=self._ts(env), currency=ccy, amount=qty.copy_negate(), venue_type="1"))
 
     async def repay_fixed(self, *, loan_id: str | None = None, currency: str | None = None) -> LoanEvent:
         """Fully repay fixed-term loans (POST /v5/crypto-loan-fixed/fully-repay): one contract
@@ -1333,13 +1334,13 @@ class Bybit(VenueClient):
         t0 = self.transport.clock.now_ms()
 
         def match(ev: LoanEvent) -> bool:
-            return ev.ref_id == oid and ev.amount == -qty and ev.venue_type == "1" and ev.parent_id is None
+            return ev.ref_id == oid and ev.amount == qty.copy_negate() and ev.venue_type == "1" and ev.parent_id is None
 
         answer = await self._act(P_LEGACY_REPAY, body, _repay_answer,
                                  lambda: self._find(feed, t0, match, order_id=oid))
         return self._returning(action_event(
             self.account, feed, id=_sid(answer.result.repayId), kind=K.REPAY, status=EventStatus.PENDING,
-            ts=self._ts(answer), currency=ccy, amount=-qty, venue_type="1", ref_id=oid))
+            ts=self._ts(answer), currency=ccy, amount=qty.copy_negate(), venue_type="1", ref_id=oid))
 
     async def repay_institutional(self, token: str, quantity: Decimal | str | int) -> LoanEvent:
         """Repay an institutional loan (POST /v5/ins-loan/repay-loan). Asynchronous at the venue:
@@ -1361,7 +1362,7 @@ class Bybit(VenueClient):
         status = env.result.repayOrderStatus
         return action_event(
             self.account, feed, id=f"repay-loan:{ts}:{ccy}:{_wire_amount(qty)}", kind=K.REPAY,
-            status=EventStatus.FAILED if status == "F" else EventStatus.PENDING, ts=ts, currency=ccy, amount=-qty,
+            status=EventStatus.FAILED if status == "F" else EventStatus.PENDING, ts=ts, currency=ccy, amount=qty.copy_negate(),
             venue_type=status)
 
     async def reconcile(self, event: LoanEvent) -> LoanEvent | None:
@@ -1387,7 +1388,7 @@ class Bybit(VenueClient):
             claimed = self._claims.get(event.id)
             if claimed is not None:
                 return await self._find(event.feed, event.ts, lambda ev: ev.id == claimed, claim=False)
-            found = await self._find(event.feed, event.ts, _ins_match(event.currency, -event.amount))
+            found = await self._find(event.feed, event.ts, _ins_match(event.currency, event.amount.copy_negate()))
             if found is not None:
                 self._claims[event.id] = found.id
             return found
@@ -1439,6 +1440,6 @@ class Bybit(VenueClient):
 
 def _ins_match(token: str, quantity: Decimal) -> Match:
     def match(ev: LoanEvent) -> bool:
-        return ev.parent_id is None and ev.currency == token and ev.amount == -quantity and ev.venue_type == "1"
+        return ev.parent_id is None and ev.currency == token and ev.amount == quantity.copy_negate() and ev.venue_type == "1"
 
     return match

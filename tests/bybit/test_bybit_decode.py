@@ -341,3 +341,20 @@ def test_malformed_leg_and_ins_rows() -> None:
     with pytest.raises(DecodeError):
         decode("bybit.institutional_repayment_history", INS_REPAID.replace(b'"repaidTime":"1663126393000"',
                                                                           b'"repaidTime":"soon"'))
+
+
+def test_amounts_beyond_28_digits_are_not_rounded_by_sign_changes() -> None:
+    """A repay's sign comes from its type; flipping it must not go through the 28-digit context."""
+    from decimal import Decimal
+
+    from loanledger import decode
+
+    big = "12345678901234567890.123456789012345678"
+    body = (
+        '{"retCode":0,"retMsg":"ok","result":{"list":[{"loanCurrency":"BTC","repayAmount":"%s",'
+        '"repayId":"1773","repayStatus":1,"repayTime":1752570731274,"repayType":1}],"nextPageCursor":""},'
+        '"retExtInfo":{},"time":1752570745493}' % big
+    ).encode()
+    (ev,) = decode("bybit.flexible_repayment_history", body)
+    assert ev.amount == Decimal("-" + big)
+    assert str(ev.amount) == "-" + big
