@@ -1294,7 +1294,7 @@ class Bybit(VenueClient):
             arg, what = ("loan_id", f"loan {lid}") if lid is not None else ("currency", f"currency {ccy}")
             raise InvalidArgument(arg, f"no open fixed loan contract for {what}")
         ccy = open_legs[0].currency
-        due = sum((ev.amount for ev in open_legs), Decimal(0))
+        due = exact_sum(ev.amount for ev in open_legs)
         # with a loanId, the loan's currency goes along, as in the venue's request example
         body: dict[str, Any] = {"loanId": lid, "loanCurrency": ccy} if lid is not None else {"loanCurrency": ccy}
         feed = "bybit.fixed_repayment_history"
