@@ -17,6 +17,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_currency
+from .._money import EXACT
 from ..client import VenueClient
 from ..errors import (
     AuthError,
@@ -68,6 +69,24 @@ HOSTS: Mapping[str, str] = {
 }
 
 TIME_LIMIT = Limit(10, 2.0, scope="ip")  # public/time: 10 req / 2 s per IP
+
+LOAN_HISTORY_PATH = "/api/v5/finance/flexible-loan/loan-history"
+INTEREST_PATH = "/api/v5/finance/flexible-loan/interest-accrued"
+ONE_CLICK_REPAY_PATH = "/api/v5/trade/one-click-repay-history-v2"
+CONVERT_PATH = "/api/v5/asset/convert/history"
+
+LOAN_HISTORY_LIMIT = Limit(5, 2.0)  # 5 requests / 2 s per User ID (seed 000)
+INTEREST_LIMIT = Limit(5, 2.0)  # 5 requests / 2 s per User ID (notes section 5)
+ONE_CLICK_REPAY_LIMIT = Limit(1, 2.0)  # 1 request / 2 s per User ID (seed 001)
+CONVERT_LIMIT = Limit(6, 1.0)  # 6 requests / s per User ID (seed 002)
+
+DAY_MS = 86_400_000
+#: one-click repay history keeps "the past 7 days" (seed 001)
+ONE_CLICK_RETENTION_MS = 7 * DAY_MS
+#: interest-accrued covers "the past 30 days" (notes section 5)
+INTEREST_RETENTION_MS = 30 * DAY_MS
+
+PAGE_LIMIT = 100  # every feed here: max 100, default 100
 
 # --- errors (exchange-api-notes.md 3.1) -------------------------------------------------
 
@@ -204,24 +223,6 @@ def _decode_envelope(decoder: msgspec.json.Decoder[Any], body: bytes, feed: str,
 # Money fields are `Decimal` straight from the wire string where the docs always
 # give a number; fields that may be "" (unfilled legs, rejected trades) stay `str`
 # and go through `_amount`. Unknown extra fields are ignored.
-
-LOAN_HISTORY_PATH = "/api/v5/finance/flexible-loan/loan-history"
-INTEREST_PATH = "/api/v5/finance/flexible-loan/interest-accrued"
-ONE_CLICK_REPAY_PATH = "/api/v5/trade/one-click-repay-history-v2"
-CONVERT_PATH = "/api/v5/asset/convert/history"
-
-LOAN_HISTORY_LIMIT = Limit(5, 2.0)  # 5 requests / 2 s per User ID (seed 000)
-INTEREST_LIMIT = Limit(5, 2.0)  # 5 requests / 2 s per User ID (notes section 5)
-ONE_CLICK_REPAY_LIMIT = Limit(1, 2.0)  # 1 request / 2 s per User ID (seed 001)
-CONVERT_LIMIT = Limit(6, 1.0)  # 6 requests / s per User ID (seed 002)
-
-DAY_MS = 86_400_000
-#: one-click repay history keeps "the past 7 days" (seed 001)
-ONE_CLICK_RETENTION_MS = 7 * DAY_MS
-#: interest-accrued covers "the past 30 days" (notes section 5)
-INTEREST_RETENTION_MS = 30 * DAY_MS
-
-PAGE_LIMIT = 100  # every feed here: max 100, default 100
 
 R = TypeVar("R")
 
@@ -397,10 +398,12 @@ def _signed(value: Decimal, sign: int) -> Decimal:
     return magnitude.copy_negate() if sign < 0 and magnitude else magnitude
 
 
-def _product(a: Decimal, b: Decimal) -> Decimal:
-    """a * b exactly: the context holds every digit of the product."""
-    digits = len(a.as_tuple().digits) + len(b.as_tuple().digits)
-    return decimal.Context(prec=max(digits, 28), traps=[decimal.Inexact]).multiply(a, b)
+def _product(a: Decimal, b: Decimal, ctx: DecodeContext, body: bytes) -> Decimal:
+    """a * b exactly (EXACT raises rather than round; an absurd exponent is a DecodeError)."""
+    try:
+        return EXACT.multiply(a, b)
+    except decimal.DecimalException:
+        raise _bad(ctx, body, f"fillSz x fillPx cannot be computed exactly ({a} x {b})") from None
 
 
 def _ccy(value: str, what: str, ctx: DecodeContext, body: bytes) -> str:
@@ -524,7 +527,7 @@ def _repay_leg(leg_raw: msgspec.Raw, parent: str, ctx: DecodeContext, body: byte
     if not sep or not base or not quote or "-" in quote:
         raise _bad(ctx, body, f"ordIdInfo.instId is not a spot pair: {leg.instId!r}")
     base_amt = size.copy_abs()
-    quote_amt = _product(base_amt, price.copy_abs())
+    quote_amt = _product(base_amt, price.copy_abs(), ctx, body)
     if leg.side == "buy":  # received base, paid quote
         got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
     elif leg.side == "sell":  # received quote, paid base
