@@ -1,7 +1,22 @@
-"""OKX inside the simulator: auth (50101-50113, 50102 on skew), 50011 on rate, envelopes.
+"""OKX inside the simulator: auth (50101-50113, 50102 on skew), 50011 on rate, envelopes,
+and the four loan-history endpoints with the paging the docs describe.
 
 Signatures are verified over the exact bytes received: the raw request path
 with its query string as sent, and the raw body.
+
+Endpoints (all newest first, `limit` 1..100, default 100; bad parameters answer 51000):
+
+- GET /api/v5/finance/flexible-loan/loan-history: `after`/`before` refId, exclusive;
+  filters `type`, `ordId`. 5 requests / 2 s per User ID.
+- GET /api/v5/finance/flexible-loan/interest-accrued: the same paging; filters `ccy`,
+  `ordId`; only the past 30 days. 5 requests / 2 s per User ID.
+- GET /api/v5/trade/one-click-repay-history-v2: `after`/`before` ts, inclusive; only
+  the past 7 days. 1 request / 2 s per User ID.
+- GET /api/v5/asset/convert/history: `after`/`before` ts, exclusive; filter `clTReqId`.
+  6 requests / s per User ID.
+
+Datasets: `populate`, `grow`, `expected_ids`, `records`, `add_records` (see okx_data.py).
+Limits and windows are written here from the docs, not imported from the client.
 """
 
 from __future__ import annotations
@@ -10,20 +25,38 @@ import base64
 import binascii
 import datetime as _dt
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
+from ..ratelimit import Limit
 from ..signing import okx_sign
 from ..venues.okx import TIME_LIMIT
+from . import cursors, okx_data
+from .okx_data import FEED_TABLES, LOAN_TYPES, OkxBook, SimRecord
 from .server import Route, SimCall, SimError, VenueSim
 
 __all__ = ["OkxAccount", "OkxVenue"]
 
 #: the venue rejects timestamps more than 30 s away from its clock
 MAX_SKEW_MS = 30_000
+
+DAY_MS = 86_400_000
+LOAN_HISTORY_PATH = "/api/v5/finance/flexible-loan/loan-history"
+INTEREST_PATH = "/api/v5/finance/flexible-loan/interest-accrued"
+ONE_CLICK_PATH = "/api/v5/trade/one-click-repay-history-v2"
+CONVERT_PATH = "/api/v5/asset/convert/history"
+#: documented limits (seeds 000-002, notes section 5), per User ID
+LOAN_HISTORY_LIMIT = Limit(5, 2.0)
+INTEREST_LIMIT = Limit(5, 2.0)
+ONE_CLICK_LIMIT = Limit(1, 2.0)
+CONVERT_LIMIT = Limit(6, 1.0)
+#: how far back the venue serves records
+ONE_CLICK_WINDOW_MS = 7 * DAY_MS
+INTEREST_WINDOW_MS = 30 * DAY_MS
 
 
 @dataclass(eq=False)
@@ -36,6 +69,7 @@ class OkxAccount:
     passphrase: str
     uid: str
     demo: bool = False
+    book: OkxBook = field(default_factory=OkxBook)
 
     def __repr__(self) -> str:
         return f"OkxAccount({self.label!r}, uid={self.uid!r})"
@@ -60,6 +94,10 @@ class OkxVenue(VenueSim):
     def __init__(self, sim: Any) -> None:
         super().__init__(sim)
         self.route("GET", "/api/v5/public/time", self._time, limit=TIME_LIMIT, signed=False)
+        self.route("GET", LOAN_HISTORY_PATH, self._loan_history, limit=LOAN_HISTORY_LIMIT)
+        self.route("GET", INTEREST_PATH, self._interest, limit=INTEREST_LIMIT)
+        self.route("GET", ONE_CLICK_PATH, self._one_click, limit=ONE_CLICK_LIMIT)
+        self.route("GET", CONVERT_PATH, self._convert, limit=CONVERT_LIMIT)
 
     def add_account(
         self, api_key: str, secret: str, passphrase: str, *, label: str = "default",
@@ -71,6 +109,120 @@ class OkxVenue(VenueSim):
 
     async def _time(self, call: SimCall) -> Any:
         return [{"ts": str(call.now_ms)}]
+
+    # --- datasets -------------------------------------------------------------------
+
+    def account(self, account: str | OkxAccount) -> OkxAccount:
+        """An account by its object, label or API key."""
+        if isinstance(account, OkxAccount):
+            return account
+        for acct in self.accounts.values():
+            if acct.label == account:
+                found: OkxAccount = acct
+                return found
+        by_key: OkxAccount | None = self.accounts.get(account)
+        if by_key is None:
+            raise KeyError(f"no OKX account labelled {account!r}; add_account() first")
+        return by_key
+
+    def populate(self, account: str | OkxAccount, *, seed: int, scale: float = 1.0) -> None:
+        """Replace the account's history with a deterministic dataset (see okx_data.py)."""
+        self.account(account).book = okx_data.generate(seed, self.sim.now_ms(), scale)
+
+    def grow(self, account: str | OkxAccount, *, seed: int, n: int = 3) -> None:
+        """Add `n` newer records per feed and settle the one-click repays still running."""
+        okx_data.grow(self.account(account).book, seed, self.sim.now_ms(), n)
+
+    def add_records(self, account: str | OkxAccount, feed_id: str, records: list[dict[str, Any]]) -> None:
+        """Store wire records (dicts as the venue sends them) in a feed's table."""
+        book = self.account(account).book
+        key_field = {"loan_history": "refId", "interest": "refId", "one_click": "debtCcy", "convert": "tradeId"}
+        name = FEED_TABLES.get(feed_id)
+        if name is None:
+            raise KeyError(f"unknown OKX feed {feed_id!r}; known: {', '.join(FEED_TABLES)}")
+        book.add(feed_id, [
+            SimRecord(int(w["ts"]), str(w[key_field[name]]), w, order_id=str(w.get("ordId", "")),
+                      ccy=str(w.get("ccy", "")))
+            for w in records
+        ])
+
+    def _served(self, book: OkxBook, feed_id: str, now_ms: int) -> list[SimRecord]:
+        rows = book.table(feed_id)
+        if feed_id == "okx.one_click_repay_history":
+            return [r for r in rows if r.ts >= now_ms - ONE_CLICK_WINDOW_MS]
+        if feed_id == "okx.flexible_loan_interest":
+            return [r for r in rows if r.ts >= now_ms - INTEREST_WINDOW_MS]
+        return rows
+
+    def records(self, account: str | OkxAccount, feed_id: str) -> list[dict[str, Any]]:
+        """The wire records the venue serves now for a feed, newest first."""
+        book = self.account(account).book
+        return [r.wire for r in self._served(book, feed_id, self.sim.now_ms())]
+
+    def expected_ids(
+        self, account: str | OkxAccount, feed_id: str, *, since: int | None = None, until: int | None = None
+    ) -> set[str]:
+        """The event ids a complete walk of `feed_id` must yield (optionally within [since, until]).
+
+        One-click repay: ``<ts>:<debtCcy>`` per record plus the ordId of every
+        order that filled something; the others: refId / tradeId.
+        """
+        book = self.account(account).book
+        ids: set[str] = set()
+        for r in self._served(book, feed_id, self.sim.now_ms()):
+            if (since is not None and r.ts < since) or (until is not None and r.ts > until):
+                continue
+            if feed_id != "okx.one_click_repay_history":
+                ids.add(r.key)
+                continue
+            ids.add(f"{r.ts}:{str(r.wire['debtCcy']).upper()}")
+            for leg in r.wire.get("ordIdInfo", []):
+                size = str(leg.get("fillSz", ""))
+                try:
+                    filled = bool(size) and Decimal(size) != 0
+                except InvalidOperation:
+                    filled = False
+                if filled:
+                    ids.add(str(leg["ordId"]))
+        return ids
+
+    # --- endpoints ---------------------------------------------------------------------
+
+    async def _loan_history(self, call: SimCall) -> Any:
+        p = call.params
+        rows = call.account.book.loan_history
+        kind = p.get("type")
+        if kind:
+            if kind not in LOAN_TYPES:
+                raise _param_error("type")
+            rows = [r for r in rows if r.wire["type"] == kind]
+        order = p.get("ordId")
+        if order:
+            rows = [r for r in rows if r.order_id == order]
+        return [r.wire for r in _ref_page(rows, p)]
+
+    async def _interest(self, call: SimCall) -> Any:
+        p = call.params
+        rows = self._served(call.account.book, "okx.flexible_loan_interest", call.now_ms)
+        ccy = p.get("ccy")
+        if ccy:
+            rows = [r for r in rows if r.ccy == ccy]
+        order = p.get("ordId")
+        if order:
+            rows = [r for r in rows if r.order_id == order]
+        return [r.wire for r in _ref_page(rows, p)]
+
+    async def _one_click(self, call: SimCall) -> Any:
+        rows = self._served(call.account.book, "okx.one_click_repay_history", call.now_ms)
+        return [r.wire for r in _ts_page(rows, call.params, inclusive=True)]
+
+    async def _convert(self, call: SimCall) -> Any:
+        p = call.params
+        rows = call.account.book.convert
+        client_id = p.get("clTReqId")
+        if client_id:
+            rows = [r for r in rows if r.wire.get("clTReqId") == client_id]
+        return [r.wire for r in _ts_page(rows, p, inclusive=False)]
 
     # --- pipeline hooks -------------------------------------------------------------
 
@@ -131,3 +283,52 @@ class OkxVenue(VenueSim):
             body=msgspec.json.encode({"code": str(err.code), "msg": err.msg, "data": []}),
             content_type="application/json",
         )
+
+
+# --- the history endpoints ----------------------------------------------------------------------------
+
+
+def _param_error(name: str) -> SimError:
+    return SimError("51000", f"Parameter {name} error", 400)
+
+
+def _limit(params: dict[str, str]) -> int:
+    text = params.get("limit", "")
+    if not text:
+        return 100
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 100:
+        raise _param_error("limit")
+    return int(text)
+
+
+def _number(params: dict[str, str], name: str) -> int | None:
+    text = params.get(name, "")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise _param_error(name)
+    return int(text)
+
+
+def _ref_page(rows: list[SimRecord], params: dict[str, str]) -> list[SimRecord]:
+    """refId paging: `after` = older than that refId, `before` = newer; both exclusive."""
+    limit = _limit(params)
+    after = _number(params, "after")
+    before = _number(params, "before")
+    if after is not None:
+        rows = cursors.page_after_id(rows, lambda r: r.key, str(after), len(rows))
+    if before is not None:
+        rows = [r for r in rows if int(r.key) > before][-limit:]
+    return rows[:limit]
+
+
+def _ts_page(rows: list[SimRecord], params: dict[str, str], *, inclusive: bool) -> list[SimRecord]:
+    """ts paging: `after` = older than that ms, `before` = newer (inclusive or not)."""
+    limit = _limit(params)
+    after = _number(params, "after")
+    before = _number(params, "before")
+    if after is not None:
+        rows = cursors.page_after_ts(rows, lambda r: r.ts, after, len(rows), inclusive=inclusive)
+    if before is not None:
+        rows = [r for r in rows if (r.ts >= before if inclusive else r.ts > before)][-limit:]
+    return rows[:limit]

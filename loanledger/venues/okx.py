@@ -7,12 +7,17 @@ Sources: ../shared/seeds/000-002 and exchange-api-notes.md sections 2.1, 3.1, 4,
 
 from __future__ import annotations
 
+import builtins
+import decimal
 from collections.abc import Mapping
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 import msgspec
 
+from .._args import TimeArg, check_currency
+from .._money import EXACT
 from ..client import VenueClient
 from ..errors import (
     AuthError,
@@ -20,17 +25,33 @@ from ..errors import (
     ClockSkewError,
     DecodeError,
     ErrorTable,
+    InvalidArgument,
     RateLimited,
     VenueError,
     VenueUnavailable,
     make_error,
 )
-from ..paginate import FeedSpec
+from ..events import EventKind, EventStatus, LoanEvent
+from ..paginate import DecodeContext, ExclusiveIdCursor, Feed, FeedSpec, Page, TsCursor
 from ..ratelimit import Bucket, Limit, RateLimits
 from ..signing import OkxSigner, key_fingerprint
 from ..transport import Prepared, Request, RetryPolicy, encode_query
 
-__all__ = ["HOSTS", "OKX", "OkxDialect"]
+__all__ = [
+    "CONVERT_STATE",
+    "FEEDS",
+    "HOSTS",
+    "KIND_SIGN",
+    "LOAN_HISTORY_TYPES",
+    "OKX",
+    "ONE_CLICK_REPAY_STATUS",
+    "OkxDialect",
+    "decode_convert_history",
+    "decode_interest_accrued",
+    "decode_loan_history",
+    "decode_one_click_repay",
+    "one_click_repay_id",
+]
 
 VENUE = "okx"
 
@@ -48,6 +69,24 @@ HOSTS: Mapping[str, str] = {
 }
 
 TIME_LIMIT = Limit(10, 2.0, scope="ip")  # public/time: 10 req / 2 s per IP
+
+LOAN_HISTORY_PATH = "/api/v5/finance/flexible-loan/loan-history"
+INTEREST_PATH = "/api/v5/finance/flexible-loan/interest-accrued"
+ONE_CLICK_REPAY_PATH = "/api/v5/trade/one-click-repay-history-v2"
+CONVERT_PATH = "/api/v5/asset/convert/history"
+
+LOAN_HISTORY_LIMIT = Limit(5, 2.0)  # 5 requests / 2 s per User ID (seed 000)
+INTEREST_LIMIT = Limit(5, 2.0)  # 5 requests / 2 s per User ID (notes section 5)
+ONE_CLICK_REPAY_LIMIT = Limit(1, 2.0)  # 1 request / 2 s per User ID (seed 001)
+CONVERT_LIMIT = Limit(6, 1.0)  # 6 requests / s per User ID (seed 002)
+
+DAY_MS = 86_400_000
+#: one-click repay history keeps "the past 7 days" (seed 001)
+ONE_CLICK_RETENTION_MS = 7 * DAY_MS
+#: interest-accrued covers "the past 30 days" (notes section 5)
+INTEREST_RETENTION_MS = 30 * DAY_MS
+
+PAGE_LIMIT = 100  # every feed here: max 100, default 100
 
 # --- errors (exchange-api-notes.md 3.1) -------------------------------------------------
 
@@ -179,9 +218,418 @@ def _decode_envelope(decoder: msgspec.json.Decoder[Any], body: bytes, feed: str,
     return env
 
 
-# --- feeds (added by the OKX adapter) --------------------------------------------------------
+# --- feeds: wire structs --------------------------------------------------------------------
+#
+# Money fields are `Decimal` straight from the wire string where the docs always
+# give a number; fields that may be "" (unfilled legs, rejected trades) stay `str`
+# and go through `_amount`. Unknown extra fields are ignored.
 
-FEEDS: tuple[FeedSpec, ...] = ()
+R = TypeVar("R")
+
+
+class _Envelope(msgspec.Struct, Generic[R]):
+    code: str
+    data: list[R]
+    msg: str = ""
+
+
+class _LoanRow(msgspec.Struct):
+    refId: str
+    type: str
+    ccy: str
+    amt: Decimal
+    ts: int
+
+
+class _InterestRow(msgspec.Struct):
+    refId: str
+    ccy: str
+    interest: Decimal
+    ts: int
+
+
+class _RepayRow(msgspec.Struct):
+    debtCcy: str
+    fillDebtSz: str
+    status: str
+    ts: int
+    # the legs stay raw bytes: each is decoded on its own (and kept as `raw` if asked)
+    ordIdInfo: list[msgspec.Raw] = []
+
+
+class _RepayLeg(msgspec.Struct):
+    ordId: str
+    instId: str
+    side: str
+    cTime: int
+    fillPx: str = ""
+    fillSz: str = ""
+    state: str = ""
+
+
+class _ConvertRow(msgspec.Struct):
+    tradeId: str
+    side: str
+    baseCcy: str
+    quoteCcy: str
+    fillBaseSz: str
+    fillQuoteSz: str
+    state: str
+    ts: int
+    clTReqId: str = ""
+
+
+class _Codec(Generic[R]):
+    """The decoders of one endpoint, built once: typed rows, or raw rows for `keep_raw`."""
+
+    def __init__(self, row: type[R], path: str) -> None:
+        self.path = path
+        self.typed: msgspec.json.Decoder[_Envelope[R]] = msgspec.json.Decoder(_Envelope[row], strict=False)  # type: ignore[valid-type]
+        self.raw: msgspec.json.Decoder[_Envelope[msgspec.Raw]] = msgspec.json.Decoder(_Envelope[msgspec.Raw])
+        self.row: msgspec.json.Decoder[R] = msgspec.json.Decoder(row, strict=False)
+
+    def rows(self, body: bytes, ctx: DecodeContext) -> list[tuple[R, msgspec.Raw | None]]:
+        """The records of a success envelope (an error envelope raises its typed error first:
+        `{"code":"50011","data":[]}` is never an empty last page)."""
+        if not ctx.keep_raw:
+            env: _Envelope[R] = _decode_envelope(self.typed, body, ctx.feed, self.path)
+            return [(r, None) for r in env.data]
+        renv: _Envelope[msgspec.Raw] = _decode_envelope(self.raw, body, ctx.feed, self.path)
+        out: list[tuple[R, msgspec.Raw | None]] = []
+        for raw in renv.data:
+            try:
+                out.append((self.row.decode(raw), msgspec.Raw(bytes(raw))))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise DecodeError(VENUE, ctx.feed, f"record: {exc}", body) from None
+        return out
+
+
+_loan_codec = _Codec(_LoanRow, LOAN_HISTORY_PATH)
+_interest_codec = _Codec(_InterestRow, INTEREST_PATH)
+_repay_codec = _Codec(_RepayRow, ONE_CLICK_REPAY_PATH)
+_convert_codec = _Codec(_ConvertRow, CONVERT_PATH)
+_leg_decoder = msgspec.json.Decoder(_RepayLeg, strict=False)
+
+
+# --- feeds: normalization tables ---------------------------------------------------------------
+#
+# Every kind has one sign (borrow +, repay -, interest -, collateral_add -,
+# collateral_remove +, liquidation -, convert +): the wire `amt` of loan history
+# may come signed or not (UNVERIFIED), so the sign is derived from the kind and
+# only the magnitude is taken from the wire. The venue's value stays in `raw`.
+
+KIND_SIGN: Mapping[EventKind, int] = {
+    EventKind.BORROW: 1,
+    EventKind.REPAY: -1,
+    EventKind.INTEREST: -1,
+    EventKind.COLLATERAL_ADD: -1,
+    EventKind.COLLATERAL_REMOVE: 1,
+    EventKind.LIQUIDATION: -1,
+    EventKind.CONVERT: 1,
+}
+
+#: flexible-loan history `type` -> kind (the sign follows from KIND_SIGN)
+LOAN_HISTORY_TYPES: Mapping[str, EventKind] = {
+    "borrowed": EventKind.BORROW,
+    "repaid": EventKind.REPAY,
+    "collateral_locked": EventKind.COLLATERAL_ADD,
+    "collateral_released": EventKind.COLLATERAL_REMOVE,
+    # forced repayment: collateral is sold and the borrowed coin bought to repay the debt
+    "forced_repayment_buy": EventKind.CONVERT,
+    "forced_repayment_sell": EventKind.LIQUIDATION,
+    "forced_liquidation": EventKind.LIQUIDATION,
+    "partial_liquidation": EventKind.LIQUIDATION,
+    # the legs of selling collateral into the borrowed coin (via a transition coin)
+    "sell_collateral": EventKind.LIQUIDATION,
+    "buy_transition_coin": EventKind.CONVERT,
+    "sell_transition_coin": EventKind.LIQUIDATION,
+    "buy_borrowed_coin": EventKind.CONVERT,
+}
+
+#: one-click repay v2 `status` -> event status
+ONE_CLICK_REPAY_STATUS: Mapping[str, EventStatus] = {
+    "running": EventStatus.PENDING,
+    "filled": EventStatus.DONE,
+    "failed": EventStatus.FAILED,
+}
+
+#: convert history `state` -> event status
+CONVERT_STATE: Mapping[str, EventStatus] = {
+    "fullyFilled": EventStatus.DONE,
+    "rejected": EventStatus.FAILED,
+}
+
+#: one-click repay leg `state` values after which the order no longer changes
+_LEG_FINAL = frozenset({"filled", "canceled"})
+
+ONE_CLICK_REPAY_TYPE = "one_click_repay"
+INTEREST_TYPE = "interest_accrued"
+_ZERO = Decimal(0)
+
+
+def _bad(ctx: DecodeContext, body: bytes, detail: str) -> DecodeError:
+    return DecodeError(VENUE, ctx.feed, detail, body)
+
+
+def _finite(value: Decimal, what: str, ctx: DecodeContext, body: bytes) -> Decimal:
+    if not value.is_finite():
+        raise _bad(ctx, body, f"{what} is not a finite number: {value}")
+    return value
+
+
+def _amount(text: str, what: str, ctx: DecodeContext, body: bytes, *, empty: bool = False) -> Decimal:
+    """A wire decimal string (`empty=True`: "" stands for zero, e.g. an unfilled leg)."""
+    if not text:
+        if empty:
+            return _ZERO
+        raise _bad(ctx, body, f"{what} is empty")
+    if text != text.strip() or "_" in text:
+        raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}") from None
+    return _finite(value, what, ctx, body)
+
+
+def _signed(value: Decimal, sign: int) -> Decimal:
+    """|value| with `sign`, exactly (no context rounding); zero stays unsigned."""
+    magnitude = value.copy_abs()
+    return magnitude.copy_negate() if sign < 0 and magnitude else magnitude
+
+
+def _product(a: Decimal, b: Decimal, ctx: DecodeContext, body: bytes) -> Decimal:
+    """a * b exactly (EXACT raises rather than round; an absurd exponent is a DecodeError)."""
+    try:
+        return EXACT.multiply(a, b)
+    except decimal.DecimalException:
+        raise _bad(ctx, body, f"fillSz x fillPx cannot be computed exactly ({a} x {b})") from None
+
+
+def _ccy(value: str, what: str, ctx: DecodeContext, body: bytes) -> str:
+    if not value:
+        raise _bad(ctx, body, f"{what} is empty")
+    return value.upper()
+
+
+def _key(value: str, what: str, ctx: DecodeContext, body: bytes) -> str:
+    if not value:
+        raise _bad(ctx, body, f"{what} is empty")
+    return value
+
+
+def _page(events: list[LoanEvent], count: int, stamps: list[int], last_key: str | None = None) -> Page:
+    return Page(
+        events=events,
+        count=count,
+        min_ts=min(stamps) if stamps else None,
+        max_ts=max(stamps) if stamps else None,
+        last_key=last_key,
+    )
+
+
+# --- feeds: decoders ---------------------------------------------------------------------------------
+
+
+def decode_loan_history(body: bytes, ctx: DecodeContext) -> Page:
+    """GET /api/v5/finance/flexible-loan/loan-history: one event per record, id = refId."""
+    rows = _loan_codec.rows(body, ctx)
+    events: list[LoanEvent] = []
+    stamps: list[int] = []
+    account, feed = ctx.account, ctx.feed
+    for row, raw in rows:
+        kind = LOAN_HISTORY_TYPES.get(row.type)
+        if kind is None:
+            raise _bad(ctx, body, f"unknown loan-history type {row.type!r} (refId {row.refId!r})")
+        ref = _key(row.refId, "refId", ctx, body)
+        events.append(
+            LoanEvent(
+                venue=VENUE, account=account, feed=feed, id=ref, kind=kind, status=EventStatus.DONE,
+                ts=row.ts, currency=_ccy(row.ccy, "ccy", ctx, body),
+                amount=_signed(_finite(row.amt, "amt", ctx, body), KIND_SIGN[kind]),
+                ref_id=ref, venue_type=row.type, raw=raw,
+            )
+        )
+        stamps.append(row.ts)
+    return _page(events, len(rows), stamps, rows[-1][0].refId if rows else None)
+
+
+def decode_interest_accrued(body: bytes, ctx: DecodeContext) -> Page:
+    """GET /api/v5/finance/flexible-loan/interest-accrued: an `interest` event (negative), id = refId."""
+    rows = _interest_codec.rows(body, ctx)
+    events: list[LoanEvent] = []
+    stamps: list[int] = []
+    account, feed = ctx.account, ctx.feed
+    for row, raw in rows:
+        ref = _key(row.refId, "refId", ctx, body)
+        events.append(
+            LoanEvent(
+                venue=VENUE, account=account, feed=feed, id=ref, kind=EventKind.INTEREST,
+                status=EventStatus.DONE, ts=row.ts, currency=_ccy(row.ccy, "ccy", ctx, body),
+                amount=_signed(_finite(row.interest, "interest", ctx, body), -1),
+                ref_id=ref, venue_type=INTEREST_TYPE, raw=raw,
+            )
+        )
+        stamps.append(row.ts)
+    return _page(events, len(rows), stamps, rows[-1][0].refId if rows else None)
+
+
+def one_click_repay_id(ts: int, debt_ccy: str) -> str:
+    """The id of a one-click repay record: the fields that do not change while it settles."""
+    return f"{ts}:{debt_ccy.upper()}"
+
+
+def decode_one_click_repay(body: bytes, ctx: DecodeContext) -> Page:
+    """GET /api/v5/trade/one-click-repay-history-v2.
+
+    Per record: a `repay` event for the debt (id ``<ts>:<debtCcy>``), directly
+    followed by one `convert` event per order of `ordIdInfo` that filled
+    anything (id = ordId, parent_id = the repay event).
+    """
+    rows = _repay_codec.rows(body, ctx)
+    events: list[LoanEvent] = []
+    stamps: list[int] = []
+    account, feed = ctx.account, ctx.feed
+    for row, raw in rows:
+        status = ONE_CLICK_REPAY_STATUS.get(row.status)
+        if status is None:
+            raise _bad(ctx, body, f"unknown one-click repay status {row.status!r}")
+        debt = _ccy(row.debtCcy, "debtCcy", ctx, body)
+        parent = one_click_repay_id(row.ts, debt)
+        # running / failed records may carry "" before anything filled
+        filled = _amount(row.fillDebtSz, "fillDebtSz", ctx, body, empty=status is not EventStatus.DONE)
+        events.append(
+            LoanEvent(
+                venue=VENUE, account=account, feed=feed, id=parent, kind=EventKind.REPAY, status=status,
+                ts=row.ts, currency=debt, amount=_signed(filled, -1),
+                venue_type=ONE_CLICK_REPAY_TYPE, raw=raw,
+            )
+        )
+        stamps.append(row.ts)
+        for leg_raw in row.ordIdInfo:
+            leg_event = _repay_leg(leg_raw, parent, ctx, body)
+            if leg_event is not None:
+                events.append(leg_event)
+    return _page(events, len(rows), stamps)
+
+
+def _repay_leg(leg_raw: msgspec.Raw, parent: str, ctx: DecodeContext, body: bytes) -> LoanEvent | None:
+    """One order of a one-click repay as a `convert` event; None if it filled nothing."""
+    try:
+        leg = _leg_decoder.decode(leg_raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _bad(ctx, body, f"ordIdInfo: {exc}") from None
+    size = _amount(leg.fillSz, "ordIdInfo.fillSz", ctx, body, empty=True)
+    if not size:
+        return None  # canceled without a fill: nothing moved
+    price = _amount(leg.fillPx, "ordIdInfo.fillPx", ctx, body)
+    base, sep, quote = leg.instId.partition("-")
+    if not sep or not base or not quote or "-" in quote:
+        raise _bad(ctx, body, f"ordIdInfo.instId is not a spot pair: {leg.instId!r}")
+    base_amt = size.copy_abs()
+    quote_amt = _product(base_amt, price.copy_abs(), ctx, body)
+    if leg.side == "buy":  # received base, paid quote
+        got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
+    elif leg.side == "sell":  # received quote, paid base
+        got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
+    else:
+        raise _bad(ctx, body, f"ordIdInfo.side {leg.side!r} is neither buy nor sell")
+    ord_id = _key(leg.ordId, "ordIdInfo.ordId", ctx, body)
+    return LoanEvent(
+        venue=VENUE, account=ctx.account, feed=ctx.feed, id=ord_id, kind=EventKind.CONVERT,
+        status=EventStatus.DONE if leg.state in _LEG_FINAL else EventStatus.PENDING,
+        ts=leg.cTime, currency=got.upper(), amount=got_amt,
+        counter_currency=paid.upper(), counter_amount=_signed(paid_amt, -1),
+        ref_id=ord_id, parent_id=parent, venue_type=leg.side,
+        raw=msgspec.Raw(bytes(leg_raw)) if ctx.keep_raw else None,
+    )
+
+
+def decode_convert_history(body: bytes, ctx: DecodeContext) -> Page:
+    """GET /api/v5/asset/convert/history: a `convert` event per trade, id = tradeId.
+
+    `side` is relative to baseCcy: buy = received base, paid quote; sell =
+    received quote, paid base. A rejected trade is `failed` (its sizes as sent).
+    """
+    rows = _convert_codec.rows(body, ctx)
+    events: list[LoanEvent] = []
+    stamps: list[int] = []
+    account, feed = ctx.account, ctx.feed
+    for row, raw in rows:
+        status = CONVERT_STATE.get(row.state)
+        if status is None:
+            raise _bad(ctx, body, f"unknown convert state {row.state!r} (tradeId {row.tradeId!r})")
+        failed = status is EventStatus.FAILED
+        base = _ccy(row.baseCcy, "baseCcy", ctx, body)
+        quote = _ccy(row.quoteCcy, "quoteCcy", ctx, body)
+        base_amt = _amount(row.fillBaseSz, "fillBaseSz", ctx, body, empty=failed).copy_abs()
+        quote_amt = _amount(row.fillQuoteSz, "fillQuoteSz", ctx, body, empty=failed).copy_abs()
+        if row.side == "buy":
+            got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
+        elif row.side == "sell":
+            got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
+        else:
+            raise _bad(ctx, body, f"side {row.side!r} is neither buy nor sell (tradeId {row.tradeId!r})")
+        events.append(
+            LoanEvent(
+                venue=VENUE, account=account, feed=feed, id=_key(row.tradeId, "tradeId", ctx, body),
+                kind=EventKind.CONVERT, status=status, ts=row.ts, currency=got, amount=got_amt,
+                counter_currency=paid, counter_amount=_signed(paid_amt, -1),
+                ref_id=row.clTReqId or None, venue_type=row.side, raw=raw,
+            )
+        )
+        stamps.append(row.ts)
+    return _page(events, len(rows), stamps, rows[-1][0].tradeId if rows else None)
+
+
+# --- feeds: specs --------------------------------------------------------------------------------------
+
+FEEDS: tuple[FeedSpec, ...] = (
+    FeedSpec(
+        id="okx.flexible_loan_history",
+        venue=VENUE,
+        path=LOAN_HISTORY_PATH,
+        limit=LOAN_HISTORY_LIMIT,
+        cursor=ExclusiveIdCursor(param="after", limit=PAGE_LIMIT),
+        decode=decode_loan_history,
+        description="Flexible-loan actions: borrow, repay, collateral, forced repayment, liquidation legs",
+        filters={"type": "type", "order_id": "ordId"},
+        kinds=tuple(sorted({k.value for k in LOAN_HISTORY_TYPES.values()})),
+    ),
+    FeedSpec(
+        id="okx.one_click_repay_history",
+        venue=VENUE,
+        path=ONE_CLICK_REPAY_PATH,
+        limit=ONE_CLICK_REPAY_LIMIT,
+        cursor=TsCursor(inclusive=True, param="after", limit=PAGE_LIMIT),
+        decode=decode_one_click_repay,
+        description="One-click repay (v2, SPOT mode): the repaid debt and the orders that bought it",
+        retention_ms=ONE_CLICK_RETENTION_MS,
+        kinds=(EventKind.CONVERT.value, EventKind.REPAY.value),
+    ),
+    FeedSpec(
+        id="okx.convert_history",
+        venue=VENUE,
+        path=CONVERT_PATH,
+        limit=CONVERT_LIMIT,
+        cursor=TsCursor(inclusive=False, param="after", limit=PAGE_LIMIT),
+        decode=decode_convert_history,
+        description="Convert (flash swap) trades",
+        kinds=(EventKind.CONVERT.value,),
+    ),
+    FeedSpec(
+        id="okx.flexible_loan_interest",
+        venue=VENUE,
+        path=INTEREST_PATH,
+        limit=INTEREST_LIMIT,
+        cursor=ExclusiveIdCursor(param="after", limit=PAGE_LIMIT),
+        decode=decode_interest_accrued,
+        description="Flexible-loan interest accrued (the venue keeps 30 days)",
+        filters={"currency": "ccy"},
+        retention_ms=INTEREST_RETENTION_MS,
+        kinds=(EventKind.INTEREST.value,),
+    ),
+)
 
 
 # --- client -------------------------------------------------------------------------------------
@@ -229,3 +677,98 @@ class OKX(VenueClient):
 
     def __repr__(self) -> str:
         return f"OKX(account={self.account!r}, base_url={self.base_url!r}, demo={self.demo})"
+
+    # --- feeds ---------------------------------------------------------------------------
+
+    def flexible_loan_history(
+        self,
+        *,
+        since: TimeArg = None,
+        until: TimeArg = None,
+        type: str | None = None,
+        order_id: str | None = None,
+        resume: str | None = None,
+        strict: bool = False,
+        keep_raw: bool = False,
+        max_pages: int = 100_000,
+    ) -> Feed:
+        """Flexible-loan history (``okx.flexible_loan_history``), newest first.
+
+        `type` is one of the venue's 12 action types (see `LOAN_HISTORY_TYPES`);
+        `order_id` restricts to one loan order (``ordId``). Paged by refId
+        (``after``, exclusive); `since`/`until` filter by the record's ts.
+        """
+        if type is not None:
+            if not isinstance(type, str):
+                raise TypeError(f"type: expected str, got {builtins.type(type).__name__}")
+            if type not in LOAN_HISTORY_TYPES:
+                raise InvalidArgument("type", f"{type!r} is not one of {', '.join(LOAN_HISTORY_TYPES)}")
+        if order_id is not None:
+            _check_order_id(order_id)
+        return self.events(
+            "okx.flexible_loan_history", since=since, until=until, resume=resume, strict=strict,
+            keep_raw=keep_raw, max_pages=max_pages, type=type, order_id=order_id,
+        )
+
+    def one_click_repay_history(
+        self,
+        *,
+        since: TimeArg = None,
+        until: TimeArg = None,
+        resume: str | None = None,
+        strict: bool = False,
+        keep_raw: bool = False,
+        max_pages: int = 100_000,
+    ) -> Feed:
+        """One-click repay history v2 (``okx.one_click_repay_history``, SPOT mode, past 7 days).
+
+        Each record yields a `repay` event directly followed by its `convert`
+        legs (``parent_id`` = the repay's id). A record still ``running`` is
+        `pending`; resuming from a checkpoint fetches it again until it settles.
+        """
+        return self.events(
+            "okx.one_click_repay_history", since=since, until=until, resume=resume, strict=strict,
+            keep_raw=keep_raw, max_pages=max_pages,
+        )
+
+    def convert_history(
+        self,
+        *,
+        since: TimeArg = None,
+        until: TimeArg = None,
+        resume: str | None = None,
+        strict: bool = False,
+        keep_raw: bool = False,
+        max_pages: int = 100_000,
+    ) -> Feed:
+        """Convert trades (``okx.convert_history``): currency = received, counter = paid."""
+        return self.events(
+            "okx.convert_history", since=since, until=until, resume=resume, strict=strict,
+            keep_raw=keep_raw, max_pages=max_pages,
+        )
+
+    def flexible_loan_interest(
+        self,
+        *,
+        since: TimeArg = None,
+        until: TimeArg = None,
+        currency: str | None = None,
+        resume: str | None = None,
+        strict: bool = False,
+        keep_raw: bool = False,
+        max_pages: int = 100_000,
+    ) -> Feed:
+        """Flexible-loan interest accrued (``okx.flexible_loan_interest``, past 30 days)."""
+        if currency is not None:
+            check_currency("currency", currency)
+        return self.events(
+            "okx.flexible_loan_interest", since=since, until=until, resume=resume, strict=strict,
+            keep_raw=keep_raw, max_pages=max_pages, currency=currency,
+        )
+
+
+def _check_order_id(value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"order_id: expected str, got {type(value).__name__}")
+    if not (value.isascii() and value.isdigit()):
+        raise InvalidArgument("order_id", f"{value!r} is not an OKX order id (digits)")
