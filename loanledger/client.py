@@ -153,4 +153,5 @@ class VenueClient:
             strict=strict,
             keep_raw=keep_raw,
             max_pages=max_pages,
+            filters=wire,
         )

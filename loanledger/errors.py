@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import msgspec
+
 __all__ = [
     "AmbiguousOutcome",
     "AuthError",
@@ -215,13 +217,27 @@ class AmbiguousOutcome(LoanLedgerError):
 
 
 class DecodeError(LoanLedgerError):
-    """A body that is not the venue's documented shape (truncated, wrong types, not JSON)."""
+    """A body that is not the venue's documented shape (truncated, wrong types, not JSON).
 
-    def __init__(self, venue: str, feed: str, detail: str, body: bytes | str) -> None:
+    `transient` is True when the body is not JSON at all (cut short, an HTML error
+    page from a proxy): asking again may work. A well-formed JSON body of the wrong
+    shape (an unknown type, a missing field) is deterministic: asking again cannot help.
+    """
+
+    def __init__(
+        self, venue: str, feed: str, detail: str, body: bytes | str, *, transient: bool | None = None
+    ) -> None:
         self.venue = venue
         self.feed = feed
         self.detail = detail
         self.body_excerpt = excerpt(body)
+        if transient is None:
+            try:
+                msgspec.json.decode(body)
+                transient = False
+            except msgspec.DecodeError:
+                transient = True
+        self.transient = transient
         super().__init__(f"{venue} {feed}: cannot decode response ({detail}): {self.body_excerpt!r}")
 
 

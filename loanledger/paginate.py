@@ -40,7 +40,7 @@ import base64
 import binascii
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -522,6 +522,7 @@ class _WalkState(msgspec.Struct, kw_only=True):
 class _Token(msgspec.Struct, kw_only=True):
     v: int = 1
     feed: str
+    flt: str = ""  # the venue filters the walks used (a token only resumes the same selection)
     floor: _Mark | None = None
     pend: dict[str, int] = {}
     walk: _WalkState | None = None
@@ -535,7 +536,7 @@ def _encode_token(tok: _Token) -> str:
     return base64.urlsafe_b64encode(_token_encoder.encode(tok)).decode().rstrip("=")
 
 
-def _decode_token(text: str, feed: str) -> _Token:
+def _decode_token(text: str, feed: str, filters: str) -> _Token:
     if not isinstance(text, str):
         raise TypeError(f"resume: expected the str token from feed.checkpoint, got {type(text).__name__}")
     try:
@@ -546,6 +547,10 @@ def _decode_token(text: str, feed: str) -> _Token:
         raise InvalidArgument("resume", f"unsupported checkpoint version {tok.v}")
     if tok.feed != feed:
         raise InvalidArgument("resume", f"token belongs to feed {tok.feed!r}, not {feed!r}")
+    if tok.flt != filters:
+        raise InvalidArgument(
+            "resume", f"token was made with filters {tok.flt or 'none'!r}, not {filters or 'none'!r}"
+        )
     return tok
 
 
@@ -573,6 +578,7 @@ class Feed(AsyncIterator[LoanEvent]):
         keep_raw: bool = False,
         max_pages: int = 100_000,
         clock: Callable[[], int] = now_ms,
+        filters: Sequence[tuple[str, str]] = (),
     ) -> None:
         if since is not None and until is not None and since > until:
             raise InvalidArgument("since", f"since ({since}) is after until ({until})")
@@ -588,7 +594,11 @@ class Feed(AsyncIterator[LoanEvent]):
         self.keep_raw = keep_raw
         self.max_pages = max_pages
         self._clock = clock
-        self._token = _decode_token(resume, spec.id) if resume is not None else _Token(feed=spec.id)
+        self._filters = "&".join(f"{k}={v}" for k, v in sorted(filters))
+        self._token = (
+            _decode_token(resume, spec.id, self._filters) if resume is not None
+            else _Token(feed=spec.id, flt=self._filters)
+        )
         self.checkpoint: str | None = resume
         self.stats = FeedStats()
         self._gen: AsyncGenerator[Any, None] | None = None
@@ -733,10 +743,10 @@ class Feed(AsyncIterator[LoanEvent]):
                     walk.done = True
                 if walk.done:
                     floor, pend = self._complete(floor, top, pend, seen_pending, b)
-                    tok = _Token(feed=self.spec.id, floor=floor, pend=pend, walk=None)
+                    tok = _Token(feed=self.spec.id, flt=self._filters, floor=floor, pend=pend, walk=None)
                 else:
                     tok = _Token(
-                        feed=self.spec.id, floor=floor, pend=pend,
+                        feed=self.spec.id, flt=self._filters, floor=floor, pend=pend,
                         walk=_WalkState(
                             pos=walk.position(), lo=b.lo, hi=b.hi, top=top,
                             low=_Mark(low_ts, sorted(low_ids)) if low_ts is not None else None,

@@ -166,7 +166,9 @@ def should_retry(method: str, error: BaseException, attempt: int, policy: RetryP
         # a signature rejection: the venue did not execute; re-sign once
         return getattr(error, "signature", False) and attempt == 1
     if method == "GET":
-        return isinstance(error, TransportError | VenueUnavailable | DecodeError)
+        if isinstance(error, DecodeError):
+            return error.transient  # a well-formed body of the wrong shape will not change
+        return isinstance(error, TransportError | VenueUnavailable)
     # writes: only what provably did not reach the venue
     return isinstance(error, ConnectError) and error.before_send
 
@@ -374,13 +376,14 @@ class Transport:
     async def _read(self, resp: aiohttp.ClientResponse, req: Request) -> bytes:
         length = resp.content_length
         if length is not None and length > MAX_BODY:
-            raise DecodeError(self.venue, req.path, f"body of {length} bytes exceeds {MAX_BODY}", b"")
+            raise DecodeError(self.venue, req.path, f"body of {length} bytes exceeds {MAX_BODY}", b"", transient=False)
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_any():
             size += len(chunk)
             if size > MAX_BODY:
-                raise DecodeError(self.venue, req.path, f"body exceeds {MAX_BODY} bytes", b"".join(chunks[:1]))
+                raise DecodeError(self.venue, req.path, f"body exceeds {MAX_BODY} bytes", b"".join(chunks[:1]),
+                                  transient=False)
             chunks.append(chunk)
         return b"".join(chunks)
 

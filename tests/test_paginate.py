@@ -224,7 +224,9 @@ def test_incremental_resume_yields_only_new_and_changed(
     venue = FakeVenue(list(start), kind)
     top = max((r.ts for r in rows), default=T0)
     extra_n = data.draw(st.integers(0, 4))
-    new = [Row(str(2_000_000 + i), top + data.draw(st.sampled_from([0, 1, 5000]))) for i in range(extra_n)]
+    # ids rise with ts, as the venues' ids do (the id-cursor fake compares ids numerically)
+    stamps = sorted(top + data.draw(st.sampled_from([0, 1, 5000])) for _ in range(extra_n))
+    new = [Row(str(2_000_000 + i), ts) for i, ts in enumerate(stamps)]
 
     async def go() -> tuple[list[LoanEvent], list[LoanEvent]]:
         f1 = _feed(venue)
@@ -370,3 +372,15 @@ async def test_events_view_checkpoint_covers_only_consumed_pages() -> None:
     await feed.aclose()
     rest = await _collect(_feed(venue, resume=feed.checkpoint))
     assert len(rest) == 20
+
+
+def test_checkpoint_is_bound_to_the_feed_filters() -> None:
+    venue = FakeVenue([Row("1000001", T0)], ExclusiveIdCursor(limit=5))
+    f = Feed(_spec(venue.kind), venue.fetch, clock=lambda: NOW, filters=[("ccy", "USDT")])
+    _run(f.collect())
+    assert f.checkpoint is not None
+    Feed(_spec(venue.kind), venue.fetch, resume=f.checkpoint, filters=[("ccy", "USDT")])  # same selection: fine
+    with pytest.raises(ValueError, match="resume: token was made with filters 'ccy=USDT', not 'none'"):
+        Feed(_spec(venue.kind), venue.fetch, resume=f.checkpoint)
+    with pytest.raises(ValueError, match="resume: token was made with filters 'ccy=USDT', not 'ccy=BTC'"):
+        Feed(_spec(venue.kind), venue.fetch, resume=f.checkpoint, filters=[("ccy", "BTC")])

@@ -104,6 +104,8 @@ def _venue(cls: type, code: str = "1", **kw: Any) -> Any:
         ("GET", RequestTimeout("t"), 1, True),
         ("GET", ConnectError("c"), 1, True),
         ("GET", DecodeError("okx", "f", "truncated", b"{"), 1, True),
+        ("GET", DecodeError("okx", "f", "html", b"<html>502</html>"), 1, True),
+        ("GET", DecodeError("okx", "f", "unknown type", b'{"code":"0","data":[{"type":"new"}]}'), 1, False),
         ("GET", _venue(RateLimited), 1, True),
         ("GET", _venue(RateLimited, ban_until=1), 1, False),
         ("GET", _venue(BadRequest), 1, False),
