@@ -10,33 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from binance_helpers import API_KEY, SCALE, SECRET
 
 from loanledger import Binance, RateLimits
 from loanledger.testing import BinanceAccount, Simulator
-
-#: budgets x50: pmloan-history allows 1,200 calls a minute, the client paces at ~18 a second
-SCALE = 50
-PMLOAN = "/sapi/v1/portfolio/pmloan-history"
-INTEREST = "/sapi/v1/portfolio/interest-history"
-AMOUNT = "/sapi/v1/portfolio/pmLoan"
-PMLOAN_FEED = "binance.pmloan_history"
-INTEREST_FEED = "binance.pm_interest_history"
-DAY = 86_400_000
-WINDOW = 360 * DAY
-DEFAULT_SINCE = 1_640_995_200_000  # 2022-01-01T00:00:00Z
-
-API_KEY = "bn-test-key"
-SECRET = "bn-test-secret"
-
-
-def public_pem(private_pem: str) -> bytes:
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
 
 
 @pytest.fixture
