@@ -2,7 +2,12 @@
 
 Reads top to bottom: hosts and limits, the error table, the dialect (signing
 and error mapping), wire Structs, normalizers and feed specs, the client.
-Sources: ../shared/seeds/003 and exchange-api-notes.md sections 2.2, 3.2, 4, 6.
+Sources: ../shared/seeds/003 and exchange-api-notes.md sections 2.2, 3.2, 4, 6;
+docs/venues/binance.md describes the feeds, ids, limits and UNVERIFIED choices.
+
+Neither history endpoint returns an id: event ids are derived from the row
+(``"{ts}:{ASSET}:{amount}#{n}"``, `n` counting identical rows), so they are
+stable across pages, windows and runs.
 """
 
 from __future__ import annotations
@@ -71,8 +76,8 @@ PM_INTEREST_HISTORY_LIMIT = Limit(SAPI_IP_BUDGET, 60.0, weight=50, scope="ip", w
 #: pmLoan (current bankruptcy-loan amount): UID weight 500
 PMLOAN_AMOUNT_LIMIT = Limit(SAPI_UID_BUDGET, 60.0, weight=500, scope="uid", window="fixed")
 
-#: The lower bound of a walk when no `since` is given: 2022-01-01T00:00:00Z, before
-#: Portfolio Margin Pro existed, so a default backfill covers the product's whole life.
+#: The lower bound of a walk when no `since` is given: 2022-01-01T00:00:00Z, far enough
+#: back that a default backfill covers the product's whole life (not the venue's 30 days).
 DEFAULT_SINCE_MS = 1_640_995_200_000
 
 #: pmloan-history holds at most 360 days per request. Windows of 360 days minus 1 ms
