@@ -80,25 +80,29 @@ class BinanceAccount:
     #: the `end_ms` of the last populate(): the newest row, and the `until` its
     #: 360-day window edges were placed for
     data_end: int | None = None
-    _pmloan_sorted: list[PmloanRow] | None = field(default=None, repr=False)
-    _interest_sorted: list[InterestRow] | None = field(default=None, repr=False)
+    _sorted: dict[str, tuple[int, int, list[Any]]] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
         return f"BinanceAccount({self.label!r}, uid={self.uid!r})"
 
     def pmloan_newest_first(self) -> list[PmloanRow]:
-        if self._pmloan_sorted is None:
-            self._pmloan_sorted = newest_first(self.pmloan, lambda r: r.repay_time, lambda r: r.seq)
-        return self._pmloan_sorted
+        return self._newest_first("pmloan", self.pmloan, lambda r: r.repay_time)
 
     def interest_newest_first(self) -> list[InterestRow]:
-        if self._interest_sorted is None:
-            self._interest_sorted = newest_first(self.interest, lambda r: r.accrued_time, lambda r: r.seq)
-        return self._interest_sorted
+        return self._newest_first("interest", self.interest, lambda r: r.accrued_time)
+
+    def _newest_first(self, name: str, rows: list[Any], ts: Any) -> list[Any]:
+        """Rows in the venue's order (newest first, then by seq), re-sorted when the list
+        is replaced or grows; call `changed()` after editing rows in place."""
+        cached = self._sorted.get(name)
+        if cached is None or cached[0] != id(rows) or cached[1] != len(rows):
+            cached = (id(rows), len(rows), newest_first(rows, ts, lambda r: r.seq))
+            self._sorted[name] = cached
+        return cached[2]
 
     def changed(self) -> None:
-        """Call after editing `pmloan` / `interest` directly."""
-        self._pmloan_sorted = self._interest_sorted = None
+        """Forget the sorted views (after editing `pmloan` / `interest` rows in place)."""
+        self._sorted.clear()
 
 
 @dataclass
