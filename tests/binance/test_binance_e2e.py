@@ -205,6 +205,24 @@ async def test_interest_asset_filter_and_bounds(bsim: Simulator, acct: BinanceAc
     assert all(q(r)["asset"] == "BTC" for r in bsim.requests(path=INTEREST))
 
 
+async def test_interest_incremental_resume_yields_only_new_rows(
+    bsim: Simulator, acct: BinanceAccount, client: Binance
+) -> None:
+    first = client.pm_interest_history()
+    before = {e.id for e in await first.collect()}
+    top = max(r.accrued_time for r in acct.interest)
+    bsim.binance.grow(acct, seed=8, n=3)
+    n = len(bsim.requests(path=INTEREST))
+    got = await client.pm_interest_history(resume=first.checkpoint).collect()
+    assert {e.id for e in got} == bsim.binance.expected_ids(acct, INTEREST_FEED) - before
+    assert len(got) == 3
+    # only the span from the previous walk's newest row to now is asked again
+    again = bsim.requests(path=INTEREST)[n:]
+    assert again and all(int(q(r)["startTime"]) >= top - 1 for r in again)
+    hi = int(q(again[0])["endTime"]) - 1  # the frozen top of the walk (requests are padded by 1 ms)
+    assert len(again) == -(-(hi - top + 1) // (30 * DAY - 2))
+
+
 async def test_pmloan_amount(bsim: Simulator, acct: BinanceAccount, client: Binance) -> None:
     from decimal import Decimal
 
