@@ -1,7 +1,22 @@
 """Binance inside the simulator: HMAC / RSA / Ed25519 verification, -1021 / -1022 / -2015,
-per-endpoint minute weight with X-SAPI-USED-*-WEIGHT-1M headers, 429 + Retry-After, 418 bans.
+per-endpoint minute weight with X-SAPI-USED-*-WEIGHT-1M headers, 429 + Retry-After, 418 bans,
+and the Portfolio Margin Pro loan endpoints:
+
+- GET /sapi/v1/portfolio/pmloan-history (IP weight 500): `current`/`size` pages
+  (size default 10, max 100) over ``[startTime, endTime]``, both inclusive; no
+  window -> the last 30 days; only startTime -> [startTime, startTime + 30d];
+  only endTime -> [endTime - 30d, endTime]; a window longer than 360 days -> -1127.
+- GET /sapi/v1/portfolio/interest-history (IP weight 50): a bare array, newest
+  first, the newest `size` rows of the window (no page parameter). Its window rules
+  are undocumented for PM Pro; the simulator plays the classic-PM sibling's rules
+  (max 30 days, default the last 7 days) and `interest_bounds` picks inclusive or
+  exclusive startTime/endTime, so clients can be tested against both.
+- GET /sapi/v1/portfolio/pmLoan (UID weight 500): ``{"asset", "amount"}``.
 
 The signed payload is the raw query string as received, up to ``&signature=``.
+Rate answers: a request over the endpoint's minute budget gets 429 with
+Retry-After (seconds to the next minute); more than `ban_after` 429s (forced
+ones included) in one minute get 418 and an IP ban of `ban_seconds`.
 """
 
 from __future__ import annotations
@@ -9,8 +24,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from dataclasses import dataclass
-from typing import Any
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
 from urllib.parse import unquote
 
 import msgspec
@@ -19,13 +36,32 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from ..ratelimit import Limit
 from ..signing import binance_hmac
 from ..venues.binance import TIME_LIMIT
+from . import binance_data as data
+from .binance_data import InterestRow, PmloanRow
+from .cursors import newest_first, page_by_number, rows_in_window
 from .server import Route, SimCall, SimError, VenueSim
 
 __all__ = ["BinanceAccount", "BinanceVenue"]
 
 PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+
+PMLOAN_HISTORY = "/sapi/v1/portfolio/pmloan-history"
+INTEREST_HISTORY = "/sapi/v1/portfolio/interest-history"
+PMLOAN_AMOUNT = "/sapi/v1/portfolio/pmLoan"
+PMLOAN_HISTORY_FEED = "binance.pmloan_history"
+INTEREST_HISTORY_FEED = "binance.pm_interest_history"
+
+# The documented limits, stated here again (the simulator shares no code with the client's
+# endpoint definitions, so a wrong weight on either side shows up as a 429 in tests).
+PMLOAN_HISTORY_LIMIT = Limit(12_000, 60.0, weight=500, scope="ip", window="fixed")
+INTEREST_HISTORY_LIMIT = Limit(12_000, 60.0, weight=50, scope="ip", window="fixed")
+PMLOAN_AMOUNT_LIMIT = Limit(180_000, 60.0, weight=500, scope="uid", window="fixed")
+
+_DAY_MS = 86_400_000
+_LONG = re.compile(r"[0-9]{1,20}")
 
 
 @dataclass(eq=False)
@@ -37,9 +73,36 @@ class BinanceAccount:
     uid: str
     secret: str | None = None
     public_key: PublicKey | None = None
+    pmloan: list[PmloanRow] = field(default_factory=list)
+    interest: list[InterestRow] = field(default_factory=list)
+    loan_asset: str = "USDT"
+    loan_amount: str = "0"
+    #: the `end_ms` of the last populate(): the newest row, and the `until` its
+    #: 360-day window edges were placed for
+    data_end: int | None = None
+    _sorted: dict[str, tuple[int, int, list[Any]]] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
         return f"BinanceAccount({self.label!r}, uid={self.uid!r})"
+
+    def pmloan_newest_first(self) -> list[PmloanRow]:
+        return self._newest_first("pmloan", self.pmloan, lambda r: r.repay_time)
+
+    def interest_newest_first(self) -> list[InterestRow]:
+        return self._newest_first("interest", self.interest, lambda r: r.accrued_time)
+
+    def _newest_first(self, name: str, rows: list[Any], ts: Any) -> list[Any]:
+        """Rows in the venue's order (newest first, then by seq), re-sorted when the list
+        is replaced or grows; call `changed()` after editing rows in place."""
+        cached = self._sorted.get(name)
+        if cached is None or cached[0] != id(rows) or cached[1] != len(rows):
+            cached = (id(rows), len(rows), newest_first(rows, ts, lambda r: r.seq))
+            self._sorted[name] = cached
+        return cached[2]
+
+    def changed(self) -> None:
+        """Forget the sorted views (after editing `pmloan` / `interest` rows in place)."""
+        self._sorted.clear()
 
 
 @dataclass
@@ -69,8 +132,14 @@ class BinanceVenue(VenueSim):
         super().__init__(sim)
         self.ban_after = 3
         self.ban_seconds = 120
+        #: interest-history startTime/endTime semantics (undocumented for PM Pro)
+        self.interest_bounds: Literal["inclusive", "exclusive"] = "inclusive"
         self._counters: dict[tuple[str, str], _Counter] = {}
+        self._last_counter: tuple[_Counter, str] | None = None
         self.route("GET", "/api/v3/time", self._time, limit=TIME_LIMIT, signed=False)
+        self.route("GET", PMLOAN_HISTORY, self._pmloan_history, limit=PMLOAN_HISTORY_LIMIT)
+        self.route("GET", INTEREST_HISTORY, self._interest_history, limit=INTEREST_HISTORY_LIMIT)
+        self.route("GET", PMLOAN_AMOUNT, self._pmloan_amount, limit=PMLOAN_AMOUNT_LIMIT)
 
     def add_account(
         self,
@@ -90,8 +159,177 @@ class BinanceVenue(VenueSim):
         self.accounts[api_key] = acct
         return acct
 
+    def account(self, which: BinanceAccount | str) -> BinanceAccount:
+        """An account by object, label or API key."""
+        if isinstance(which, BinanceAccount):
+            return which
+        acct: BinanceAccount | None = self.accounts.get(which)
+        if acct is None:
+            acct = next((a for a in self.accounts.values() if a.label == which), None)
+        if acct is None:
+            raise KeyError(f"no Binance account {which!r}")
+        return acct
+
+    # --- datasets ---------------------------------------------------------------------
+
+    def populate(
+        self, account: BinanceAccount | str, *, seed: int, scale: float = 1.0, end_ms: int | None = None
+    ) -> None:
+        """Replace the account's rows with a deterministic dataset (see binance_data).
+
+        `end_ms` (default: the start of the current hour on the venue clock, minus
+        one hour) is the newest row and the `until` for which rows sit exactly on
+        the 360-day window edges; it is kept as `account.data_end`.
+        """
+        acct = self.account(account)
+        if scale < 0:
+            raise ValueError("scale must be >= 0")
+        if end_ms is None:
+            end_ms = self.sim.now_ms() // 3_600_000 * 3_600_000 - 3_600_000
+        rng = random.Random(f"binance:{seed}")
+        acct.pmloan = data.make_pmloan(rng, end_ms, scale)
+        acct.interest = data.make_interest(rng, end_ms, scale)
+        acct.loan_asset = "USDT"
+        acct.loan_amount = f"{rng.randrange(10**6)}.{rng.randrange(10**8):08d}"
+        acct.data_end = end_ms
+        acct.changed()
+
+    def grow(self, account: BinanceAccount | str, *, seed: int, n: int = 3) -> None:
+        """Add `n` new rows per feed, newer than everything present (no Binance row is
+        ever pending, so there is nothing to settle)."""
+        acct = self.account(account)
+        rng = random.Random(f"binance-grow:{seed}")
+        now = self.sim.now_ms()
+        acct.pmloan += data.grow_pmloan(rng, acct.pmloan, now, n)
+        acct.interest += data.grow_interest(rng, acct.interest, now, n)
+        acct.changed()
+
+    def expected_ids(
+        self,
+        account: BinanceAccount | str,
+        feed_id: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        asset: str | None = None,
+    ) -> set[str]:
+        """The ids a complete walk of `feed_id` must yield (optionally within since..until
+        and, for interest, one asset)."""
+        acct = self.account(account)
+        lo = since if since is not None else -1
+        hi = until if until is not None else 1 << 62
+        if feed_id == PMLOAN_HISTORY_FEED:
+            return data.ids_of(
+                data.row_key(r.repay_time, r.asset, r.amount) for r in acct.pmloan if lo <= r.repay_time <= hi
+            )
+        if feed_id == INTEREST_HISTORY_FEED:
+            return data.ids_of(
+                data.row_key(r.accrued_time, r.asset, r.interest) for r in acct.interest
+                if lo <= r.accrued_time <= hi and (asset is None or r.asset == asset)
+            )
+        raise ValueError(f"unknown Binance feed {feed_id!r}")
+
+    # --- endpoints --------------------------------------------------------------------
+
     async def _time(self, call: SimCall) -> Any:
         return {"serverTime": call.now_ms}
+
+    @staticmethod
+    def _only(params: dict[str, str], allowed: set[str]) -> None:
+        extra = set(params) - allowed - {"recvWindow", "timestamp", "signature"}
+        if extra:
+            raise SimError(
+                -1104, f"Not all sent parameters were read; unread parameter(s): {', '.join(sorted(extra))}.", 400
+            )
+
+    @staticmethod
+    def _long(params: dict[str, str], name: str) -> int | None:
+        value = params.get(name)
+        if value is None:
+            return None
+        if not _LONG.fullmatch(value):
+            raise SimError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.", 400)
+        return int(value)
+
+    @staticmethod
+    def _size(params: dict[str, str]) -> int:
+        size = BinanceVenue._long(params, "size")
+        if size is None:
+            return 10
+        if not 1 <= size <= 100:
+            raise SimError(-1130, "Data sent for parameter 'size' is not valid.", 400)
+        return size
+
+    async def _pmloan_history(self, call: SimCall) -> Any:
+        p = call.params
+        self._only(p, {"startTime", "endTime", "current", "size"})
+        start, end = self._long(p, "startTime"), self._long(p, "endTime")
+        current = self._long(p, "current")
+        size = self._size(p)
+        if current is None:
+            current = 1
+        elif current < 1:
+            raise SimError(-1130, "Data sent for parameter 'current' is not valid.", 400)
+        month = 30 * _DAY_MS
+        if start is None and end is None:
+            start, end = call.now_ms - month, call.now_ms
+        elif end is None:
+            assert start is not None
+            end = start + month
+        elif start is None:
+            start = end - month
+        if start > end:
+            raise SimError(-1130, "Data sent for parameter 'startTime' is not valid.", 400)
+        if end - start > 360 * _DAY_MS:
+            raise SimError(-1127, "More than 8640 hours between startTime and endTime.", 400)
+        acct: BinanceAccount = call.account
+        total, rows = page_by_number(acct.pmloan_newest_first(), lambda r: r.repay_time, start, end, current, size)
+        return {"total": total, "rows": [r.wire() for r in rows]}
+
+    async def _interest_history(self, call: SimCall) -> Any:
+        p = call.params
+        self._only(p, {"asset", "startTime", "endTime", "size"})
+        start, end = self._long(p, "startTime"), self._long(p, "endTime")
+        size = self._size(p)
+        asset = p.get("asset")
+        if start is None and end is None:
+            start, end = call.now_ms - 7 * _DAY_MS, call.now_ms
+        elif end is None:
+            assert start is not None
+            end = min(start + 30 * _DAY_MS, call.now_ms)
+        elif start is None:
+            start = end - 7 * _DAY_MS
+        if start > end:
+            raise SimError(-1130, "Data sent for parameter 'startTime' is not valid.", 400)
+        if end - start > 30 * _DAY_MS:
+            raise SimError(-1127, "More than 720 hours between startTime and endTime.", 400)
+        if self.interest_bounds == "exclusive":
+            start, end = start + 1, end - 1
+        acct: BinanceAccount = call.account
+        ordered = acct.interest_newest_first()
+        if asset is not None:
+            ordered = [r for r in ordered if r.asset == asset]
+        return [r.wire() for r in rows_in_window(ordered, lambda r: r.accrued_time, start, end, size)]
+
+    async def _pmloan_amount(self, call: SimCall) -> Any:
+        self._only(call.params, set())
+        acct: BinanceAccount = call.account
+        return {"asset": acct.loan_asset, "amount": acct.loan_amount}
+
+    # --- other traffic ------------------------------------------------------------------
+
+    def use_weight(self, path: str, weight: int, *, ip: str = "127.0.0.1") -> int:
+        """Count `weight` against `path`'s current minute for `ip` (as if another process on
+        that IP had called it); returns the weight used this minute."""
+        route = self.find("GET", path)
+        if route is None:
+            raise KeyError(path)
+        c = self._counters.setdefault((ip, path), _Counter())
+        window = self.sim.now_ms() // int(route.limit.per * 1000)
+        if window != c.window:
+            c.window, c.used, c.violations = window, 0, 0
+        c.used += weight
+        return c.used
 
     # --- pipeline hooks ---------------------------------------------------------------
 
@@ -177,10 +415,21 @@ class BinanceVenue(VenueSim):
                 429, {"Retry-After": str(wait), header: str(c.used)},
             )
         c.used += weight
+        self._last_counter = (c, header)
         return {header: str(c.used)}
 
     def rate_error(self, route: Route, account: Any) -> SimError:
-        return SimError(-1003, "Too many requests.", 429, {"Retry-After": "1"})
+        """A forced rate answer (sim.faults "rate"): a 429 that counts as a violation, so
+        continuing past `ban_after` of them in a minute earns the 418 ban."""
+        assert self._last_counter is not None  # check_rate ran just before
+        c, header = self._last_counter
+        c.violations += 1
+        if c.violations > self.ban_after:
+            now = self.sim.now_ms()
+            c.banned_until = now + self.ban_seconds * 1000
+            return SimError(-1003, f"Way too much request weight used; IP banned until {c.banned_until}.", 418,
+                            {"Retry-After": str(self.ban_seconds), header: str(c.used)})
+        return SimError(-1003, "Too many requests.", 429, {"Retry-After": "1", header: str(c.used)})
 
     def success(self, result: Any) -> web.Response:
         return web.Response(body=msgspec.json.encode(result), content_type="application/json")
