@@ -7,6 +7,7 @@ event loop never blocks on disk.
 
 from __future__ import annotations
 
+import asyncio
 import decimal
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -103,6 +104,8 @@ class SQLiteStore:
             raise InvalidArgument("path", "must not be empty (use ':memory:' for a throwaway store)")
         self.path = str(path)
         self._db: aiosqlite.Connection | None = None
+        # one connection serves every feed task: a page's transaction must not interleave with another's
+        self._write = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -168,6 +171,13 @@ class SQLiteStore:
         for ev in events:
             if (ev.venue, ev.account, ev.feed) != (key.venue, key.account, key.feed):
                 raise InvalidArgument("events", f"event {ev.id!r} belongs to {ev.venue}/{ev.account}/{ev.feed}, not {key}")
+        async with self._write:
+            return await self._commit(db, key, events, checkpoint, expected)
+
+    async def _commit(
+        self, db: aiosqlite.Connection, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str,
+        expected: str | None,
+    ) -> list[LoanEvent]:
         now = time.time_ns() // 1_000_000
         await db.execute("BEGIN IMMEDIATE")
         try:

@@ -144,3 +144,22 @@ def test_money_helpers_never_round() -> None:
 
     with pytest.raises(decimal.Inexact):
         exact_sum([Decimal("1E+2000"), Decimal("1E-2000")])
+
+
+async def test_concurrent_feeds_commit_through_one_connection(store: SQLiteStore) -> None:
+    import asyncio
+
+    keys = [FeedKey("okx", "main", f"okx.feed{i}") for i in range(8)]
+
+    async def writer(key: FeedKey) -> None:
+        token = None
+        for page in range(5):
+            evs = [ev(f"{key.feed}:{page}:{j}", 1_700_000_000_000 + page * 10 + j, "-1", feed=key.feed)
+                   for j in range(20)]
+            new = f"{key.feed}:{page}"
+            await store.commit_page(key, evs, new, expected=token)
+            token = new
+
+    await asyncio.gather(*(writer(k) for k in keys))
+    assert len([e async for e in store.events()]) == 8 * 5 * 20
+    assert [await store.checkpoint(k) for k in keys] == [f"{k.feed}:4" for k in keys]
