@@ -20,6 +20,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_currency, check_window, now_ms
+from .._money import signed
 from ..client import VenueClient
 from ..errors import (
     AuthError,
@@ -315,10 +316,6 @@ def _amount_key(amount: Decimal) -> str:
     return text
 
 
-def _signed(amount: Decimal, sign: int) -> Decimal:
-    return amount.copy_negate() if sign < 0 else amount  # exact: no context rounding
-
-
 def _check_amount(amount: Decimal, feed: str, body: bytes) -> None:
     if not amount.is_finite():
         raise DecodeError(VENUE, feed, f"non-finite amount {amount}", body)
@@ -366,7 +363,7 @@ def decode_pmloan_history(body: bytes, ctx: DecodeContext) -> Page:
         events.append(
             LoanEvent(
                 venue=VENUE, account=account, feed=feed, id=f"{key}#{n}", kind=kind,
-                status=EventStatus.DONE, ts=ts, currency=asset, amount=_signed(amount, sign),
+                status=EventStatus.DONE, ts=ts, currency=asset, amount=signed(amount, sign < 0),
                 venue_type="pmloan-history", raw=raws[i] if raws is not None else None,
             )
         )
@@ -418,7 +415,7 @@ def decode_pm_interest_history(body: bytes, ctx: DecodeContext) -> Page:
         events.append(
             LoanEvent(
                 venue=VENUE, account=account, feed=feed, id=f"{key}#{n}", kind=kind,
-                status=EventStatus.DONE, ts=ts, currency=asset, amount=_signed(amount, sign),
+                status=EventStatus.DONE, ts=ts, currency=asset, amount=signed(amount, sign < 0),
                 venue_type="interest-history", raw=raws[i] if raws is not None else None,
             )
         )

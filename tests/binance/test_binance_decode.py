@@ -427,3 +427,16 @@ def test_windows_stay_within_the_venues_ranges() -> None:
     q = dict(tw.params())
     assert int(q["endTime"]) - int(q["startTime"]) <= 30 * DAY_MS  # padded request included
     assert q["size"] == "100"
+
+
+def test_a_negative_wire_amount_still_repays_out_of_the_wallet() -> None:
+    """The sign comes from the kind, never from the wire value (and is set without rounding)."""
+    from decimal import Decimal
+
+    from loanledger import decode
+
+    big = "12345678901234567890.123456789012345678"
+    for wire in (big, "-" + big):
+        body = ('{"total":1,"rows":[{"asset":"USDT","amount":"%s","repayTime":1731336427804}]}' % wire).encode()
+        (ev,) = decode("binance.pmloan_history", body)
+        assert ev.amount == Decimal("-" + big) and str(ev.amount) == "-" + big
