@@ -239,13 +239,16 @@ class Ledger:
         self.last_report = run.report
         return run
 
-    async def merged(
+    def merged(
         self, feeds: Iterable[str] | None = None, since: TimeArg = None
     ) -> AsyncGenerator[LoanEvent, None]:
         """The selected feeds merged by ts, newest first (the order venues list them):
         a k-way merge of per-feed streams holding at most a few pages per feed."""
-        selected = self.select(feeds)
-        since_ms = to_ms("since", since)
+        return self._merged(self.select(feeds), to_ms("since", since))
+
+    async def _merged(
+        self, selected: list[tuple[VenueClient, str]], since_ms: int | None
+    ) -> AsyncGenerator[LoanEvent, None]:
         runs = [SyncRun([pair], self.store, since_ms, queue_pages=2) for pair in selected]
         report = SyncReport([r.report.feeds[0] for r in runs])
         self.last_report = report
@@ -269,7 +272,7 @@ class Ledger:
             for run in runs:
                 await run.aclose()
 
-    async def follow(
+    def follow(
         self,
         interval: float = 30.0,
         feeds: Iterable[str] | None = None,
@@ -278,25 +281,37 @@ class Ledger:
         """Poll forever: the first round syncs, later rounds yield only what is new or
         changed (pending -> done). Stops cleanly when the consuming task is cancelled."""
         wait = check_positive_number("interval", interval)
-        selected = self.select(feeds)
-        since_ms = to_ms("since", since)
+        return self._follow(wait, self.select(feeds), to_ms("since", since))
+
+    async def _follow(
+        self, wait: float, selected: list[tuple[VenueClient, str]], since_ms: int | None
+    ) -> AsyncGenerator[LoanEvent, None]:
         tokens: dict[FeedKey, str] = {}
-        last_pending: dict[tuple[str, str, str, str], LoanEvent] = {}
+        # without a store, a still-pending record (and its child legs) comes back every round:
+        # remember the last version yielded of each event of a pending group; only changes pass
+        memo: dict[tuple[str, str, str, str], LoanEvent] = {}
+        open_groups: set[tuple[str, str, str, str]] = set()
         while True:
             run = SyncRun(selected, self.store, since_ms, tokens=tokens if self.store is None else None)
             self.last_report = run.report
             try:
                 async for ev in run:
                     if self.store is None:
-                        # without a store, a still-pending record comes back each round: only changes pass
                         key = ev.key
-                        before = last_pending.get(key)
-                        if ev.status is EventStatus.PENDING:
-                            last_pending[key] = ev
-                            if before == ev:
-                                continue
-                        elif before is not None:
-                            del last_pending[key]
+                        if ev.parent_id is None:
+                            group_open = ev.status is EventStatus.PENDING
+                            if group_open:
+                                open_groups.add(key)
+                            else:
+                                open_groups.discard(key)
+                        else:
+                            group_open = (ev.venue, ev.account, ev.feed, ev.parent_id) in open_groups
+                        if memo.get(key) == ev:
+                            continue
+                        if group_open:
+                            memo[key] = ev
+                        else:
+                            memo.pop(key, None)
                     yield ev
             finally:
                 await run.aclose()
