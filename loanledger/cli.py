@@ -276,7 +276,7 @@ async def cmd_sync(args: argparse.Namespace) -> int:
     limits = RateLimits(scale=cfg.rate_scale)
     clients = [build_client(a, limits) for a in cfg.accounts]
     store = SQLiteStore(db)
-    async with Ledger(clients, store=store) as ledger:
+    async with Ledger(clients, store=store, keep_raw=args.keep_raw) as ledger:
         wanted = _selection(ledger, cfg, args.feeds)
         run = ledger.sync(wanted, since=since)
         stream = sys.stdout.buffer if args.stream == "jsonl" else None
@@ -393,6 +393,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--since", help="lower bound: ms, YYYY-MM-DD or ISO-8601 with offset")
     s.add_argument("--stream", choices=["jsonl"], help="also write each new event to stdout")
     s.add_argument("--quiet", action="store_true", help="no progress, no report")
+    s.add_argument("--keep-raw", action="store_true", help="store each record's venue JSON too (for audit)")
 
     e = sub.add_parser("export", help="export stored events")
     e.add_argument("--db", required=True)

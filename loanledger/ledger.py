@@ -99,8 +99,10 @@ class SyncRun(AsyncIterator[LoanEvent]):
         *,
         tokens: dict[FeedKey, str] | None = None,
         queue_pages: int = 4,
+        keep_raw: bool = False,
     ) -> None:
         self._selected = selected
+        self._keep_raw = keep_raw
         self._store = store
         self._since = since
         self._tokens = tokens
@@ -150,7 +152,7 @@ class SyncRun(AsyncIterator[LoanEvent]):
                 token = await self._store.checkpoint(key)
             else:
                 token = self._tokens.get(key) if self._tokens is not None else None
-            feed = client.events(feed_id, since=self._since, resume=token)
+            feed = client.events(feed_id, since=self._since, resume=token, keep_raw=self._keep_raw)
             async for page in feed.pages():
                 if self._store is not None:
                     changed = await self._store.commit_page(key, page.events, page.checkpoint, expected=token)
@@ -182,7 +184,9 @@ class SyncRun(AsyncIterator[LoanEvent]):
 class Ledger:
     """Sync many clients' feeds into one stream (and a store). Closes its clients on exit."""
 
-    def __init__(self, clients: Iterable[VenueClient], *, store: Store | None = None) -> None:
+    def __init__(
+        self, clients: Iterable[VenueClient], *, store: Store | None = None, keep_raw: bool = False
+    ) -> None:
         self.clients: list[VenueClient] = []
         seen: set[tuple[str, str]] = set()
         for c in clients:
@@ -197,7 +201,10 @@ class Ledger:
             raise InvalidArgument("clients", "give at least one client")
         if store is not None and not isinstance(store, Store):
             raise TypeError(f"store: expected a Store (e.g. SQLiteStore), got {type(store).__name__}")
+        if not isinstance(keep_raw, bool):
+            raise TypeError(f"keep_raw: expected bool, got {type(keep_raw).__name__}")
         self.store = store
+        self.keep_raw = keep_raw  # keep each record's wire bytes in LoanEvent.raw (and the store)
         self.last_report: SyncReport | None = None
 
     async def __aenter__(self) -> Ledger:
@@ -235,7 +242,7 @@ class Ledger:
 
     def sync(self, feeds: Iterable[str] | None = None, since: TimeArg = None) -> SyncRun:
         """Every selected feed, concurrently; events as they arrive (new or changed with a store)."""
-        run = SyncRun(self.select(feeds), self.store, to_ms("since", since))
+        run = SyncRun(self.select(feeds), self.store, to_ms("since", since), keep_raw=self.keep_raw)
         self.last_report = run.report
         return run
 
@@ -249,7 +256,7 @@ class Ledger:
     async def _merged(
         self, selected: list[tuple[VenueClient, str]], since_ms: int | None
     ) -> AsyncGenerator[LoanEvent, None]:
-        runs = [SyncRun([pair], self.store, since_ms, queue_pages=2) for pair in selected]
+        runs = [SyncRun([pair], self.store, since_ms, queue_pages=2, keep_raw=self.keep_raw) for pair in selected]
         report = SyncReport([r.report.feeds[0] for r in runs])
         self.last_report = report
         heap: list[tuple[int, int, int, LoanEvent]] = []
@@ -292,7 +299,8 @@ class Ledger:
         memo: dict[tuple[str, str, str, str], LoanEvent] = {}
         open_groups: set[tuple[str, str, str, str]] = set()
         while True:
-            run = SyncRun(selected, self.store, since_ms, tokens=tokens if self.store is None else None)
+            run = SyncRun(selected, self.store, since_ms, tokens=tokens if self.store is None else None,
+                          keep_raw=self.keep_raw)
             self.last_report = run.report
             try:
                 async for ev in run:

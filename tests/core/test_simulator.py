@@ -255,3 +255,23 @@ async def test_get_5xx_and_resets_are_retried_to_success(sim: Simulator) -> None
         body = await okx.transport.request(Request("GET", "/api/v5/test/echo", ECHO), strict)
     assert b'"code":"0"' in body
     assert [r.fault for r in sim.log] == ["5xx", "reset", "truncate", None]
+
+
+async def test_bad_input_fails_before_any_request(sim: Simulator) -> None:
+    """Issue 2's list: unknown feed, since > until, naive datetime, empty api key."""
+    import datetime as dt
+
+    sim.okx.add_account("ok", "os", "op")
+    with pytest.raises(ValueError, match="api_key"):
+        OKX("", "os", "op", base_url=sim.base_url)
+    async with OKX("ok", "os", "op", base_url=sim.base_url) as okx:
+        with pytest.raises(ValueError, match="feed_id: unknown feed 'okx.nope'"):
+            okx.events("okx.nope")
+        feed_id = okx.feed_ids()[0]
+        with pytest.raises(ValueError, match="since: since .* is after until"):
+            okx.events(feed_id, since=1_735_689_600_001, until=1_735_689_600_000)
+        with pytest.raises(ValueError, match="until: naive datetime"):
+            okx.events(feed_id, until=dt.datetime(2025, 1, 1))
+        with pytest.raises(ValueError, match="bogus: not a filter of"):
+            okx.events(feed_id, bogus="x")
+    assert sim.log == []

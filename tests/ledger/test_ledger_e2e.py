@@ -226,6 +226,20 @@ async def _drain(ledger: Ledger) -> None:
         pass
 
 
+async def test_keep_raw_stores_each_records_venue_bytes(world: World, tmp_path: Path) -> None:
+    import msgspec
+
+    async with Ledger(world.clients()[:1], store=SQLiteStore(tmp_path / "raw.db"), keep_raw=True) as ledger:
+        await _drain(ledger)
+        assert ledger.store is not None
+        events = [e async for e in ledger.store.events(feed="okx.convert_history")]
+    assert events and all(e.raw is not None for e in events)
+    for e in events:
+        assert e.raw is not None
+        record = msgspec.json.decode(bytes(e.raw))
+        assert record["tradeId"] == e.id
+
+
 def test_ledger_argument_errors() -> None:
     okx = OKX("k", "s", "p", account="same")
     with pytest.raises(ValueError, match="clients: two okx clients share account label 'same'"):
