@@ -27,8 +27,8 @@ from .ratelimit import RateLimits
 from .registry import FEEDS, decode
 from .store import FeedKey, SQLiteStore, Store
 from .transport import RetryPolicy
-from .venues.binance import Binance
-from .venues.bybit import Bybit
+from .venues.binance import Binance, PmLoanAmount
+from .venues.bybit import Bybit, LegacyLoanableCoin, LoanableCoin
 from .venues.okx import OKX
 
 __version__ = "0.1.0"
@@ -56,9 +56,12 @@ __all__ = [
     "FeedSpec",
     "InvalidArgument",
     "Ledger",
+    "LegacyLoanableCoin",
     "LoanEvent",
     "LoanLedgerError",
+    "LoanableCoin",
     "PaginationError",
+    "PmLoanAmount",
     "RateLimited",
     "RateLimits",
     "RequestTimeout",
