@@ -153,5 +153,6 @@ class VenueClient:
             strict=strict,
             keep_raw=keep_raw,
             max_pages=max_pages,
+            clock=transport.clock.now_ms,  # the venue's clock as far as we know it (resynced on skew)
             filters=wire,
         )
