@@ -391,7 +391,8 @@ class Transport:
         """Fetch the venue's server time and store the offset; returns it (ms).
 
         Concurrent callers (several feeds hit by the same skew) share one fetch:
-        a sync that finished less than a second ago is reused.
+        a sync that finished less than a second ago is reused. The fetch is a read:
+        paced by its endpoint's bucket and retried like any GET.
         """
         self._session_or_create()  # a closed client raises here, cached offset or not
         if self._sync_lock is None:
@@ -400,8 +401,20 @@ class Transport:
             loop = asyncio.get_running_loop()
             if not self._last_sync or loop.time() - self._last_sync > 1.0:
                 req = self.dialect.time_request()
-                before = self.clock.local_ms()
-                server = await self._attempt(req, self.dialect.parse_time, self.bucket(req))
+                bucket = self.bucket(req)
+                attempt = 0
+                while True:
+                    await bucket.acquire()
+                    attempt += 1
+                    before = self.clock.local_ms()
+                    try:
+                        server = await self._attempt(req, self.dialect.parse_time, bucket)
+                        break
+                    except (TransportError, VenueError, DecodeError) as exc:
+                        if isinstance(exc, ClockSkewError) or not should_retry("GET", exc, attempt, self.retry):
+                            raise
+                        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                        await self._sleep(backoff_delay(attempt, self.retry, retry_after, self._rng))
                 after = self.clock.local_ms()
                 self.clock.offset_ms = server - (before + after) // 2
                 self._last_sync = loop.time()

@@ -37,3 +37,22 @@ async def test_reconcile_finds_an_action_on_a_venue_clock_40s_ahead() -> None:
                 await c.borrow_flexible("ETH", "3.25")
             found = await info.value.reconcile()
         assert found is not None and [m.id for m in sim.bybit.mutations] == [found.id]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_failed_clock_resync_is_retried_like_any_read(method: str) -> None:
+    """A skew answer makes the client fetch the venue's time: a 5xx or a reset on that fetch
+    is retried (it is a read), not raised out of the request that needed it."""
+    async with Simulator(rate_scale=SCALE, skew_ms=40_000) as sim:
+        acct = sim.bybit.add_account(KEY, secret=SECRET)
+        sim.bybit.populate(acct, seed=3, scale=0.2)
+        sim.faults.force("5xx", path="/v5/market/time")
+        sim.faults.force("reset", path="/v5/market/time")
+        async with Bybit(KEY, SECRET, base_url=sim.base_url, limits=RateLimits(scale=SCALE), retry=FAST) as c:
+            if method == "GET":
+                got = [e.id for e in await c.flexible_borrow_history().collect()]
+                assert sorted(got) == sorted(sim.bybit.expected_ids(acct, "bybit.flexible_borrow_history"))
+            else:
+                ev = await c.borrow_flexible("ETH", "1.5")
+                assert [m.id for m in sim.bybit.mutations] == [ev.id]
+        assert [r.fault for r in sim.requests(path="/v5/market/time")] == ["5xx", "reset", None]
