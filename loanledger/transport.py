@@ -25,8 +25,10 @@ Retry rules (`should_retry` is the pure decision):
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +66,7 @@ __all__ = [
     "backoff_delay",
     "encode_query",
     "is_ambiguous",
+    "retry_after_seconds",
     "should_retry",
 ]
 
@@ -144,6 +147,29 @@ class RetryPolicy:
             raise InvalidArgument("max_attempts", "must be >= 1")
         check_positive_number("base_delay", self.base_delay)
         check_positive_number("max_delay", self.max_delay)
+
+
+_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The Retry-After header in seconds: delay-seconds or an HTTP-date (RFC 9110 10.2.3).
+
+    Anything else (negative, inf, nan, 5000 digits, garbage) is ignored: None.
+    """
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    if _SECONDS.fullmatch(value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when.timestamp() * 1000 - now_ms()) / 1000)
 
 
 def is_ambiguous(error: BaseException) -> bool:
@@ -371,7 +397,11 @@ class Transport:
         self.dialect.observe(bucket, status, headers)
         if status == 200:
             return decode(body)
-        raise self.dialect.error(status, headers, body, req.path)
+        err = self.dialect.error(status, headers, body, req.path)
+        if isinstance(err, RateLimited) and err.retry_after is None:
+            # a gateway's 429 in front of any venue: its Retry-After is a floor for the retry
+            err.retry_after = retry_after_seconds(headers)
+        raise err
 
     async def _read(self, resp: aiohttp.ClientResponse, req: Request) -> bytes:
         length = resp.content_length

@@ -70,6 +70,7 @@ class _Forced:
     method: str | None
     body: BodyFault | None = None
     status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -104,13 +105,15 @@ class Faults:
 
     def force_body(
         self, body: BodyFault, *, path: str | None = None, method: str | None = None, status: int = 200,
-        count: int = 1,
+        headers: dict[str, str] | None = None, count: int = 1,
     ) -> None:
         """The next `count` matching requests run their handler (a write executes), then the
-        answer is replaced by `body` with HTTP `status`: fixed bytes, or ``body(answer) -> bytes``
-        computed from the handler's answer (a venue bug, a broken proxy, a huge body)."""
+        answer is replaced by `body` with HTTP `status` and `headers`: fixed bytes, or
+        ``body(answer) -> bytes`` computed from the handler's answer (a venue bug, a broken
+        proxy, a huge body, malformed rate-limit headers)."""
+        extra = tuple((headers or {}).items())
         for _ in range(count):
-            self._queue.append(_Forced("body", path, method, body, status))
+            self._queue.append(_Forced("body", path, method, body, status, extra))
 
     def pick(self, venue: str, method: str, path: str) -> str | None:
         """The fault for this request (kind), or None."""
@@ -401,7 +404,8 @@ class Simulator:
             elif fault == "body" and forced is not None and forced.body is not None:
                 original = bytes(resp.body) if isinstance(resp, web.Response) and resp.body is not None else b""  # type: ignore[arg-type]
                 body = forced.body(original) if callable(forced.body) else forced.body
-                resp = web.Response(status=forced.status, body=body, content_type="application/json")
+                resp = web.Response(status=forced.status, body=body, content_type="application/json",
+                                    headers=dict(forced.headers))
         return resp
 
     @staticmethod

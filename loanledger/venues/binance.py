@@ -38,7 +38,7 @@ from ..events import EventKind, EventStatus, LoanEvent
 from ..paginate import DAY_MS, DecodeContext, Feed, FeedSpec, Page, PagedWindows, TimeWindows
 from ..ratelimit import Bucket, Limit, RateLimits
 from ..signing import BinanceSigner, key_fingerprint
-from ..transport import Prepared, Request, RetryPolicy, encode_query
+from ..transport import Prepared, Request, RetryPolicy, encode_query, retry_after_seconds
 
 __all__ = [
     "DEFAULT_SINCE_MS",
@@ -133,14 +133,7 @@ _error_decoder = msgspec.json.Decoder(_ErrorBody)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+    return retry_after_seconds(headers)  # strict: "inf" or 5000 digits are ignored, not trusted
 
 
 #: "Way too much request weight used; IP banned until 1594867200000."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from loanledger import AmbiguousOutcome, Bybit, RateLimits, RetryPolicy
@@ -56,3 +58,35 @@ async def test_a_failed_clock_resync_is_retried_like_any_read(method: str) -> No
                 ev = await c.borrow_flexible("ETH", "1.5")
                 assert [m.id for m in sim.bybit.mutations] == [ev.id]
         assert [r.fault for r in sim.requests(path="/v5/market/time")] == ["5xx", "reset", None]
+
+
+@pytest.mark.parametrize("venue", ["okx", "bybit", "binance"])
+async def test_a_gateway_429_retry_after_is_honoured_by_every_venue(venue: str) -> None:
+    """An HTTP 429 with Retry-After (a gateway or CDN in front of the venue): the next request
+    to that endpoint waits at least that long, whichever venue it is."""
+    async with Simulator(rate_scale=SCALE) as sim:
+        client, feed, path = _one_feed(sim, venue)
+        sim.faults.retry_after = 1
+        sim.faults.force("429", path=path)
+        async with client:
+            await client.events(feed).collect()
+        first, second = sim.requests(path=path)[:2]
+        assert first.status == 429 and second.at - first.at >= 0.95
+
+
+def _one_feed(sim: Simulator, venue: str) -> tuple[Any, str, str]:
+    from loanledger import OKX, Binance
+
+    limits = RateLimits(scale=SCALE)
+    retry = RetryPolicy(base_delay=0.01, max_delay=0.1)
+    if venue == "okx":
+        sim.okx.populate(sim.okx.add_account(KEY, SECRET, "pass"), seed=3, scale=0.1)
+        okx = OKX(KEY, SECRET, "pass", base_url=sim.base_url, limits=limits, retry=retry)
+        return okx, "okx.convert_history", "/api/v5/asset/convert/history"
+    if venue == "binance":
+        sim.binance.populate(sim.binance.add_account(KEY, secret=SECRET), seed=3, scale=0.1)
+        bnb = Binance(KEY, SECRET, base_url=sim.base_url, limits=limits, retry=retry)
+        return bnb, "binance.pmloan_history", "/sapi/v1/portfolio/pmloan-history"
+    sim.bybit.populate(sim.bybit.add_account(KEY, secret=SECRET), seed=3, scale=0.1)
+    bybit = Bybit(KEY, SECRET, base_url=sim.base_url, limits=limits, retry=retry)
+    return bybit, "bybit.institutional_loan_orders", "/v5/ins-loan/loan-order"  # many requests per walk
