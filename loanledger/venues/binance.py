@@ -214,7 +214,7 @@ class BinanceDialect:
             names = ("X-SAPI-USED-UID-WEIGHT-1M",)
         for name in names:
             value = headers.get(name)
-            if value is not None and value.isdigit():
+            if value is not None and value.isascii() and value.isdigit() and len(value) <= 15:
                 bucket.observe_used(int(value), now_ms())
                 return
 

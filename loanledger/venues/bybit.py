@@ -37,7 +37,7 @@ from ..events import EventKind, EventStatus, LoanEvent
 from ..paginate import DecodeContext, DecodeFn, Feed, FeedSpec, OpaqueCursor, Page, TimeWindows
 from ..ratelimit import Bucket, Limit, RateLimits
 from ..signing import BybitSigner, key_fingerprint
-from ..transport import Prepared, Request, RetryPolicy, encode_query
+from ..transport import Clock, Prepared, Request, RetryPolicy, encode_query
 
 __all__ = [
     "ERRORS",
@@ -149,6 +149,8 @@ ERRORS: ErrorTable = {
 }
 
 SIGNATURE_CODES = frozenset({"10004"})
+#: X-Bapi-Limit-Reset-Timestamp further ahead than this is not a rate window (ignored)
+MAX_RESET_AHEAD_MS = 60_000
 #: 403 "access too frequent": stop all sessions for at least 10 minutes
 IP_BAN_MS = 10 * 60 * 1000
 
@@ -209,6 +211,8 @@ class BybitDialect:
 
     def __init__(self, signer: BybitSigner | None) -> None:
         self.signer = signer
+        #: the client's venue clock (set by `Bybit`): reset timestamps are on the venue's clock
+        self.clock: Clock | None = None
 
     def prepare(self, req: Request, ts_ms: int) -> Prepared:
         headers: dict[str, str] = {}
@@ -239,14 +243,24 @@ class BybitDialect:
 
     def parse_time(self, body: bytes) -> int:
         env = decode_envelope(_time_decoder, body, "market/time", "/v5/market/time")
-        return int(env.result.timeNano) // 1_000_000
+        nano = env.result.timeNano if env.result is not None else ""
+        if not (nano.isascii() and nano.isdigit() and len(nano) <= 24):
+            raise DecodeError(VENUE, "market/time", f"timeNano {nano!r} is not a time", body)
+        return int(nano) // 1_000_000
 
     def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str]) -> None:
-        """``X-Bapi-Limit-Status: 0`` pauses the bucket until the reset timestamp."""
+        """``X-Bapi-Limit-Status: 0`` pauses the bucket until the reset timestamp (venue clock,
+        converted to ours). A reset that is not a time within a minute is ignored."""
         remaining = headers.get("X-Bapi-Limit-Status")
         reset = headers.get("X-Bapi-Limit-Reset-Timestamp")
-        if remaining is not None and reset is not None and remaining.strip() == "0" and reset.isdigit():
-            bucket.pause_until(int(reset))
+        if (
+            remaining is None or reset is None or remaining.strip() != "0"
+            or not (reset.isascii() and reset.isdigit() and len(reset) <= 15)
+        ):
+            return
+        at = int(reset) - (self.clock.offset_ms if self.clock is not None else 0)
+        if at <= now_ms() + MAX_RESET_AHEAD_MS:  # the venue's windows are seconds long
+            bucket.pause_until(at)
 
 
 
@@ -1072,8 +1086,9 @@ class Bybit(VenueClient):
         self._returned: set[tuple[str, str]] = set()
         #: derived id of an INS repay event -> the repaid-history record reconcile() matched to it
         self._claims: dict[str, str] = {}
+        dialect = BybitDialect(signer)
         super().__init__(
-            BybitDialect(signer),
+            dialect,
             account=account,
             base_url=base_url or (HOSTS["testnet"] if testnet else None),
             scope_id=key_fingerprint(api_key),
@@ -1082,6 +1097,7 @@ class Bybit(VenueClient):
             limits=limits,
             retry=retry,
         )
+        dialect.clock = self.transport.clock
 
     def __repr__(self) -> str:
         return (

@@ -74,6 +74,39 @@ async def test_a_gateway_429_retry_after_is_honoured_by_every_venue(venue: str) 
         assert first.status == 429 and second.at - first.at >= 0.95
 
 
+@pytest.mark.parametrize(
+    ("venue", "status", "headers"),
+    [
+        ("binance", 418, {"Retry-After": "inf"}),
+        ("binance", 429, {"Retry-After": "nan"}),
+        ("binance", 429, {"Retry-After": "1e999"}),
+        ("binance", 200, {"X-SAPI-USED-IP-WEIGHT-1M": "\u00b2"}),
+        ("binance", 200, {"X-SAPI-USED-IP-WEIGHT-1M": "9" * 5000}),
+        ("okx", 429, {"Retry-After": "-5"}),
+        ("bybit", 200, {"X-Bapi-Limit-Status": "0", "X-Bapi-Limit-Reset-Timestamp": "\u00b2"}),
+        ("bybit", 200, {"X-Bapi-Limit-Status": "0", "X-Bapi-Limit-Reset-Timestamp": "9" * 30}),
+        ("bybit", 200, {"X-Bapi-Limit-Status": "0", "X-Bapi-Limit-Reset-Timestamp": "99999999999999"}),
+    ],
+)
+async def test_malformed_rate_headers_neither_leak_nor_hang(venue: str, status: int, headers: dict[str, str]) -> None:
+    """Rate-limit headers the venue documents as numbers, sent malformed (a non-ASCII digit,
+    5000 digits, inf, a reset in the year 3 billion): the client ignores them or raises its
+    typed error, and never sleeps for ever."""
+    import asyncio
+
+    from loanledger import LoanLedgerError
+
+    async with Simulator(rate_scale=SCALE) as sim:
+        client, feed, path = _one_feed(sim, venue)
+        sim.faults.force_body(lambda body: body, path=path, status=status, headers=headers)
+        async with client:
+            try:
+                await asyncio.wait_for(client.events(feed).collect(), 20)
+            except LoanLedgerError:
+                assert status != 200
+        assert sim.faults.pending == 0
+
+
 def _one_feed(sim: Simulator, venue: str) -> tuple[Any, str, str]:
     from loanledger import OKX, Binance
 
@@ -90,3 +123,37 @@ def _one_feed(sim: Simulator, venue: str) -> tuple[Any, str, str]:
     sim.bybit.populate(sim.bybit.add_account(KEY, secret=SECRET), seed=3, scale=0.1)
     bybit = Bybit(KEY, SECRET, base_url=sim.base_url, limits=limits, retry=retry)
     return bybit, "bybit.institutional_loan_orders", "/v5/ins-loan/loan-order"  # many requests per walk
+
+
+@pytest.mark.parametrize("answer", [
+    b'{"retCode":0,"retMsg":"OK","result":{"timeSecond":"1","timeNano":"abc"},"time":1}',
+    b'{"retCode":0,"retMsg":"OK","result":null,"time":1}',
+    b'{"retCode":0,"retMsg":"OK","result":{"timeSecond":"1","timeNano":"' + b"9" * 5000 + b'"},"time":1}',
+])
+async def test_a_malformed_bybit_server_time_is_a_decode_error(answer: bytes) -> None:
+    from loanledger import DecodeError
+
+    async with Simulator(rate_scale=SCALE, skew_ms=40_000) as sim:
+        sim.bybit.add_account(KEY, secret=SECRET)
+        sim.faults.force_body(answer, path="/v5/market/time", count=10)
+        async with Bybit(KEY, SECRET, base_url=sim.base_url, limits=RateLimits(scale=SCALE), retry=FAST) as c:
+            with pytest.raises(DecodeError):
+                await c.flexible_borrow_history().collect()
+
+
+async def test_a_bybit_reset_timestamp_is_read_on_the_venue_clock() -> None:
+    """10006 + X-Bapi-Limit-Reset-Timestamp (venue clock) from a venue 40 s ahead: the client
+    waits until the reset, not 40 s more."""
+    import asyncio
+
+    async with Simulator(rate_scale=SCALE, skew_ms=40_000) as sim:
+        acct = sim.bybit.add_account(KEY, secret=SECRET)
+        sim.bybit.populate(acct, seed=3, scale=0.1)
+        path = "/v5/ins-loan/loan-order"
+        async with Bybit(KEY, SECRET, base_url=sim.base_url, limits=RateLimits(scale=SCALE), retry=FAST) as c:
+            await c.server_time()
+            sim.faults.force("rate", path=path)  # reset = the venue's now + 200 ms
+            got = await asyncio.wait_for(c.institutional_loan_orders().collect(), 10)
+        assert sorted(e.id for e in got) == sorted(sim.bybit.expected_ids(acct, "bybit.institutional_loan_orders"))
+        first, second = sim.requests(path=path)[:2]
+        assert first.code == "10006" and second.at - first.at < 5
