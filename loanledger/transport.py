@@ -347,6 +347,10 @@ class Transport:
                 stats.errors.append(type(exc).__name__)
                 if isinstance(exc, RateLimited) and exc.ban_until is not None:
                     self.limits.ban(self.venue, self.host, exc.ban_until)
+                elif isinstance(exc, RateLimited) and exc.retry_after is not None:
+                    # the venue's word holds for every request on this bucket, retried or not
+                    wait = min(exc.retry_after, self.retry.max_delay * 20)
+                    bucket.pause_until(now_ms() + int(wait * 1000))
                 if req.method != "GET" and is_ambiguous(exc):
                     raise AmbiguousOutcome(
                         str(exc), venue=self.venue, method=req.method, path=req.path,

@@ -157,3 +157,23 @@ async def test_a_bybit_reset_timestamp_is_read_on_the_venue_clock() -> None:
         assert sorted(e.id for e in got) == sorted(sim.bybit.expected_ids(acct, "bybit.institutional_loan_orders"))
         first, second = sim.requests(path=path)[:2]
         assert first.code == "10006" and second.at - first.at < 5
+
+
+async def test_retry_after_holds_for_the_next_request_even_without_a_retry() -> None:
+    """A 429 with Retry-After when no attempt is left: the error is raised, and the endpoint's
+    next request (a resumed walk, another feed on the same bucket) still waits it out."""
+    from loanledger import OKX, RateLimited
+
+    async with Simulator(rate_scale=SCALE) as sim:
+        sim.okx.populate(sim.okx.add_account(KEY, SECRET, "pass"), seed=3, scale=0.1)
+        path = "/api/v5/asset/convert/history"
+        sim.faults.retry_after = 1
+        sim.faults.force("429", path=path)
+        async with OKX(KEY, SECRET, "pass", base_url=sim.base_url, limits=RateLimits(scale=SCALE),
+                       retry=RetryPolicy(max_attempts=1, base_delay=0.01, max_delay=0.1)) as c:
+            with pytest.raises(RateLimited) as info:
+                await c.convert_history().collect()
+            assert info.value.retry_after == 1
+            await c.convert_history().collect()
+        first, second = sim.requests(path=path)[:2]
+        assert first.status == 429 and second.at - first.at >= 0.95
