@@ -375,6 +375,9 @@ class Simulator:
         if fault is not None:
             request[FAULT] = fault
         if fault == "slow":
+            # the venue has the whole request and is slow to act on it: it may still execute
+            # after the client gave up (the body is read now; the handler reads the cached copy)
+            await request.read()
             await asyncio.sleep(self.faults.slow_seconds)
         elif fault == "5xx":
             return self._logged(request, venue, web.Response(status=503, text="Service Unavailable"), None)

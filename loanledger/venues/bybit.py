@@ -8,6 +8,7 @@ The type -> (kind, sign) tables and the id rules are documented in docs/venues/b
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -1082,6 +1083,7 @@ class Bybit(VenueClient):
         )
         self.key_type = signer.method
         self.testnet = testnet
+        self._recv_window = signer.recv_window
         #: (feed, id) of the events this client's actions returned: reconciliation skips them
         self._returned: set[tuple[str, str]] = set()
         #: derived id of an INS repay event -> the repaid-history record reconcile() matched to it
@@ -1419,12 +1421,29 @@ class Bybit(VenueClient):
         self, path: str, body: Mapping[str, Any], decoder: msgspec.json.Decoder[Any],
         reconcile: Callable[[], Awaitable[LoanEvent | None]],
     ) -> Any:
-        """Send one action; an unknown outcome raises AmbiguousOutcome with `reconcile` attached."""
+        """Send one action; an unknown outcome raises AmbiguousOutcome with `reconcile` attached.
+
+        The venue executes a request until its timestamp is `recv_window` old: a request still
+        in flight when the client gave up (a timeout) may execute after the error. So the
+        attached lookup answers None only once that window has passed, searching again then.
+        """
         req = Request("POST", path, ACTION_LIMIT, body=body)
         try:
             return await self.transport.request(req, lambda b: _answer(decoder, b, path))
         except AmbiguousOutcome as exc:
-            exc.set_reconciler(reconcile)
+            clock = self.transport.clock
+            # the last attempt was signed before now; allow our clock offset a second of error
+            settled_at = clock.now_ms() + self._recv_window + RECONCILE_SLACK_MS
+
+            async def settled() -> LoanEvent | None:
+                found = await reconcile()
+                wait = settled_at - clock.now_ms()
+                if found is None and wait > 0:
+                    await asyncio.sleep(wait / 1000)
+                    found = await reconcile()
+                return found
+
+            exc.set_reconciler(settled)
             raise
 
     def _ts(self, env: Any) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -177,3 +178,28 @@ async def test_retry_after_holds_for_the_next_request_even_without_a_retry() -> 
             await c.convert_history().collect()
         first, second = sim.requests(path=path)[:2]
         assert first.status == 429 and second.at - first.at >= 0.95
+
+
+@pytest.mark.parametrize(("slow", "executes"), [(0.6, True), (2.5, False)])
+async def test_reconcile_of_a_timed_out_action_waits_out_the_recv_window(slow: float, executes: bool) -> None:
+    """A borrow delayed before the venue's handler beyond the client's timeout: the venue may
+    still execute it (within its recv window) after the client gave up. reconcile() must not
+    answer None while that can happen: it finds the late execution, and answers None only
+    once the venue would refuse the request (here: a 1 s recv window, a 2.5 s delay)."""
+    import time
+
+    async with Simulator(rate_scale=SCALE) as sim:
+        acct = sim.bybit.add_account(KEY, secret=SECRET)
+        sim.bybit.populate(acct, seed=3, scale=0.1)
+        sim.faults.slow_seconds = slow
+        sim.faults.force("slow", path="/v5/crypto-loan-flexible/borrow")
+        async with Bybit(KEY, SECRET, base_url=sim.base_url, limits=RateLimits(scale=SCALE), retry=FAST,
+                         timeout=0.3, recv_window=1000) as c:
+            with pytest.raises(AmbiguousOutcome) as info:
+                await c.borrow_flexible("ETH", "3.25")
+            started = time.monotonic()
+            found = await info.value.reconcile()
+            waited = time.monotonic() - started
+        await asyncio.sleep(max(0.0, slow - 0.3 - waited) + 0.2)  # the delayed request has reached the venue
+        assert [m.id for m in sim.bybit.mutations] == ([found.id] if executes and found is not None else [])
+        assert (found is not None) is executes
