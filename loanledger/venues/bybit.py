@@ -1327,7 +1327,7 @@ class Bybit(VenueClient):
                               lambda: self._find(feed, t0, match, currency=ccy))
         return self._returning(action_event(
             self.account, feed, id=_sid(env.result.repayId), kind=K.REPAY, status=EventStatus.PENDING,
-            ts=self._ts(env), currency=ccy, amount=-due, venue_type="1", ref_id=lid))
+            ts=self._ts(env), currency=ccy, amount=due.copy_negate(), venue_type="1", ref_id=lid))
 
     async def repay_legacy(self, order_id: str, amount: Decimal | str | int) -> LoanEvent:
         """Repay a legacy crypto loan (POST /v5/crypto-loan/repay), fully or partly.

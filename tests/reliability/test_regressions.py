@@ -203,3 +203,17 @@ async def test_reconcile_of_a_timed_out_action_waits_out_the_recv_window(slow: f
         await asyncio.sleep(max(0.0, slow - 0.3 - waited) + 0.2)  # the delayed request has reached the venue
         assert [m.id for m in sim.bybit.mutations] == ([found.id] if executes and found is not None else [])
         assert (found is not None) is executes
+
+
+async def test_repay_fixed_returns_the_open_principal_to_the_last_digit() -> None:
+    from decimal import Decimal
+
+    async with Simulator(rate_scale=SCALE) as sim:
+        acct = sim.bybit.add_account(KEY, secret=SECRET)
+        sim.bybit.populate(acct, seed=3, scale=0.2)
+        row = next(r for r in acct.book.feeds["bybit.fixed_borrow_contracts"] if r.wire["status"] in (1, 3))
+        row.wire["residualPrincipal"] = "12345678901234567890.123456789012345678"  # 38 digits
+        async with Bybit(KEY, SECRET, base_url=sim.base_url, limits=RateLimits(scale=SCALE), retry=FAST) as c:
+            ev = await c.repay_fixed(loan_id=row.key)
+        assert ev.amount == Decimal("-12345678901234567890.123456789012345678")
+        assert str(ev.amount) == "-12345678901234567890.123456789012345678"
