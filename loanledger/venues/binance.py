@@ -20,7 +20,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_currency, check_window, now_ms
-from .._money import signed
+from .._money import plausible, signed
 from ..client import VenueClient
 from ..errors import (
     AuthError,
@@ -310,8 +310,8 @@ def _amount_key(amount: Decimal) -> str:
 
 
 def _check_amount(amount: Decimal, feed: str, body: bytes) -> None:
-    if not amount.is_finite():
-        raise DecodeError(VENUE, feed, f"non-finite amount {amount}", body)
+    if not plausible(amount):
+        raise DecodeError(VENUE, feed, f"amount {amount} is not finite or of sane magnitude", body)
 
 
 def decode_pmloan_history(body: bytes, ctx: DecodeContext) -> Page:

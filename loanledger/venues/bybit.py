@@ -19,7 +19,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_amount, check_currency, now_ms
-from .._money import exact_sum, signed
+from .._money import exact_sum, plausible, signed
 from ..client import VenueClient
 from ..errors import (
     AmbiguousOutcome,
@@ -475,8 +475,8 @@ def _sid(value: Id) -> str:
 
 
 def _money(value: Decimal, name: str) -> Decimal:
-    if not value.is_finite():
-        raise _Bad(f"{name} is not finite: {value}")
+    if not plausible(value):
+        raise _Bad(f"{name} is not finite or of sane magnitude: {value}")
     return value
 
 

@@ -17,7 +17,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_currency
-from .._money import EXACT
+from .._money import EXACT, plausible
 from ..client import VenueClient
 from ..errors import (
     AuthError,
@@ -372,8 +372,8 @@ def _bad(ctx: DecodeContext, body: bytes, detail: str) -> DecodeError:
 
 
 def _finite(value: Decimal, what: str, ctx: DecodeContext, body: bytes) -> Decimal:
-    if not value.is_finite():
-        raise _bad(ctx, body, f"{what} is not a finite number: {value}")
+    if not plausible(value):
+        raise _bad(ctx, body, f"{what} is not a finite number of sane magnitude: {value}")
     return value
 
 

@@ -301,3 +301,81 @@ def scan(text: str | bytes, where: str, secrets: Iterable[str] = SECRETS) -> int
 
 
 CallFactory = Callable[[], Any]
+
+
+# --- real answers, for the decoders -------------------------------------------------------------
+
+
+async def sample_bodies(*, seed: int = 1, scale: float = 0.3) -> dict[str, list[bytes]]:
+    """Every success body the simulator sent during full walks of every feed (one account per
+    venue), by feed id: real envelopes with real records to mutate."""
+    from loanledger.registry import FEEDS
+
+    bodies: dict[str, list[bytes]] = {}
+    async with world(seed=seed, scale=scale) as w:
+        clients = w.clients(pages=20)
+        for c, f in feed_ids(clients):
+            got: list[bytes] = []
+
+            def keep(body: bytes, got: list[bytes] = got) -> bytes:
+                got.append(body)
+                return body
+
+            w.sim.faults.force_body(keep, path=FEEDS[f].path, count=10_000)
+            await c.events(f).collect()
+            w.sim.faults._queue.clear()
+            bodies[f] = got
+        for c in clients:
+            await c.close()
+    return bodies
+
+
+#: the money fields of each feed's wire records (a record may hold several)
+AMOUNT_FIELDS: dict[str, tuple[str, ...]] = {
+    "okx.flexible_loan_history": ("amt",),
+    "okx.flexible_loan_interest": ("interest",),
+    "okx.one_click_repay_history": ("fillDebtSz", "fillSz", "fillPx"),
+    "okx.convert_history": ("fillBaseSz", "fillQuoteSz"),
+    "binance.pmloan_history": ("amount",),
+    "binance.pm_interest_history": ("interest",),
+    "bybit.flexible_borrow_history": ("initialLoanAmount",),
+    "bybit.flexible_repayment_history": ("repayAmount",),
+    "bybit.fixed_borrow_contracts": ("residualPrincipal",),
+    "bybit.fixed_repayment_history": ("repayAmount",),
+    "bybit.collateral_adjustment_history": ("amount",),
+    "bybit.legacy_borrow_history": ("initialLoanAmount",),
+    "bybit.legacy_repayment_history": ("repayAmount", "collateralReturn"),
+    "bybit.institutional_loan_orders": ("loanAmount",),
+    "bybit.institutional_repayment_history": ("quantity", "interest"),
+}
+
+
+def records_of(doc: Any) -> list[Any]:
+    """The record list of a decoded envelope (OKX data, Binance rows / bare array, Bybit result)."""
+    if isinstance(doc, list):
+        return doc
+    if "data" in doc:
+        return list(doc["data"])
+    if "rows" in doc:
+        return list(doc["rows"])
+    result = doc["result"]
+    for key in ("list", "loanInfo", "repayInfo"):
+        if key in result:
+            return list(result[key])
+    raise KeyError("no record list")
+
+
+def set_fields(value: Any, names: Iterable[str], new: Any) -> int:
+    """Set every field called one of `names`, at any depth of `value`; returns how many."""
+    n = 0
+    if isinstance(value, dict):
+        for k in list(value):
+            if k in names:
+                value[k] = new
+                n += 1
+            else:
+                n += set_fields(value[k], names, new)
+    elif isinstance(value, list):
+        for item in value:
+            n += set_fields(item, names, new)
+    return n

@@ -217,3 +217,29 @@ async def test_repay_fixed_returns_the_open_principal_to_the_last_digit() -> Non
             ev = await c.repay_fixed(loan_id=row.key)
         assert ev.amount == Decimal("-12345678901234567890.123456789012345678")
         assert str(ev.amount) == "-12345678901234567890.123456789012345678"
+
+
+@pytest.fixture(scope="module")
+def bodies() -> dict[str, list[bytes]]:
+    from rel_support import sample_bodies
+
+    return asyncio.run(sample_bodies(scale=0.2))
+
+
+@pytest.mark.parametrize("amount", ["1E+999999999", "-1e999999999", "1E-999999999", "0E-999999999"])
+def test_amounts_with_absurd_exponents_are_decode_errors(bodies: dict[str, list[bytes]], amount: str) -> None:
+    """1E+999999999 parses as a finite Decimal: accepted, it turned into a gigabyte of digits in
+    a Binance id (the decoder hung) and in any plain-notation output (CSV export) for the rest."""
+    import json
+
+    from rel_support import AMOUNT_FIELDS, records_of, set_fields
+
+    from loanledger import DecodeError, decode
+
+    for feed, names in AMOUNT_FIELDS.items():
+        body = next(b for b in bodies[feed] if records_of(json.loads(b)))
+        doc = json.loads(body)
+        first = records_of(doc)[0]
+        assert set_fields(first, names, amount) >= 1, feed
+        with pytest.raises(DecodeError):
+            decode(feed, json.dumps(doc).encode())
