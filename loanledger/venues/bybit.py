@@ -537,7 +537,11 @@ def norm_fixed_contract(r: FixedContractRow, ctx: DecodeContext, raw: msgspec.Ra
 
 
 def _leg_order(loan_id: str) -> tuple[int, int, str]:
-    return (0, int(loan_id), "") if loan_id.isdigit() else (1, 0, loan_id)
+    """Numeric loanIds by value (without int(): any length), then the others by text."""
+    if loan_id.isascii() and loan_id.isdigit():
+        digits = loan_id.lstrip("0")
+        return (0, len(digits), digits)
+    return (1, 0, loan_id)
 
 
 def fixed_leg_ids(repay_id: str, loan_ids: Iterable[str]) -> list[str]:

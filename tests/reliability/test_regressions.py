@@ -243,3 +243,19 @@ def test_amounts_with_absurd_exponents_are_decode_errors(bodies: dict[str, list[
         assert set_fields(first, names, amount) >= 1, feed
         with pytest.raises(DecodeError):
             decode(feed, json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize("loan_id", ["9" * 5000, "\u00b2", "\u0661\u0662"])
+def test_a_fixed_repayment_leg_with_an_odd_loan_id_decodes(loan_id: str) -> None:
+    """Leg order compared loanIds with int(): 5000 digits or a non-ASCII digit raised ValueError."""
+    import json
+
+    from loanledger import decode
+
+    body = json.dumps({"retCode": 0, "retMsg": "OK", "time": 1, "result": {"nextPageCursor": "", "list": [{
+        "repayId": "7", "repayTime": 1731659485000, "repayStatus": 1, "repayType": 1, "loanCurrency": "USDT",
+        "repayAmount": "3", "details": [
+            {"loanId": loan_id, "loanCurrency": "USDT", "repayAmount": "1"},
+            {"loanId": "12", "loanCurrency": "USDT", "repayAmount": "2"}]}]}}).encode()
+    events = decode("bybit.fixed_repayment_history", body)
+    assert sorted(e.ref_id or "" for e in events) == sorted([loan_id, "12"])
