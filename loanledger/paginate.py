@@ -588,6 +588,9 @@ class Feed(AsyncIterator[LoanEvent]):
             raise InvalidArgument("since", f"since ({since}) is after until ({until})")
         if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
             raise InvalidArgument("max_pages", f"{max_pages!r} must be a positive int")
+        for flag, value in (("strict", strict), ("keep_raw", keep_raw)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{flag}: expected bool, got {type(value).__name__}")
         self.spec = spec
         self.id = spec.id
         self._fetch = fetch

@@ -143,6 +143,8 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise TypeError(f"max_attempts: expected int, got {type(self.max_attempts).__name__}")
         if self.max_attempts < 1:
             raise InvalidArgument("max_attempts", "must be >= 1")
         check_positive_number("base_delay", self.base_delay)
