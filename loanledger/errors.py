@@ -239,6 +239,8 @@ class DecodeError(LoanLedgerError):
                 transient = False
             except msgspec.DecodeError:
                 transient = True
+            except RecursionError:  # JSON nested deeper than msgspec follows: it will not change
+                transient = False
         self.transient = transient
         super().__init__(f"{venue} {feed}: cannot decode response ({detail}): {self.body_excerpt!r}")
 

@@ -401,9 +401,12 @@ class Transport:
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("%s %s %s -> %d (%d bytes, %.1f ms)", self.venue, req.method, req.path, status, len(body), elapsed)
         self.dialect.observe(bucket, status, headers)
-        if status == 200:
-            return decode(body)
-        err = self.dialect.error(status, headers, body, req.path)
+        try:
+            if status == 200:
+                return decode(body)
+            err = self.dialect.error(status, headers, body, req.path)
+        except RecursionError:  # msgspec's answer to JSON nested 100,000 deep
+            raise DecodeError(self.venue, req.path, "JSON nested too deeply", body[:200], transient=False) from None
         if isinstance(err, RateLimited) and err.retry_after is None:
             # a gateway's 429 in front of any venue: its Retry-After is a floor for the retry
             err.retry_after = retry_after_seconds(headers)
