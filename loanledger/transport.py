@@ -334,6 +334,7 @@ class Transport:
             stats.wait_seconds += await bucket.acquire()
             attempt += 1
             stats.requests += 1
+            signed_at = asyncio.get_running_loop().time()
             try:
                 return await self._attempt(req, decode, bucket)
             except ClockSkewError as exc:
@@ -342,7 +343,7 @@ class Transport:
                     raise
                 resynced = True
                 stats.clock_syncs += 1
-                await self.sync_clock()
+                await self.sync_clock(signed_at=signed_at)
                 attempt -= 1  # the resync retry is free
                 continue
             except (TransportError, VenueError, DecodeError) as exc:
@@ -426,19 +427,23 @@ class Transport:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def sync_clock(self) -> int:
+    async def sync_clock(self, *, signed_at: float | None = None) -> int:
         """Fetch the venue's server time and store the offset; returns it (ms).
 
-        Concurrent callers (several feeds hit by the same skew) share one fetch:
-        a sync that finished less than a second ago is reused. The fetch is a read:
-        paced by its endpoint's bucket and retried like any GET.
+        Concurrent callers (several feeds hit by the same skew) share one fetch: a
+        request refused for skew reuses a sync that finished after it was signed
+        (`signed_at`, loop time); without `signed_at`, one that finished less than a
+        second ago. The fetch is a read: paced by its endpoint's bucket and retried
+        like any GET.
         """
         self._session_or_create()  # a closed client raises here, cached offset or not
         if self._sync_lock is None:
             self._sync_lock = asyncio.Lock()
         async with self._sync_lock:
             loop = asyncio.get_running_loop()
-            if not self._last_sync or loop.time() - self._last_sync > 1.0:
+            fresh = self._last_sync and (
+                self._last_sync > signed_at if signed_at is not None else loop.time() - self._last_sync <= 1.0)
+            if not fresh:
                 req = self.dialect.time_request()
                 bucket = self.bucket(req)
                 attempt = 0

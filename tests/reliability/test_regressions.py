@@ -259,3 +259,21 @@ def test_a_fixed_repayment_leg_with_an_odd_loan_id_decodes(loan_id: str) -> None
             {"loanId": "12", "loanCurrency": "USDT", "repayAmount": "2"}]}]}}).encode()
     events = decode("bybit.fixed_repayment_history", body)
     assert sorted(e.ref_id or "" for e in events) == sorted([loan_id, "12"])
+
+
+async def test_a_skew_answer_right_after_a_resync_fetches_the_time_again() -> None:
+    """The venue's clock moved (or ours stepped) within a second of a resync: a request signed
+    after that resync and refused for skew must not reuse it (ClockSkewError with the old
+    offset), but fetch the time again. Concurrent requests signed before a resync share it."""
+    async with Simulator(rate_scale=SCALE, skew_ms=40_000) as sim:
+        acct = sim.bybit.add_account(KEY, secret=SECRET)
+        sim.bybit.populate(acct, seed=3, scale=0.1)
+        async with Bybit(KEY, SECRET, base_url=sim.base_url, limits=RateLimits(scale=SCALE), retry=FAST) as c:
+            await c.flexible_borrow_history().collect()  # 10002, resync to +40 s
+            sim.skew_ms = -40_000
+            got = await c.flexible_borrow_history().collect()  # 10002 again within the second
+            assert sorted(e.id for e in got) == sorted(sim.bybit.expected_ids(acct, "bybit.flexible_borrow_history"))
+            sim.skew_ms = 40_000
+            feeds = ["bybit.flexible_borrow_history", "bybit.flexible_repayment_history", "bybit.legacy_borrow_history"]
+            await asyncio.gather(*(c.events(f).collect() for f in feeds))
+        assert len(sim.requests(path="/v5/market/time")) == 3  # concurrent skew answers shared one fetch
