@@ -277,3 +277,45 @@ async def test_a_skew_answer_right_after_a_resync_fetches_the_time_again() -> No
             feeds = ["bybit.flexible_borrow_history", "bybit.flexible_repayment_history", "bybit.legacy_borrow_history"]
             await asyncio.gather(*(c.events(f).collect() for f in feeds))
         assert len(sim.requests(path="/v5/market/time")) == 3  # concurrent skew answers shared one fetch
+
+
+async def test_a_ledger_cancelled_while_closing_still_closes_everything(tmp_path: Any) -> None:
+    """Ctrl-C (a cancellation) that lands while the ledger is closing: every client session and
+    the store are still closed (no 'Unclosed client session', no SQLite connection left
+    holding the file), and the cancellation still propagates."""
+    from loanledger import OKX, Ledger, SQLiteStore
+
+    closed: list[str] = []
+
+    class SlowOKX(OKX):
+        async def close(self) -> None:
+            await asyncio.sleep(0.05)
+            await super().close()
+            closed.append(self.account)
+
+    class SlowStore(SQLiteStore):
+        async def close(self) -> None:
+            await asyncio.sleep(0.05)
+            await super().close()
+            closed.append("store")
+
+    async with Simulator(rate_scale=SCALE) as sim:
+        sim.okx.add_account(KEY, SECRET, "pass")
+        clients = [SlowOKX(KEY, SECRET, "pass", account=f"a{i}", base_url=sim.base_url) for i in range(3)]
+        for c in clients:
+            c.transport._session_or_create()  # sessions exist, as after a sync
+        ledger = Ledger(clients, store=SlowStore(tmp_path / "l.db"))
+
+        async def use() -> None:
+            async with ledger:
+                pass
+
+        for delay in (0.02, 0.07):  # during the clients' close, during the store's close
+            closed.clear()
+            task = asyncio.create_task(use())
+            await asyncio.sleep(delay)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert sorted(closed) == ["a0", "a1", "a2", "store"], delay
+            assert all(c.transport._session is None or c.transport._session.closed for c in clients)
