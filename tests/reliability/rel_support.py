@@ -113,8 +113,8 @@ class World:
     def venue(self, name: str) -> Any:
         return getattr(self.sim, name)
 
-    def expected(self, client: VenueClient, feed_id: str) -> set[str]:
-        return set(self.venue(client.venue).expected_ids(client.account, feed_id))
+    def expected(self, client: VenueClient, feed_id: str, since: int | None = None) -> set[str]:
+        return set(self.venue(client.venue).expected_ids(client.account, feed_id, since=since))
 
     def clients(
         self,
