@@ -47,8 +47,9 @@ VENUES = ("okx", "binance", "bybit")
 OKX_KEY, OKX_SECRET, OKX_PASS = "rel-okx-key-Q7d2", "rel-okx-SECRET-Zq81nVw3xA", "rel-okx-PASS-Hh27pR"
 BNB_KEY, BNB_PEM = "rel-bnb-key-K4m8", (DATA / "ed25519_test_key.pem").read_text()
 BYB_KEY, BYB_SECRET = "rel-byb-key-M9t1", "rel-byb-SECRET-Wq03kEe8Ld"
-#: the strings that must never appear in any output (the PEM also line by line)
-SECRETS: tuple[str, ...] = (OKX_SECRET, OKX_PASS, BYB_SECRET, BNB_PEM) + tuple(
+#: the strings that must never appear in any output: API keys (account i's key is the key
+#: plus i), secrets, passphrases, the PEM (also line by line)
+SECRETS: tuple[str, ...] = (OKX_KEY, BNB_KEY, BYB_KEY, OKX_SECRET, OKX_PASS, BYB_SECRET, BNB_PEM) + tuple(
     line for line in BNB_PEM.splitlines() if len(line) >= 16 and not line.startswith("-----")
 )
 
@@ -379,3 +380,51 @@ def set_fields(value: Any, names: Iterable[str], new: Any) -> int:
         for item in value:
             n += set_fields(item, names, new)
     return n
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+#: environment of a CLI run: the variables the config names hold the credentials
+CLI_ENV = {
+    "REL_OKX_KEY": f"{OKX_KEY}0", "REL_OKX_SECRET": OKX_SECRET, "REL_OKX_PASS": OKX_PASS,
+    "REL_BNB_KEY": f"{BNB_KEY}0", "REL_BYB_KEY": f"{BYB_KEY}0", "REL_BYB_SECRET": BYB_SECRET,
+}
+
+
+def cli_config(tmp: Path, base_url: str, rate_scale: float) -> Path:
+    """A loanledger.toml for account 0 of each venue of a `world` (docs/CLI.md)."""
+    pem = tmp / "binance-ed25519.pem"
+    pem.write_text(BNB_PEM)
+    cfg = tmp / "loanledger.toml"
+    cfg.write_text(f"""
+rate_scale = {rate_scale}
+
+[[account]]
+name = "okx-0"
+venue = "okx"
+api_key_env = "REL_OKX_KEY"
+secret_env = "REL_OKX_SECRET"
+passphrase_env = "REL_OKX_PASS"
+base_url = "{base_url}"
+
+[[account]]
+name = "binance-0"
+venue = "binance"
+api_key_env = "REL_BNB_KEY"
+private_key_file = "{pem}"
+base_url = "{base_url}"
+
+[[account]]
+name = "bybit-0"
+venue = "bybit"
+api_key_env = "REL_BYB_KEY"
+secret_env = "REL_BYB_SECRET"
+base_url = "{base_url}"
+""")
+    return cfg
+
+
+CLI_ENV = {
+    "REL_OKX_KEY": f"{OKX_KEY}0", "REL_OKX_SECRET": OKX_SECRET, "REL_OKX_PASS": OKX_PASS,
+    "REL_BNB_KEY": f"{BNB_KEY}0", "REL_BYB_KEY": f"{BYB_KEY}0", "REL_BYB_SECRET": BYB_SECRET,
+}

@@ -18,16 +18,11 @@ from typing import Any
 
 import pytest
 from rel_support import (
-    BNB_KEY,
-    BNB_PEM,
-    BYB_KEY,
-    BYB_SECRET,
-    OKX_KEY,
-    OKX_PASS,
-    OKX_SECRET,
+    CLI_ENV,
     SECRETS,
     Figures,
     World,
+    cli_config,
     scan,
     world,
 )
@@ -180,44 +175,6 @@ async def crash_matrix(tmp: Path, figures: Figures, *, seeds: range, scale: floa
 CLI_SCALE = 5.0  # slow enough (seconds) for several kills to land mid-sync
 
 
-def cli_config(tmp: Path, base_url: str) -> Path:
-    pem = tmp / "binance-ed25519.pem"
-    pem.write_text(BNB_PEM)
-    cfg = tmp / "loanledger.toml"
-    cfg.write_text(f"""
-rate_scale = {CLI_SCALE}
-
-[[account]]
-name = "okx-0"
-venue = "okx"
-api_key_env = "REL_OKX_KEY"
-secret_env = "REL_OKX_SECRET"
-passphrase_env = "REL_OKX_PASS"
-base_url = "{base_url}"
-
-[[account]]
-name = "binance-0"
-venue = "binance"
-api_key_env = "REL_BNB_KEY"
-private_key_file = "{pem}"
-base_url = "{base_url}"
-
-[[account]]
-name = "bybit-0"
-venue = "bybit"
-api_key_env = "REL_BYB_KEY"
-secret_env = "REL_BYB_SECRET"
-base_url = "{base_url}"
-""")
-    return cfg
-
-
-CLI_ENV = {
-    "REL_OKX_KEY": f"{OKX_KEY}0", "REL_OKX_SECRET": OKX_SECRET, "REL_OKX_PASS": OKX_PASS,
-    "REL_BNB_KEY": f"{BNB_KEY}0", "REL_BYB_KEY": f"{BYB_KEY}0", "REL_BYB_SECRET": BYB_SECRET,
-}
-
-
 async def start_cli(cfg: Path, db: Path, *extra: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "loanledger", "sync", "--config", str(cfg), "--db", str(db), *extra,
@@ -240,7 +197,7 @@ def progress(db: Path) -> tuple[int, int]:
 async def kill_cli_mid_sync(tmp: Path, figures: Figures, *, kills: int, seed: int) -> None:
     rng = random.Random(seed)
     async with world(seed=seed, scale=0.2, rate_scale=CLI_SCALE) as w:
-        cfg = cli_config(tmp, w.sim.base_url)
+        cfg = cli_config(tmp, w.sim.base_url, CLI_SCALE)
         db = tmp / "cli.db"
         outputs: list[bytes] = []
         killed = 0
