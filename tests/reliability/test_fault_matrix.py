@@ -246,3 +246,50 @@ def test_typed_errors_are_loanledger_errors() -> None:
     for name in _TYPED:
         assert issubclass(getattr(loanledger, name), LoanLedgerError)
     assert RateLimited  # the ban cell checks ban_until through rel_support.permanent
+
+
+async def ledger_under_faults(tmp: Any, figures: Figures, *, seed: int, rates: dict[str, float]) -> None:
+    """The ledger's own loop: sync every feed into SQLite while the simulator misbehaves, with
+    no retries at all; a failed feed is in the report (never a silent success); rerun the sync
+    until every feed is ok; the store then holds the dataset exactly once."""
+    from loanledger import Ledger, SQLiteStore
+
+    async with world(seed=seed, scale=0.3) as w:
+        w.sim.faults.rates = dict(rates)
+        path = tmp / "ledger.db"
+        syncs = failed = 0
+        while True:
+            syncs += 1
+            assert syncs < 300, "the sync never completed"
+            async with Ledger(w.clients(pages=PAGES, retry=NO_RETRY), store=SQLiteStore(path)) as ledger:
+                async for _ in ledger.sync():
+                    pass
+                report = ledger.last_report
+            assert report is not None
+            failed += len(report.failed)
+            for f in report.failed:
+                assert f.error is not None and not f.done and f.error.split(":")[0] in _TYPED, f.error
+            if report.ok:
+                break
+        w.sim.faults.rates = {}
+        clients = w.clients()
+        async with SQLiteStore(path) as store:
+            for c, f in feed_ids(clients):
+                ids = [ev.id async for ev in store.events(account=c.account, feed=f)]
+                assert sorted(ids) == sorted(w.expected(c, f)), f
+        for c in clients:
+            await c.close()
+        assert failed > 0, "no feed ever failed: the faults did not bite"
+        figures.add(**{"faults: ledger syncs into SQLite until every feed was ok": syncs,
+                       "faults: feed failures reported by the ledger, then resumed": failed})
+        figures.add_faults(w.sim)
+
+
+async def test_ledger_sync_under_faults_reruns_to_exactly_once(tmp_path: Any, figures: Figures) -> None:
+    await ledger_under_faults(tmp_path, figures, seed=3, rates=MIXED.rates)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("seed", range(30, 36))
+async def test_ledger_sync_under_faults_soak(tmp_path: Any, figures: Figures, seed: int) -> None:
+    await ledger_under_faults(tmp_path, figures, seed=seed, rates={**MIXED.rates, "5xx": 0.2})
