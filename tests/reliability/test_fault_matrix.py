@@ -57,7 +57,7 @@ class Cell:
     free: bool = False
 
 
-SLOW = Cell("slow beyond the timeout 3%", rates={"slow": 0.03}, timeout=0.5, slow_seconds=1.0)
+SLOW = Cell("slow beyond the timeout 3%", rates={"slow": 0.03}, timeout=0.3, slow_seconds=0.6)
 CELLS = [
     Cell("5xx 20%", rates={"5xx": 0.2}),
     Cell("5xx after the handler 20%", rates={"5xx_after": 0.2}),
