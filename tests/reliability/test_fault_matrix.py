@@ -251,25 +251,31 @@ def test_typed_errors_are_loanledger_errors() -> None:
 async def ledger_under_faults(tmp: Any, figures: Figures, *, seed: int, rates: dict[str, float]) -> None:
     """The ledger's own loop: sync every feed into SQLite while the simulator misbehaves, with
     no retries at all; a failed feed is in the report (never a silent success); rerun the sync
-    until every feed is ok; the store then holds the dataset exactly once."""
+    until every feed has completed once (the data does not change meanwhile; with a third of
+    the requests failing, all 15 feeds rarely complete in the same sync); the store then
+    holds the dataset exactly once."""
     from loanledger import Ledger, SQLiteStore
 
     async with world(seed=seed, scale=0.3) as w:
         w.sim.faults.rates = dict(rates)
         path = tmp / "ledger.db"
         syncs = failed = 0
+        completed: set[Any] = set()
         while True:
             syncs += 1
-            assert syncs < 300, "the sync never completed"
+            assert syncs < 300, f"the sync never completed ({15 - len(completed)} feeds left)"
             async with Ledger(w.clients(pages=PAGES, retry=NO_RETRY), store=SQLiteStore(path)) as ledger:
                 async for _ in ledger.sync():
                     pass
                 report = ledger.last_report
             assert report is not None
             failed += len(report.failed)
-            for f in report.failed:
-                assert f.error is not None and not f.done and f.error.split(":")[0] in _TYPED, f.error
-            if report.ok:
+            for f in report.feeds:
+                assert f.done == f.ok, f  # a feed either completed or failed, visibly
+                if not f.ok:
+                    assert f.error is not None and f.error.split(":")[0] in _TYPED, f.error
+            completed |= {f.key for f in report.feeds if f.done}
+            if len(completed) == len(report.feeds):
                 break
         w.sim.faults.rates = {}
         clients = w.clients()
@@ -280,7 +286,7 @@ async def ledger_under_faults(tmp: Any, figures: Figures, *, seed: int, rates: d
         for c in clients:
             await c.close()
         assert failed > 0, "no feed ever failed: the faults did not bite"
-        figures.add(**{"faults: ledger syncs into SQLite until every feed was ok": syncs,
+        figures.add(**{"faults: ledger syncs into SQLite until every feed had completed": syncs,
                        "faults: feed failures reported by the ledger, then resumed": failed})
         figures.add_faults(w.sim)
 
