@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,8 +300,6 @@ def scan(text: str | bytes, where: str, secrets: Iterable[str] = SECRETS) -> int
         assert s.encode() not in data, f"a secret ({s[:6]}...) leaked into {where}"
     return len(data)
 
-
-CallFactory = Callable[[], Any]
 
 
 # --- real answers, for the decoders -------------------------------------------------------------
