@@ -52,7 +52,7 @@ class EventStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class LoanEvent(msgspec.Struct, frozen=True, kw_only=True):
+class LoanEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One normalized loan record.
 
     `id` is stable and unique within (venue, account, feed): the same venue
