@@ -9,7 +9,6 @@ The type -> (kind, sign) tables and the id rules are documented in docs/venues/b
 from __future__ import annotations
 
 import itertools
-import operator
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -750,7 +749,7 @@ class _Codec:
     raws: msgspec.json.Decoder[Any]  # envelope with raw rows (keep_raw)
     row: msgspec.json.Decoder[Any]  # one row
     extract: Callable[[Any], tuple[list[Any], str | None]]
-    ts: Callable[[Any], int]  # the row's timestamp (operator.attrgetter: C speed)
+    stamps: Callable[[list[Any]], list[int]]  # the rows' timestamps
     norm: PageNorm
 
 
@@ -764,7 +763,7 @@ def _cursor_rows(result: Any) -> tuple[list[Any], str | None]:
 
 
 def _codec(
-    path: str, row: type[Any], result: type[Any], ts_field: str, norm: PageNorm,
+    path: str, row: type[Any], result: type[Any], stamps: Callable[[list[Any]], list[int]], norm: PageNorm,
     extract: Callable[[Any], tuple[list[Any], str | None]] = _cursor_rows,
 ) -> _Codec:
     return _Codec(
@@ -773,7 +772,7 @@ def _codec(
         msgspec.json.Decoder(_param(_Envelope, _param(result, msgspec.Raw))),
         msgspec.json.Decoder(row, strict=False),
         extract,
-        operator.attrgetter(ts_field),
+        stamps,
         norm,
     )
 
@@ -790,7 +789,7 @@ def _make_decoder(codec: _Codec) -> DecodeFn:
             if ctx.keep_raw:
                 raws = rows
                 rows = [codec.row.decode(raw) for raw in rows]
-            stamps = list(map(codec.ts, rows))
+            stamps = codec.stamps(rows)
             codec.norm(rows, raws, ctx, events)
         except (_Bad, msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise DecodeError(VENUE, ctx.feed, str(exc), body) from None
@@ -802,24 +801,24 @@ def _make_decoder(codec: _Codec) -> DecodeFn:
 
 CODECS: Mapping[str, _Codec] = {
     "bybit.flexible_borrow_history": _codec(
-        P_FLEX_BORROW_HISTORY, FlexBorrowRow, _CursorResult, "borrowTime", norm_flex_borrow),
+        P_FLEX_BORROW_HISTORY, FlexBorrowRow, _CursorResult, lambda rows: [r.borrowTime for r in rows], norm_flex_borrow),
     "bybit.flexible_repayment_history": _codec(
-        P_FLEX_REPAY_HISTORY, FlexRepayRow, _CursorResult, "repayTime", norm_flex_repay),
+        P_FLEX_REPAY_HISTORY, FlexRepayRow, _CursorResult, lambda rows: [r.repayTime for r in rows], norm_flex_repay),
     "bybit.fixed_borrow_contracts": _codec(
-        P_FIXED_CONTRACTS, FixedContractRow, _CursorResult, "borrowTime", norm_fixed_contract),
+        P_FIXED_CONTRACTS, FixedContractRow, _CursorResult, lambda rows: [r.borrowTime for r in rows], norm_fixed_contract),
     "bybit.fixed_repayment_history": _codec(
-        P_FIXED_REPAY_HISTORY, FixedRepayRow, _CursorResult, "repayTime", norm_fixed_repay),
+        P_FIXED_REPAY_HISTORY, FixedRepayRow, _CursorResult, lambda rows: [r.repayTime for r in rows], norm_fixed_repay),
     "bybit.collateral_adjustment_history": _codec(
-        P_ADJUST_HISTORY, AdjustRow, _CursorResult, "adjustTime", norm_adjust),
+        P_ADJUST_HISTORY, AdjustRow, _CursorResult, lambda rows: [r.adjustTime for r in rows], norm_adjust),
     "bybit.legacy_borrow_history": _codec(
-        P_LEGACY_BORROW_HISTORY, LegacyBorrowRow, _CursorResult, "borrowTime", norm_legacy_borrow),
+        P_LEGACY_BORROW_HISTORY, LegacyBorrowRow, _CursorResult, lambda rows: [r.borrowTime for r in rows], norm_legacy_borrow),
     "bybit.legacy_repayment_history": _codec(
-        P_LEGACY_REPAY_HISTORY, LegacyRepayRow, _CursorResult, "repayTime", norm_legacy_repay),
+        P_LEGACY_REPAY_HISTORY, LegacyRepayRow, _CursorResult, lambda rows: [r.repayTime for r in rows], norm_legacy_repay),
     "bybit.institutional_loan_orders": _codec(
-        P_INS_LOANS, InsLoanRow, _InsLoanResult, "loanTime", norm_ins_loan,
+        P_INS_LOANS, InsLoanRow, _InsLoanResult, lambda rows: [r.loanTime for r in rows], norm_ins_loan,
         lambda res: (res.loanInfo, None)),
     "bybit.institutional_repayment_history": _codec(
-        P_INS_REPAID, InsRepaidRow, _InsRepaidResult, "repaidTime", norm_ins_repaid,
+        P_INS_REPAID, InsRepaidRow, _InsRepaidResult, lambda rows: [r.repaidTime for r in rows], norm_ins_repaid,
         lambda res: (res.repayInfo, None)),
 }
 
