@@ -41,7 +41,43 @@ import loanledger  # noqa: E402
 __all__ = ["ROWS", "FeedResult", "main", "run", "table"]
 
 ROWS = ("loanledger", "A json+dict", "B orjson+dict", "C pydantic", "ceiling msgspec-str")
+#: also timed, for the breakdown: loanledger's own wire decode (msgspec into its wire Structs,
+#: amounts parsed to Decimal, times to int) without normalization
+WIRE = "loanledger wire only"
 ACCOUNT = "default"
+
+
+def _wire_decoder(feed: str) -> Callable[[bytes], Any]:
+    """loanledger's typed envelope decoder of a feed (private names: benchmarks only)."""
+    from loanledger.venues import binance, bybit, okx
+
+    okx_codecs = {"okx.flexible_loan_history": okx._loan_codec, "okx.flexible_loan_interest": okx._interest_codec,
+                  "okx.one_click_repay_history": okx._repay_codec, "okx.convert_history": okx._convert_codec}
+    if feed in okx_codecs:
+        return okx_codecs[feed].typed.decode
+    if feed == "binance.pmloan_history":
+        return binance._pmloan_decoder.decode
+    if feed == "binance.pm_interest_history":
+        return binance._interest_decoder.decode
+    return bybit.CODECS[feed].rows.decode
+
+
+def event_cost_ns(n: int = 20_000) -> float:
+    """What building one LoanEvent costs (ns): the floor of any decoder producing them."""
+    from decimal import Decimal
+
+    from loanledger import EventKind, EventStatus, LoanEvent
+
+    amount, kind, status = Decimal("-12345678901.1234567890"), EventKind.REPAY, EventStatus.DONE
+    ids = [str(i) for i in range(n)]
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for i in ids:
+            LoanEvent(venue="okx", account="a", feed="f", id=i, kind=kind, status=status, ts=1, currency="USDT",
+                      amount=amount, ref_id=i, venue_type="repaid", raw=None)
+        best = min(best, time.perf_counter() - start)
+    return best / n * 1e9
 
 
 @dataclass
@@ -77,6 +113,7 @@ def _callables(feed: str) -> dict[str, Callable[[bytes], Any]]:
         "B orjson+dict": lambda b: norm(ol(b), ACCOUNT, feed),
         "C pydantic": lambda b: pyd(b, ACCOUNT, feed),
         "ceiling msgspec-str": ceil,
+        WIRE: _wire_decoder(feed),
     }
 
 
@@ -99,9 +136,10 @@ def run_feed(feed: str, bodies: Sequence[bytes], reps: int) -> FeedResult:
         fn = fns[row]
         res.mismatched[row] = sum(1 for body, want in zip(bodies, product) if fn(body) != want)
     del product
-    times: dict[str, list[float]] = {row: [] for row in ROWS}
+    rows = (*ROWS, WIRE)
+    times: dict[str, list[float]] = {row: [] for row in rows}
     for rep in range(reps):
-        order = ROWS[rep % len(ROWS):] + ROWS[:rep % len(ROWS)]  # rotate: no row always runs first
+        order = rows[rep % len(rows):] + rows[:rep % len(rows)]  # rotate: no row always runs first
         for row in order:
             gc.collect()
             times[row].append(_timed(fns[row], bodies))
@@ -148,6 +186,32 @@ def table(results: Sequence[FeedResult]) -> str:
     return "\n".join(lines)
 
 
+def breakdown(results: Sequence[FeedResult], event_ns: float) -> str:
+    """Where loanledger's decode time goes, per page (markdown), from the timed rows:
+    JSON scanning into Structs (the ceiling), turning wire strings into Decimal / int (its
+    own wire Structs minus the ceiling), and normalizing into LoanEvents (the rest), of
+    which building the LoanEvents themselves is estimated from `event_ns`."""
+    head = ["feed", "loanledger us/page", "JSON to Structs (ceiling)", "Decimal + int parsing",
+            "normalize + events", "of which LoanEvent construction", "ll/ceiling"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        full = r.seconds["loanledger"] / r.pages * 1e6
+        ceil = r.seconds["ceiling msgspec-str"] / r.pages * 1e6
+        wire = r.seconds[WIRE] / r.pages * 1e6
+        ev = event_ns * r.events / r.pages / 1e3
+
+        def pct(x: float) -> str:
+            return f"{x:.0f} ({x / full:.0%})"
+
+        lines.append("| " + " | ".join([
+            r.feed, f"{full:.0f}", pct(ceil), pct(max(0.0, wire - ceil)), pct(full - wire), pct(ev),
+            f"{r.ratio('ceiling msgspec-str'):.2f}",
+        ]) + " |")
+    lines.append("")
+    lines.append(f"LoanEvent construction measured at {event_ns:.0f} ns per event.")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="decode throughput: loanledger vs baselines and the msgspec ceiling")
     ap.add_argument("--pages", type=int, default=200, help="pages of 100 records per feed (default 200)")
@@ -156,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     results = run(args.pages, args.reps, args.feeds, progress=lambda f: print(f"  decoded {f}", file=sys.stderr))
     print(table(results))
+    print()
+    print(breakdown(results, event_cost_ns()))
     return 0
 
 

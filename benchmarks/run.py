@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     if "decode" in parts:
         pages, reps = (40, 3) if args.quick else (200, 7)
         print(f"\n## 1. Decode throughput ({pages} pages x 100 records per feed, median of {reps})\n", flush=True)
-        text = decode.table(decode.run(pages, reps, progress=lambda f: note(f"decoded {f}")))
+        results = decode.run(pages, reps, progress=lambda f: note(f"decoded {f}"))
+        text = decode.table(results) + "\n\nWhere loanledger's decode time goes (per page):\n\n" + decode.breakdown(
+            results, decode.event_cost_ns())
         print(text, flush=True)
         out += [f"## 1. Decode throughput ({pages} pages x 100 records per feed, median of {reps})", "", text, ""]
     if "sync" in parts:
