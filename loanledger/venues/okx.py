@@ -385,31 +385,22 @@ def _bad(ctx: DecodeContext, body: bytes, detail: str) -> DecodeError:
     return DecodeError(VENUE, ctx.feed, detail, body)
 
 
-def _finite(value: Decimal, what: str, ctx: DecodeContext, body: bytes) -> Decimal:
-    if not value.is_finite():
-        raise _bad(ctx, body, f"{what} is not a finite number: {value}")
-    return value
-
-
 def _amount(text: str, what: str, ctx: DecodeContext, body: bytes, *, empty: bool = False) -> Decimal:
     """A wire decimal string (`empty=True`: "" stands for zero, e.g. an unfilled leg)."""
     if not text:
         if empty:
             return _ZERO
         raise _bad(ctx, body, f"{what} is empty")
-    if text != text.strip() or "_" in text:
-        raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}")
     try:
         value = Decimal(text)
     except InvalidOperation:
         raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}") from None
-    return _finite(value, what, ctx, body)
-
-
-def _signed(value: Decimal, sign: int) -> Decimal:
-    """|value| with `sign`, exactly (no context rounding); zero stays unsigned."""
-    magnitude = value.copy_abs()
-    return magnitude.copy_negate() if sign < 0 and magnitude else magnitude
+    # Decimal() also takes surrounding whitespace and "1_000": the wire never has them
+    if "_" in text or text != text.strip():
+        raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}")
+    if not value.is_finite():
+        raise _bad(ctx, body, f"{what} is not a finite number: {value}")
+    return value
 
 
 def _product(a: Decimal, b: Decimal, ctx: DecodeContext, body: bytes) -> Decimal:
@@ -418,18 +409,6 @@ def _product(a: Decimal, b: Decimal, ctx: DecodeContext, body: bytes) -> Decimal
         return EXACT.multiply(a, b)
     except decimal.DecimalException:
         raise _bad(ctx, body, f"fillSz x fillPx cannot be computed exactly ({a} x {b})") from None
-
-
-def _ccy(value: str, what: str, ctx: DecodeContext, body: bytes) -> str:
-    if not value:
-        raise _bad(ctx, body, f"{what} is empty")
-    return value.upper()
-
-
-def _key(value: str, what: str, ctx: DecodeContext, body: bytes) -> str:
-    if not value:
-        raise _bad(ctx, body, f"{what} is empty")
-    return value
 
 
 def _page(events: list[LoanEvent], rows: list[Any], stamps: list[int], last_key: str | None = None) -> Page:
@@ -581,12 +560,14 @@ def _repay_leg(
         got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
     else:
         raise _bad(ctx, body, f"ordIdInfo.side {leg.side!r} is neither buy nor sell")
-    ord_id = _key(leg.ordId, "ordIdInfo.ordId", ctx, body)
+    ord_id = leg.ordId
+    if not ord_id:
+        raise _bad(ctx, body, "ordIdInfo.ordId is empty")
     return LoanEvent(
         venue=VENUE, account=ctx.account, feed=ctx.feed, id=ord_id, kind=EventKind.CONVERT,
         status=EventStatus.DONE if leg.state in _LEG_FINAL else EventStatus.PENDING,
         ts=leg.cTime, currency=got.upper(), amount=got_amt,
-        counter_currency=paid.upper(), counter_amount=_signed(paid_amt, -1),
+        counter_currency=paid.upper(), counter_amount=paid_amt.copy_negate() if paid_amt else paid_amt,
         ref_id=ord_id, parent_id=parent, venue_type=leg.side, raw=raw,
     )
 
