@@ -519,8 +519,10 @@ _ADJUST = _type_table(ADJUST_DIRECTIONS)
 _NEW_STATUS = _status_table(NEW_STATUS)
 _LEGACY_STATUS = _status_table(LEGACY_REPAY_STATUS)
 _INS_STATUS = _status_table(INS_REPAY_STATUS)
+# enum members as module constants: `EventKind.BORROW` is a metaclass look-up (~90 ns), a global ~20 ns
 _PENDING = EventStatus.PENDING
 _DONE = EventStatus.DONE
+_BORROW = EventKind.BORROW
 
 
 def _cur(cache: dict[str, str], value: str) -> str:
@@ -541,7 +543,7 @@ def norm_flex_borrow(rows: list[FlexBorrowRow], raws: Raws, ctx: DecodeContext, 
         if not amount.is_finite():
             raise _Bad(f"initialLoanAmount is not finite: {amount}")
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=oid, kind=K.BORROW,
+            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW,
             status=_NEW_STATUS.get(r.status, _PENDING), ts=r.borrowTime,
             currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), amount=amount.copy_abs(),
             ref_id=oid, venue_type="", raw=raw,
@@ -578,7 +580,7 @@ def norm_fixed_contract(rows: list[FixedContractRow], raws: Raws, ctx: DecodeCon
         if not amount.is_finite():
             raise _Bad(f"residualPrincipal is not finite: {amount}")
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=lid, kind=K.BORROW, status=BORROW_DONE, ts=r.borrowTime,
+            venue=VENUE, account=account, feed=feed, id=lid, kind=_BORROW, status=BORROW_DONE, ts=r.borrowTime,
             currency=ccys.get(r.borrowCurrency) or _cur(ccys, r.borrowCurrency), amount=amount.copy_abs(),
             ref_id=oid, venue_type=str(r.status), raw=raw,
         ))
@@ -658,7 +660,7 @@ def norm_legacy_borrow(rows: list[LegacyBorrowRow], raws: Raws, ctx: DecodeConte
         if not amount.is_finite():
             raise _Bad(f"initialLoanAmount is not finite: {amount}")
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=oid, kind=K.BORROW, status=BORROW_DONE, ts=r.borrowTime,
+            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=r.borrowTime,
             currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), amount=amount.copy_abs(),
             venue_type=str(r.status), ref_id=oid, raw=raw,
         ))
@@ -702,7 +704,7 @@ def norm_ins_loan(rows: list[InsLoanRow], raws: Raws, ctx: DecodeContext, out: l
         if not amount.is_finite():
             raise _Bad(f"loanAmount is not finite: {amount}")
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=oid, kind=K.BORROW, status=BORROW_DONE, ts=r.loanTime,
+            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=r.loanTime,
             currency=ccys.get(r.loanCoin) or _cur(ccys, r.loanCoin), amount=amount.copy_abs(),
             venue_type=str(r.status), ref_id=oid, raw=raw,
         ))
@@ -1365,7 +1367,7 @@ class Bybit(VenueClient):
                               lambda: self._find(feed, t0, match, currency=ccy))
         oid = _sid(env.result.orderId)
         return self._returning(action_event(
-            self.account, feed, id=oid, kind=K.BORROW, status=EventStatus.PENDING, ts=self._ts(env),
+            self.account, feed, id=oid, kind=_BORROW, status=EventStatus.PENDING, ts=self._ts(env),
             currency=ccy, amount=qty, venue_type="", ref_id=oid))
 
     async def repay_flexible(self, currency: str, amount: Decimal | str | int) -> LoanEvent:

@@ -376,6 +376,9 @@ CONVERT_STATE: Mapping[str, EventStatus] = {
 #: one-click repay leg `state` values after which the order no longer changes
 _LEG_FINAL = frozenset({"filled", "canceled"})
 
+# enum members as module constants: `EventKind.CONVERT` is a metaclass look-up (~90 ns), a global ~20 ns
+_CONVERT, _DONE, _PENDING = EventKind.CONVERT, EventStatus.DONE, EventStatus.PENDING
+
 ONE_CLICK_REPAY_TYPE = "one_click_repay"
 INTEREST_TYPE = "interest_accrued"
 _ZERO = Decimal(0)
@@ -564,8 +567,8 @@ def _repay_leg(
     if not ord_id:
         raise _bad(ctx, body, "ordIdInfo.ordId is empty")
     return LoanEvent(
-        venue=VENUE, account=ctx.account, feed=ctx.feed, id=ord_id, kind=EventKind.CONVERT,
-        status=EventStatus.DONE if leg.state in _LEG_FINAL else EventStatus.PENDING,
+        venue=VENUE, account=ctx.account, feed=ctx.feed, id=ord_id, kind=_CONVERT,
+        status=_DONE if leg.state in _LEG_FINAL else _PENDING,
         ts=leg.cTime, currency=got.upper(), amount=got_amt,
         counter_currency=paid.upper(), counter_amount=paid_amt.copy_negate() if paid_amt else paid_amt,
         ref_id=ord_id, parent_id=parent, venue_type=leg.side, raw=raw,
