@@ -153,7 +153,7 @@ def _okx_leg(rng: random.Random, inst: str, side: str, c_time: int, filled: bool
 
 def _okx_one_click(rng: random.Random, i: int) -> Record:
     ts = _ts(i)
-    debt = rng.choice(("USDT", "USDC", "BTC", "ETH"))
+    debt = ("USDT", "USDC", "BTC", "ETH")[i % 4]  # neighbours (ties included) differ: (ts, debtCcy) is unique
     status = "failed" if rng.random() < 0.05 else ("running" if rng.random() < 0.03 else "filled")
     repay = [debt] + rng.sample([c for c in _MAJORS if c not in (debt, "USDT")], rng.randint(1, 3))
     legs: list[Record] = []
