@@ -667,6 +667,8 @@ class Feed(AsyncIterator[LoanEvent]):
     async def aclose(self) -> None:
         """Stop the walk. Nothing is in flight between pages; a pending request is cancelled
         by cancelling the task that awaits the feed."""
+        # nor are the rest of the current page's events handed out (nor its token applied)
+        self._it = self._held = None
         if self._gen is not None:
             await self._gen.aclose()
 

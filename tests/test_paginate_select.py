@@ -86,3 +86,32 @@ def test_fast_path_takes_the_common_page() -> None:
     out, top, low_ts, page_ids = got
     assert out == events and top == _Mark(100, ["e0"]) and low_ts == 91 and low_ids == {"e9"}
     assert page_ids == {e.id for e in events}
+
+
+async def test_event_view_after_aclose_yields_nothing_more() -> None:
+    events = [_event(i, 100 - i, EventStatus.DONE, None) for i in range(5)]
+    pages = iter([Page(events=events, count=5), Page(events=[], count=0)])
+
+    async def fetch(params: Any, ctx: Any, stats: Any) -> Page:
+        return next(pages)
+
+    feed = Feed(SPEC, fetch, since=0)
+    first = await feed.__anext__()
+    assert first.id == "e0" and feed.checkpoint is None
+    await feed.aclose()
+    assert [ev async for ev in feed] == []
+    assert feed.checkpoint is None  # the page was not consumed: its token never took effect
+
+
+async def test_event_view_token_takes_effect_after_the_page_is_consumed() -> None:
+    events = [_event(i, 100 - i, EventStatus.DONE, None) for i in range(3)]
+    pages = iter([Page(events=events, count=3)])
+
+    async def fetch(params: Any, ctx: Any, stats: Any) -> Page:
+        return next(pages)
+
+    feed = Feed(SPEC, fetch, since=0)
+    got = [await feed.__anext__() for _ in range(3)]
+    assert [e.id for e in got] == ["e0", "e1", "e2"] and feed.checkpoint is None
+    assert [ev async for ev in feed] == []  # the short page ended the walk
+    assert feed.checkpoint is not None
