@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine (Python >= 3.11 and make):
 #   make test   - create .venv if missing, install .[dev], run mypy and pytest
 #   make demo   - install, then run the simulator-backed demo end to end
+#   make bench  - benchmarks (BENCH_ARGS=--quick for a short run); results in benchmarks/README.md
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -29,7 +30,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .hypothesis demo-ledger.db*

@@ -52,7 +52,9 @@ class EventStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class LoanEvent(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: every field is a scalar (str, int, Decimal, enum, Raw, None), so an event can never be
+# part of a reference cycle; untracked, building and holding many of them costs the collector nothing.
+class LoanEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One normalized loan record.
 
     `id` is stable and unique within (venue, account, feed): the same venue

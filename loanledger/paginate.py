@@ -40,7 +40,7 @@ import base64
 import binascii
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,8 @@ __all__ = [
 ]
 
 Params = list[tuple[str, str]]
+_NO_PARENT = {None}
+_PENDING = EventStatus.PENDING
 DAY_MS = 86_400_000
 #: a walk without `until` covers records stamped up to this far after the clock's now
 #: (venue clocks run ahead of ours by up to the skew they accept, OKX 30 s, before a resync)
@@ -561,6 +563,13 @@ def _decode_token(text: str, feed: str, filters: str) -> _Token:
 Fetch = Callable[[Params, DecodeContext, FeedStats], Awaitable[Page]]
 
 
+def _ids_at(ts: int, ids: list[str], stamps: list[int]) -> list[str]:
+    """The ids whose timestamp is `ts`, in page order."""
+    if stamps.count(ts) == 1:
+        return [ids[stamps.index(ts)]]
+    return [i for i, t in zip(ids, stamps) if t == ts]
+
+
 class Feed(AsyncIterator[LoanEvent]):
     """An async iterator of LoanEvent over one feed; `pages()` for page-at-a-time.
 
@@ -609,7 +618,9 @@ class Feed(AsyncIterator[LoanEvent]):
         self.checkpoint: str | None = resume
         self.stats = FeedStats()
         self._gen: AsyncGenerator[Any, None] | None = None
-        self._events: AsyncGenerator[LoanEvent, None] | None = None
+        self._events: AsyncGenerator[FeedPage, None] | None = None  # the walk behind the event view
+        self._it: Iterator[LoanEvent] | None = None  # the events of the current page
+        self._held: str | None = None  # its token, in force once its last event was consumed
         self._warned_retention = False
 
     def __repr__(self) -> str:
@@ -621,9 +632,13 @@ class Feed(AsyncIterator[LoanEvent]):
         return self
 
     async def __anext__(self) -> LoanEvent:
-        if self._events is None:
-            self._events = self._start(self._event_view())
-        return await self._events.__anext__()
+        # the per-event path: the next event of the current page, no generator hop
+        it = self._it
+        if it is not None:
+            ev = next(it, None)
+            if ev is not None:
+                return ev
+        return await self._next_page()
 
     def _start(self, gen: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
         if self._gen is not None:
@@ -631,10 +646,20 @@ class Feed(AsyncIterator[LoanEvent]):
         self._gen = gen
         return gen
 
-    async def _event_view(self) -> AsyncGenerator[LoanEvent, None]:
-        async for page in self._run():
-            for ev in page.events:
-                yield ev
+    async def _next_page(self) -> LoanEvent:
+        """The first event of the next page with events. The token of the page just
+        consumed takes effect here, when the event after its last one is asked for
+        (pages without events take effect at once)."""
+        if self._events is None:
+            self._events = self._start(self._run())
+        elif self._held is not None:
+            self.checkpoint, self._held = self._held, None
+        while True:
+            page = await self._events.__anext__()  # StopAsyncIteration ends the view
+            if page.events:
+                self._held = page.checkpoint
+                self._it = it = iter(page.events)
+                return next(it)
             self.checkpoint = page.checkpoint
 
     def pages(self) -> AsyncGenerator[FeedPage, None]:
@@ -649,6 +674,8 @@ class Feed(AsyncIterator[LoanEvent]):
     async def aclose(self) -> None:
         """Stop the walk. Nothing is in flight between pages; a pending request is cancelled
         by cancelling the task that awaits the feed."""
+        # nor are the rest of the current page's events handed out (nor its token applied)
+        self._it = self._held = None
         if self._gen is not None:
             await self._gen.aclose()
 
@@ -782,6 +809,25 @@ class Feed(AsyncIterator[LoanEvent]):
         prev_ids: set[str],
     ) -> tuple[list[LoanEvent], _Mark | None, int | None, set[str]]:
         """Filter one page's events; update the top/low edges. The hot loop of every feed."""
+        fast = self._select_all(events, window, b, floor, pend, top, low_ts, low_ids, prev_ids)
+        if fast is not None:
+            return fast
+        return self._select_each(events, window, b, floor, pend, seen_pending, top, low_ts, low_ids, prev_ids)
+
+    def _select_each(
+        self,
+        events: list[LoanEvent],
+        window: tuple[int, int] | None,
+        b: Bounds,
+        floor: _Mark | None,
+        pend: dict[str, int],
+        seen_pending: set[str],
+        top: _Mark | None,
+        low_ts: int | None,
+        low_ids: set[str],
+        prev_ids: set[str],
+    ) -> tuple[list[LoanEvent], _Mark | None, int | None, set[str]]:
+        """`_select` event by event: the general case (and the reference for `_select_all`)."""
         out: list[LoanEvent] = []
         page_ids: set[str] = set()
         lo = b.lo if b.lo is not None else -1
@@ -832,6 +878,53 @@ class Feed(AsyncIterator[LoanEvent]):
             keep_parent = True
             out.append(ev)
         return out, top, low_ts, page_ids
+
+    def _select_all(
+        self,
+        events: list[LoanEvent],
+        window: tuple[int, int] | None,
+        b: Bounds,
+        floor: _Mark | None,
+        pend: dict[str, int],
+        top: _Mark | None,
+        low_ts: int | None,
+        low_ids: set[str],
+        prev_ids: set[str],
+    ) -> tuple[list[LoanEvent], _Mark | None, int | None, set[str]] | None:
+        """`_select` for the common page (a backfill, the body of an incremental walk): every
+        event is inside the bounds, above the floor, new, and nothing is pending. Then every
+        event is kept and only the edges move, computed with C-level passes instead of the
+        per-event loop; the result is the loop's. None when the page needs the loop (it
+        also handles events that belong to a parent: they take no part in the edges)."""
+        if pend or {e.parent_id for e in events} != _NO_PARENT:
+            return None
+        stamps = [e.ts for e in events]
+        first, last = min(stamps), max(stamps)
+        lo = max(b.lo if b.lo is not None else first, self.since if self.since is not None else first)
+        hi = b.hi
+        if window is not None:
+            lo, hi = max(lo, window[0]), min(hi, window[1])
+        if first < lo or last > hi or (floor is not None and first <= floor.ts):
+            return None
+        ids = [e.id for e in events]
+        page_ids = set(ids)
+        if (
+            len(page_ids) != len(ids)
+            or not page_ids.isdisjoint(prev_ids)
+            or (low_ts is not None and first <= low_ts and not page_ids.isdisjoint(low_ids))
+            or _PENDING in {e.status for e in events}
+        ):
+            return None
+        if top is None or last > top.ts:
+            top = _Mark(last, _ids_at(last, ids, stamps))
+        elif last == top.ts:
+            top.ids.extend(i for i in _ids_at(last, ids, stamps) if i not in top.ids)
+        if low_ts is None or first < low_ts:
+            low_ts = first
+            low_ids.clear()
+        if first == low_ts:
+            low_ids.update(_ids_at(first, ids, stamps))
+        return list(events), top, low_ts, page_ids
 
     def _complete(
         self,

@@ -126,6 +126,8 @@ async def run_demo(*, db: str = "demo-ledger.db", seed: int = 2026, out: IO[str]
             _table(out, "stored events", ["venue", "account", "feed", "kind", "events"],
                    [[v, a, f, k, str(n)] for v, a, f, k, n in summary])
             balances = await ledger.store.balances()
+            print("\n(the generated amounts are synthetic: they include 18-20 digit values and random prices"
+                  " to exercise exact decimal handling; every total below is summed exactly)", file=out)
             _table(out, "net wallet change per currency (settled events)", ["account", "currency", "net"],
                    [[a, c, format(v, "f")] for (a, c), v in balances.items()])
 

@@ -12,15 +12,16 @@ stable across pages, windows and runs.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_currency, check_window, now_ms
-from .._money import plausible, signed
+from .._money import MAX_ADJUSTED, plausible
 from ..client import VenueClient
 from ..errors import (
     AuthError,
@@ -229,7 +230,7 @@ class _ServerTime(msgspec.Struct):
 _time_decoder = msgspec.json.Decoder(_ServerTime)
 
 
-class _PmloanRow(msgspec.Struct):
+class _PmloanRow(msgspec.Struct, gc=False):
     asset: str
     amount: Decimal
     repayTime: int
@@ -245,7 +246,7 @@ class _PmloanPageRaw(msgspec.Struct):
     rows: list[msgspec.Raw] = []
 
 
-class _InterestRow(msgspec.Struct):
+class _InterestRow(msgspec.Struct, gc=False):
     asset: str
     interest: Decimal
     # PM Pro documents `interestAccruedTime`; the classic-PM sibling spells it
@@ -302,8 +303,14 @@ PMLOAN_AMOUNT_FEED = "binance.pmloan_amount"  # not a feed; names the decoder in
 
 
 def _amount_key(amount: Decimal) -> str:
-    """The amount as written in ids: plain notation, no trailing zeros ("1.50" -> "1.5")."""
-    text = format(amount, "f")
+    """The amount as written in ids: plain notation, no trailing zeros ("1.50" -> "1.5").
+
+    ``str()`` is plain notation whenever it has no exponent and 2.5x cheaper than
+    ``format(amount, "f")``, which handles the rest ("1E+2", "0E-8", "1E-7").
+    """
+    text = str(amount)
+    if "E" in text:
+        text = format(amount, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
@@ -334,39 +341,49 @@ def decode_pmloan_history(body: bytes, ctx: DecodeContext) -> Page:
             total, rows = env.total, env.rows
     except _WireErrors as exc:
         raise _not_success(body, PMLOAN_HISTORY_PATH, feed, str(exc)) from None
-    kind, sign = TYPES["pmloan-history"]
-    occ = ctx.occurrences
+    stamps = [r.repayTime for r in rows]
+    events = _events(rows, stamps, [r.amount for r in rows], raws, ctx, feed, body, "pmloan-history",
+                     ctx.occurrences)
+    return Page(events=events, count=len(rows), min_ts=min(stamps) if stamps else None,
+                max_ts=max(stamps) if stamps else None, total=total)
+
+
+def _events(
+    rows: Sequence[_PmloanRow | _InterestRow], stamps: list[int], amounts: list[Decimal],
+    raws: list[msgspec.Raw] | None, ctx: DecodeContext, feed: str, body: bytes, venue_type: str,
+    occ: dict[str, int] | None,
+) -> list[LoanEvent]:
+    """The events of one page, ids counted within the page and, when given, `occ` (the
+    engine's window counters, updated only once the whole page decoded)."""
+    kind, sign = TYPES[venue_type]
+    negative = sign < 0
     counts: dict[str, int] = {}
+    assets: dict[str, str] = {}
     events: list[LoanEvent] = []
-    min_ts: int | None = None
-    max_ts: int | None = None
+    append = events.append
     account = ctx.account
-    for i, row in enumerate(rows):
-        amount = row.amount
-        _check_amount(amount, feed, body)
-        asset = row.asset.upper()
-        if not asset:
-            raise DecodeError(VENUE, feed, "empty asset", body)
-        ts = row.repayTime
+    done = EventStatus.DONE
+    for row, ts, amount, raw in zip(rows, stamps, amounts, itertools.repeat(None) if raws is None else raws):
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise DecodeError(VENUE, feed, f"amount {amount} is not finite or of sane magnitude", body)
+        asset = assets.get(row.asset)
+        if asset is None:
+            asset = assets[row.asset] = row.asset.upper()
+            if not asset:
+                raise DecodeError(VENUE, feed, "empty asset", body)
         key = f"{ts}:{asset}:{_amount_key(amount)}"
         n = counts.get(key)
         if n is None:
             n = occ.get(key, 0) if occ is not None else 0
         counts[key] = n + 1
-        events.append(
-            LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=f"{key}#{n}", kind=kind,
-                status=EventStatus.DONE, ts=ts, currency=asset, amount=signed(amount, sign < 0),
-                venue_type="pmloan-history", raw=raws[i] if raws is not None else None,
-            )
-        )
-        if min_ts is None or ts < min_ts:
-            min_ts = ts
-        if max_ts is None or ts > max_ts:
-            max_ts = ts
+        mag = amount.copy_abs()
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=f"{key}#{n}", kind=kind, status=done, ts=ts,
+            currency=asset, amount=mag.copy_negate() if negative else mag, venue_type=venue_type, raw=raw,
+        ))
     if occ is not None:  # only once the whole page decoded
         occ.update(counts)
-    return Page(events=events, count=len(rows), min_ts=min_ts, max_ts=max_ts, total=total)
+    return events
 
 
 def decode_pm_interest_history(body: bytes, ctx: DecodeContext) -> Page:
@@ -387,36 +404,15 @@ def decode_pm_interest_history(body: bytes, ctx: DecodeContext) -> Page:
             rows = _interest_decoder.decode(body)
     except _WireErrors as exc:
         raise _not_success(body, PM_INTEREST_HISTORY_PATH, feed, str(exc)) from None
-    kind, sign = TYPES["interest-history"]
-    counts: dict[str, int] = {}
-    events: list[LoanEvent] = []
-    min_ts: int | None = None
-    max_ts: int | None = None
-    account = ctx.account
-    for i, row in enumerate(rows):
-        amount = row.interest
-        _check_amount(amount, feed, body)
-        asset = row.asset.upper()
-        if not asset:
-            raise DecodeError(VENUE, feed, "empty asset", body)
+    stamps: list[int] = []
+    for row in rows:
         ts = row.interestAccruedTime if row.interestAccruedTime is not None else row.interestAccuredTime
         if ts is None:
             raise DecodeError(VENUE, feed, "row without interestAccruedTime", body)
-        key = f"{ts}:{asset}:{_amount_key(amount)}"
-        n = counts.get(key, 0)
-        counts[key] = n + 1
-        events.append(
-            LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=f"{key}#{n}", kind=kind,
-                status=EventStatus.DONE, ts=ts, currency=asset, amount=signed(amount, sign < 0),
-                venue_type="interest-history", raw=raws[i] if raws is not None else None,
-            )
-        )
-        if min_ts is None or ts < min_ts:
-            min_ts = ts
-        if max_ts is None or ts > max_ts:
-            max_ts = ts
-    return Page(events=events, count=len(rows), min_ts=min_ts, max_ts=max_ts)
+        stamps.append(ts)
+    events = _events(rows, stamps, [r.interest for r in rows], raws, ctx, feed, body, "interest-history", None)
+    return Page(events=events, count=len(rows), min_ts=min(stamps) if stamps else None,
+                max_ts=max(stamps) if stamps else None)
 
 
 def decode_pmloan_amount(body: bytes) -> PmLoanAmount:

@@ -9,6 +9,7 @@ The type -> (kind, sign) tables and the id rules are documented in docs/venues/b
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_amount, check_currency, now_ms
-from .._money import exact_sum, plausible, signed
+from .._money import MAX_ADJUSTED, exact_sum, plausible, signed
 from ..client import VenueClient
 from ..errors import (
     AmbiguousOutcome,
@@ -311,7 +312,7 @@ _time_decoder = msgspec.json.Decoder(_TimeEnvelope)
 Id = str | int
 
 
-class FlexBorrowRow(msgspec.Struct):
+class FlexBorrowRow(msgspec.Struct, gc=False):
     borrowTime: int
     initialLoanAmount: Decimal
     loanCurrency: str
@@ -319,7 +320,7 @@ class FlexBorrowRow(msgspec.Struct):
     status: int | str
 
 
-class FlexRepayRow(msgspec.Struct):
+class FlexRepayRow(msgspec.Struct, gc=False):
     loanCurrency: str
     repayAmount: Decimal
     repayId: Id
@@ -328,7 +329,7 @@ class FlexRepayRow(msgspec.Struct):
     repayType: int | str
 
 
-class FixedContractRow(msgspec.Struct):
+class FixedContractRow(msgspec.Struct, gc=False):
     borrowCurrency: str
     borrowTime: int
     loanId: Id
@@ -338,7 +339,7 @@ class FixedContractRow(msgspec.Struct):
     residualPenaltyInterest: Decimal | None = None
 
 
-class FixedRepayLeg(msgspec.Struct):
+class FixedRepayLeg(msgspec.Struct, gc=False):
     loanId: Id
     repayAmount: Decimal
     loanCurrency: str = ""
@@ -354,7 +355,7 @@ class FixedRepayRow(msgspec.Struct):
     details: list[FixedRepayLeg] = []
 
 
-class AdjustRow(msgspec.Struct):
+class AdjustRow(msgspec.Struct, gc=False):
     adjustId: Id
     adjustTime: int
     amount: Decimal
@@ -363,7 +364,7 @@ class AdjustRow(msgspec.Struct):
     status: int | str = 1
 
 
-class LegacyBorrowRow(msgspec.Struct):
+class LegacyBorrowRow(msgspec.Struct, gc=False):
     borrowTime: int
     initialLoanAmount: Decimal
     loanCurrency: str
@@ -371,7 +372,7 @@ class LegacyBorrowRow(msgspec.Struct):
     status: int | str
 
 
-class LegacyRepayRow(msgspec.Struct):
+class LegacyRepayRow(msgspec.Struct, gc=False):
     loanCurrency: str
     orderId: Id
     repayAmount: Decimal
@@ -389,7 +390,7 @@ class LegacyOngoingRow(msgspec.Struct):
     totalDebt: Decimal | None = None
 
 
-class InsLoanRow(msgspec.Struct):
+class InsLoanRow(msgspec.Struct, gc=False):
     orderId: Id
     loanTime: int
     loanCoin: str
@@ -397,7 +398,7 @@ class InsLoanRow(msgspec.Struct):
     status: int | str = "1"
 
 
-class InsRepaidRow(msgspec.Struct):
+class InsRepaidRow(msgspec.Struct, gc=False):
     repayOrderId: Id
     repaidTime: int
     token: str
@@ -487,53 +488,117 @@ def _ccy(value: str) -> str:
     return code
 
 
-def _status(table: Mapping[str, EventStatus], value: int | str) -> EventStatus:
-    # an undocumented status can still change: pending keeps it in the next syncs
-    return table.get(str(value), EventStatus.PENDING)
+# --- normalizers: one page of wire rows -> its events ---------------------------------------------------
+#
+# The hot path: one loop per page with the checks inlined, tables resolved once to
+# (kind, negative, venue_type) for both the int and the str spelling of a code, currency
+# codes validated once per distinct value per page, `raw` paired only when asked.
+
+Raws = list[msgspec.Raw] | None
+_NO_RAW = itertools.repeat(None)
+TypeEntry = tuple[EventKind, bool, str]
 
 
-def _event(
-    ctx: DecodeContext,
-    *,
-    id: str,
-    kind: EventKind,
-    status: EventStatus,
-    ts: int,
-    currency: str,
-    amount: Decimal,
-    venue_type: str,
-    ref_id: str | None = None,
-    parent_id: str | None = None,
-    raw: msgspec.Raw | None = None,
-) -> LoanEvent:
-    return LoanEvent(
-        venue=VENUE, account=ctx.account, feed=ctx.feed, id=id, kind=kind, status=status, ts=ts,
-        currency=currency, amount=amount, ref_id=ref_id, parent_id=parent_id, venue_type=venue_type,
-        raw=raw,
-    )
+def _type_table(table: Mapping[str, tuple[EventKind, int]]) -> dict[int | str, TypeEntry]:
+    """code -> (kind, negative, venue_type) under both spellings ("1" and 1) of each code."""
+    out: dict[int | str, TypeEntry] = {}
+    for code, (kind, sign) in table.items():
+        out[code] = out[int(code)] = (kind, sign < 0, code)
+    return out
 
 
-# --- normalizers: one wire row -> its events -----------------------------------------------------------
-
-def norm_flex_borrow(r: FlexBorrowRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
-    oid = _sid(r.orderId)
-    return [_event(ctx, id=oid, kind=K.BORROW, status=_status(NEW_STATUS, r.status), ts=r.borrowTime,
-                   currency=_ccy(r.loanCurrency), amount=signed(_money(r.initialLoanAmount, "initialLoanAmount"), False),
-                   venue_type="", ref_id=oid, raw=raw)]
-
-
-def norm_flex_repay(r: FlexRepayRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
-    vt = str(r.repayType)
-    kind, sign = FLEX_REPAY_TYPES.get(vt, UNKNOWN_REPAY)
-    return [_event(ctx, id=_sid(r.repayId), kind=kind, status=_status(NEW_STATUS, r.repayStatus),
-                   ts=r.repayTime, currency=_ccy(r.loanCurrency),
-                   amount=signed(_money(r.repayAmount, "repayAmount"), sign < 0), venue_type=vt, raw=raw)]
+def _status_table(table: Mapping[str, EventStatus]) -> dict[int | str, EventStatus]:
+    """code -> status under both spellings; look-ups default to pending: an undocumented
+    status can still change, and pending keeps the record in the next syncs."""
+    out: dict[int | str, EventStatus] = {}
+    for code, status in table.items():
+        out[code] = out[int(code)] = status
+    return out
 
 
-def norm_fixed_contract(r: FixedContractRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
-    return [_event(ctx, id=_sid(r.loanId), kind=K.BORROW, status=BORROW_DONE, ts=r.borrowTime,
-                   currency=_ccy(r.borrowCurrency), amount=signed(_money(r.residualPrincipal, "residualPrincipal"), False),
-                   venue_type=str(r.status), ref_id=_sid(r.orderId), raw=raw)]
+def _type_of(fast: dict[int | str, TypeEntry], table: Mapping[str, tuple[EventKind, int]], value: Id) -> TypeEntry:
+    """The (kind, negative, venue_type) of a code; codes not in the table are repayments."""
+    entry = fast.get(value)
+    if entry is None:
+        vt = str(value)
+        kind, sign = table.get(vt, UNKNOWN_REPAY)
+        entry = (kind, sign < 0, vt)
+    return entry
+
+
+_FLEX_REPAY = _type_table(FLEX_REPAY_TYPES)
+_FIXED_REPAY = _type_table(FIXED_REPAY_TYPES)
+_LEGACY_REPAY = _type_table(LEGACY_REPAY_TYPES)
+_INS_REPAY = _type_table(INS_REPAY_TYPES)
+_ADJUST = _type_table(ADJUST_DIRECTIONS)
+_NEW_STATUS = _status_table(NEW_STATUS)
+_LEGACY_STATUS = _status_table(LEGACY_REPAY_STATUS)
+_INS_STATUS = _status_table(INS_REPAY_STATUS)
+# enum members as module constants: `EventKind.BORROW` is a metaclass look-up (~90 ns), a global ~20 ns
+_PENDING = EventStatus.PENDING
+_DONE = EventStatus.DONE
+_BORROW = EventKind.BORROW
+
+
+def _cur(cache: dict[str, str], value: str) -> str:
+    """A currency code through the page's cache (validated once per distinct value)."""
+    code = cache.get(value)
+    if code is None:
+        code = cache[value] = _ccy(value)
+    return code
+
+
+def norm_flex_borrow(rows: list[FlexBorrowRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        oid = str(r.orderId)
+        if not oid:
+            raise _Bad("empty id")
+        amount = r.initialLoanAmount
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"initialLoanAmount is not finite or of sane magnitude: {amount}")
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW,
+            status=_NEW_STATUS.get(r.status, _PENDING), ts=r.borrowTime,
+            currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), amount=amount.copy_abs(),
+            ref_id=oid, venue_type="", raw=raw,
+        ))
+
+
+def norm_flex_repay(rows: list[FlexRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        kind, negative, vt = _FLEX_REPAY.get(r.repayType) or _type_of(_FLEX_REPAY, FLEX_REPAY_TYPES, r.repayType)
+        rid = str(r.repayId)
+        if not rid:
+            raise _Bad("empty id")
+        amount = r.repayAmount
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"repayAmount is not finite or of sane magnitude: {amount}")
+        mag = amount.copy_abs()
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=rid, kind=kind,
+            status=_NEW_STATUS.get(r.repayStatus, _PENDING), ts=r.repayTime,
+            currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency),
+            amount=mag.copy_negate() if negative else mag, venue_type=vt, raw=raw,
+        ))
+
+
+def norm_fixed_contract(rows: list[FixedContractRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        lid = str(r.loanId)
+        oid = str(r.orderId)
+        if not lid or not oid:
+            raise _Bad("empty id")
+        amount = r.residualPrincipal
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"residualPrincipal is not finite or of sane magnitude: {amount}")
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=lid, kind=_BORROW, status=BORROW_DONE, ts=r.borrowTime,
+            currency=ccys.get(r.borrowCurrency) or _cur(ccys, r.borrowCurrency), amount=amount.copy_abs(),
+            ref_id=oid, venue_type=str(r.status), raw=raw,
+        ))
 
 
 def _leg_order(loan_id: str) -> tuple[int, int, str]:
@@ -552,89 +617,148 @@ def fixed_leg_ids(repay_id: str, loan_ids: Iterable[str]) -> list[str]:
     return [repay_id if i == 0 else f"{repay_id}:{lid}" for i, lid in enumerate(ordered)]
 
 
-def norm_fixed_repay(r: FixedRepayRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
-    rid = _sid(r.repayId)
-    vt = str(r.repayType)
-    kind, sign = FIXED_REPAY_TYPES.get(vt, UNKNOWN_REPAY)
-    status = _status(NEW_STATUS, r.repayStatus)
-    ccy = _ccy(r.loanCurrency)
-    if not r.details:
-        return [_event(ctx, id=rid, kind=kind, status=status, ts=r.repayTime, currency=ccy,
-                       amount=signed(_money(r.repayAmount, "repayAmount"), sign < 0), venue_type=vt, raw=raw)]
-    legs: dict[str, tuple[str, Decimal]] = {}
-    for leg in r.details:
-        lid = _sid(leg.loanId)
-        amount = _money(leg.repayAmount, "details.repayAmount")
-        lccy = _ccy(leg.loanCurrency) if leg.loanCurrency else ccy
-        prev = legs.get(lid)
-        legs[lid] = (lccy, amount if prev is None else exact_sum((prev[1], amount)))  # a repeated loanId is one leg
-    ordered = sorted(legs, key=_leg_order)
-    out: list[LoanEvent] = []
-    for eid, lid in zip(fixed_leg_ids(rid, ordered), ordered):
-        lccy, amount = legs[lid]
-        out.append(_event(ctx, id=eid, kind=kind, status=status, ts=r.repayTime, currency=lccy,
-                          amount=signed(amount, sign < 0), venue_type=vt, ref_id=lid,
-                          parent_id=None if eid == rid else rid, raw=raw))
-    return out
+def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        rid = _sid(r.repayId)
+        kind, negative, vt = _FIXED_REPAY.get(r.repayType) or _type_of(_FIXED_REPAY, FIXED_REPAY_TYPES, r.repayType)
+        status = _NEW_STATUS.get(r.repayStatus, _PENDING)
+        ccy = ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency)
+        if not r.details:
+            amount = _money(r.repayAmount, "repayAmount")
+            append(LoanEvent(
+                venue=VENUE, account=account, feed=feed, id=rid, kind=kind, status=status, ts=r.repayTime,
+                currency=ccy, amount=signed(amount, negative), venue_type=vt, raw=raw,
+            ))
+            continue
+        legs: dict[str, tuple[str, Decimal]] = {}
+        for leg in r.details:
+            lid = _sid(leg.loanId)
+            amount = _money(leg.repayAmount, "details.repayAmount")
+            lccy = _cur(ccys, leg.loanCurrency) if leg.loanCurrency else ccy
+            prev = legs.get(lid)
+            legs[lid] = (lccy, amount if prev is None else exact_sum((prev[1], amount)))  # a repeated loanId is one leg
+        ordered = sorted(legs, key=_leg_order) if len(legs) > 1 else list(legs)
+        for i, lid in enumerate(ordered):
+            lccy, amount = legs[lid]
+            append(LoanEvent(
+                venue=VENUE, account=account, feed=feed, id=rid if i == 0 else f"{rid}:{lid}", kind=kind,
+                status=status, ts=r.repayTime, currency=lccy, amount=signed(amount, negative), ref_id=lid,
+                parent_id=None if i == 0 else rid, venue_type=vt, raw=raw,
+            ))
 
 
-def norm_adjust(r: AdjustRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
-    vt = str(r.direction)
-    entry = ADJUST_DIRECTIONS.get(vt)
-    if entry is None:
-        raise _Bad(f"unknown collateral direction {vt!r}")
-    kind, sign = entry
-    return [_event(ctx, id=_sid(r.adjustId), kind=kind, status=_status(NEW_STATUS, r.status),
-                   ts=r.adjustTime, currency=_ccy(r.collateralCurrency),
-                   amount=signed(_money(r.amount, "amount"), sign < 0), venue_type=vt, raw=raw)]
+def norm_adjust(rows: list[AdjustRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        entry = _ADJUST.get(r.direction)
+        if entry is None:
+            raise _Bad(f"unknown collateral direction {str(r.direction)!r}")
+        kind, negative, vt = entry
+        aid = str(r.adjustId)
+        if not aid:
+            raise _Bad("empty id")
+        amount = r.amount
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"amount is not finite or of sane magnitude: {amount}")
+        mag = amount.copy_abs()
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=aid, kind=kind, status=_NEW_STATUS.get(r.status, _PENDING),
+            ts=r.adjustTime, currency=ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency),
+            amount=mag.copy_negate() if negative else mag, venue_type=vt, raw=raw,
+        ))
 
 
-def norm_legacy_borrow(r: LegacyBorrowRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
-    oid = _sid(r.orderId)
-    return [_event(ctx, id=oid, kind=K.BORROW, status=BORROW_DONE, ts=r.borrowTime,
-                   currency=_ccy(r.loanCurrency), amount=signed(_money(r.initialLoanAmount, "initialLoanAmount"), False),
-                   venue_type=str(r.status), ref_id=oid, raw=raw)]
+def norm_legacy_borrow(rows: list[LegacyBorrowRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        oid = str(r.orderId)
+        if not oid:
+            raise _Bad("empty id")
+        amount = r.initialLoanAmount
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"initialLoanAmount is not finite or of sane magnitude: {amount}")
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=r.borrowTime,
+            currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), amount=amount.copy_abs(),
+            venue_type=str(r.status), ref_id=oid, raw=raw,
+        ))
 
 
-def norm_legacy_repay(r: LegacyRepayRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
-    rid = _sid(r.repayId)
-    oid = _sid(r.orderId)
-    vt = str(r.repayType)
-    kind, sign = LEGACY_REPAY_TYPES.get(vt, UNKNOWN_REPAY)
-    status = _status(LEGACY_REPAY_STATUS, r.repayStatus)
-    out = [_event(ctx, id=rid, kind=kind, status=status, ts=r.repayTime, currency=_ccy(r.loanCurrency),
-                  amount=signed(_money(r.repayAmount, "repayAmount"), sign < 0), venue_type=vt, ref_id=oid, raw=raw)]
-    back = r.collateralReturn
-    if back is not None and _money(back, "collateralReturn") != 0:
-        suffix, ckind, csign = LEGACY_COLLATERAL_RETURN
-        out.append(_event(ctx, id=f"{rid}:{suffix}", kind=ckind, status=status, ts=r.repayTime,
-                          currency=_ccy(r.collateralCurrency), amount=signed(back, csign < 0), venue_type=vt,
-                          ref_id=oid, parent_id=rid, raw=raw))
-    return out
+def norm_legacy_repay(rows: list[LegacyRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    suffix, ckind, csign = LEGACY_COLLATERAL_RETURN
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        rid = str(r.repayId)
+        oid = str(r.orderId)
+        if not rid or not oid:
+            raise _Bad("empty id")
+        kind, negative, vt = _LEGACY_REPAY.get(r.repayType) or _type_of(_LEGACY_REPAY, LEGACY_REPAY_TYPES, r.repayType)
+        status = _LEGACY_STATUS.get(r.repayStatus, _PENDING)
+        amount = r.repayAmount
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"repayAmount is not finite or of sane magnitude: {amount}")
+        mag = amount.copy_abs()
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=rid, kind=kind, status=status, ts=r.repayTime,
+            currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency),
+            amount=mag.copy_negate() if negative else mag, venue_type=vt, ref_id=oid, raw=raw,
+        ))
+        back = r.collateralReturn
+        if back is not None and _money(back, "collateralReturn") != 0:
+            append(LoanEvent(
+                venue=VENUE, account=account, feed=feed, id=f"{rid}:{suffix}", kind=ckind, status=status,
+                ts=r.repayTime, currency=_cur(ccys, r.collateralCurrency), amount=signed(back, csign < 0),
+                venue_type=vt, ref_id=oid, parent_id=rid, raw=raw,
+            ))
 
 
-def norm_ins_loan(r: InsLoanRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
-    oid = _sid(r.orderId)
-    return [_event(ctx, id=oid, kind=K.BORROW, status=BORROW_DONE, ts=r.loanTime, currency=_ccy(r.loanCoin),
-                   amount=signed(_money(r.loanAmount, "loanAmount"), False), venue_type=str(r.status), ref_id=oid, raw=raw)]
+def norm_ins_loan(rows: list[InsLoanRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        oid = str(r.orderId)
+        if not oid:
+            raise _Bad("empty id")
+        amount = r.loanAmount
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"loanAmount is not finite or of sane magnitude: {amount}")
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=r.loanTime,
+            currency=ccys.get(r.loanCoin) or _cur(ccys, r.loanCoin), amount=amount.copy_abs(),
+            venue_type=str(r.status), ref_id=oid, raw=raw,
+        ))
 
 
-def norm_ins_repaid(r: InsRepaidRow, ctx: DecodeContext, raw: msgspec.Raw | None) -> list[LoanEvent]:
-    rid = _sid(r.repayOrderId)
-    vt = str(r.businessType)
-    kind, sign = INS_REPAY_TYPES.get(vt, UNKNOWN_REPAY)
-    status = _status(INS_REPAY_STATUS, r.status)
-    ccy = _ccy(r.token)
-    out = [_event(ctx, id=rid, kind=kind, status=status, ts=r.repaidTime, currency=ccy,
-                  amount=signed(_money(r.quantity, "quantity"), sign < 0), venue_type=vt, raw=raw)]
-    if r.interest is not None and _money(r.interest, "interest") != 0:
-        suffix, ikind, isign = INS_INTEREST
-        out.append(_event(ctx, id=f"{rid}:{suffix}", kind=ikind, status=status, ts=r.repaidTime, currency=ccy,
-                          amount=signed(r.interest, isign < 0), venue_type=vt, parent_id=rid, raw=raw))
-    return out
+def norm_ins_repaid(rows: list[InsRepaidRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    suffix, ikind, isign = INS_INTEREST
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        rid = str(r.repayOrderId)
+        if not rid:
+            raise _Bad("empty id")
+        kind, negative, vt = _INS_REPAY.get(r.businessType) or _type_of(_INS_REPAY, INS_REPAY_TYPES, r.businessType)
+        status = _INS_STATUS.get(r.status, _PENDING)
+        ccy = ccys.get(r.token) or _cur(ccys, r.token)
+        amount = r.quantity
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"quantity is not finite or of sane magnitude: {amount}")
+        mag = amount.copy_abs()
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=rid, kind=kind, status=status, ts=r.repaidTime,
+            currency=ccy, amount=mag.copy_negate() if negative else mag, venue_type=vt, raw=raw,
+        ))
+        interest = r.interest
+        if interest is not None and _money(interest, "interest") != 0:
+            append(LoanEvent(
+                venue=VENUE, account=account, feed=feed, id=f"{rid}:{suffix}", kind=ikind, status=status,
+                ts=r.repaidTime, currency=ccy, amount=signed(interest, isign < 0), venue_type=vt, parent_id=rid,
+                raw=raw,
+            ))
 
 
 # --- decoders -----------------------------------------------------------------------------------------
+
+PageNorm = Callable[[list[Any], Raws, DecodeContext, list[LoanEvent]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -646,8 +770,8 @@ class _Codec:
     raws: msgspec.json.Decoder[Any]  # envelope with raw rows (keep_raw)
     row: msgspec.json.Decoder[Any]  # one row
     extract: Callable[[Any], tuple[list[Any], str | None]]
-    ts: Callable[[Any], int]
-    norm: Callable[[Any, DecodeContext, msgspec.Raw | None], list[LoanEvent]]
+    stamps: Callable[[list[Any]], list[int]]  # the rows' timestamps
+    norm: PageNorm
 
 
 def _param(generic: Any, arg: Any) -> Any:
@@ -660,8 +784,7 @@ def _cursor_rows(result: Any) -> tuple[list[Any], str | None]:
 
 
 def _codec(
-    path: str, row: type[Any], result: type[Any], ts: Callable[[Any], int],
-    norm: Callable[[Any, DecodeContext, msgspec.Raw | None], list[LoanEvent]],
+    path: str, row: type[Any], result: type[Any], stamps: Callable[[list[Any]], list[int]], norm: PageNorm,
     extract: Callable[[Any], tuple[list[Any], str | None]] = _cursor_rows,
 ) -> _Codec:
     return _Codec(
@@ -670,7 +793,7 @@ def _codec(
         msgspec.json.Decoder(_param(_Envelope, _param(result, msgspec.Raw))),
         msgspec.json.Decoder(row, strict=False),
         extract,
-        ts,
+        stamps,
         norm,
     )
 
@@ -682,45 +805,41 @@ def _make_decoder(codec: _Codec) -> DecodeFn:
             raise DecodeError(VENUE, ctx.feed, "success envelope without result", body)
         rows, nxt = codec.extract(env.result)
         events: list[LoanEvent] = []
-        lo: int | None = None
-        hi: int | None = None
+        raws: Raws = None
         try:
-            for item in rows:
-                raw: msgspec.Raw | None = None
-                if ctx.keep_raw:
-                    raw = item
-                    item = codec.row.decode(item)
-                ts = codec.ts(item)
-                lo = ts if lo is None or ts < lo else lo
-                hi = ts if hi is None or ts > hi else hi
-                events.extend(codec.norm(item, ctx, raw))
+            if ctx.keep_raw:
+                raws = rows
+                rows = [codec.row.decode(raw) for raw in rows]
+            stamps = codec.stamps(rows)
+            codec.norm(rows, raws, ctx, events)
         except (_Bad, msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise DecodeError(VENUE, ctx.feed, str(exc), body) from None
-        return Page(events=events, count=len(rows), min_ts=lo, max_ts=hi, next_cursor=nxt)
+        return Page(events=events, count=len(rows), min_ts=min(stamps) if stamps else None,
+                    max_ts=max(stamps) if stamps else None, next_cursor=nxt)
 
     return decode
 
 
 CODECS: Mapping[str, _Codec] = {
     "bybit.flexible_borrow_history": _codec(
-        P_FLEX_BORROW_HISTORY, FlexBorrowRow, _CursorResult, lambda r: r.borrowTime, norm_flex_borrow),
+        P_FLEX_BORROW_HISTORY, FlexBorrowRow, _CursorResult, lambda rows: [r.borrowTime for r in rows], norm_flex_borrow),
     "bybit.flexible_repayment_history": _codec(
-        P_FLEX_REPAY_HISTORY, FlexRepayRow, _CursorResult, lambda r: r.repayTime, norm_flex_repay),
+        P_FLEX_REPAY_HISTORY, FlexRepayRow, _CursorResult, lambda rows: [r.repayTime for r in rows], norm_flex_repay),
     "bybit.fixed_borrow_contracts": _codec(
-        P_FIXED_CONTRACTS, FixedContractRow, _CursorResult, lambda r: r.borrowTime, norm_fixed_contract),
+        P_FIXED_CONTRACTS, FixedContractRow, _CursorResult, lambda rows: [r.borrowTime for r in rows], norm_fixed_contract),
     "bybit.fixed_repayment_history": _codec(
-        P_FIXED_REPAY_HISTORY, FixedRepayRow, _CursorResult, lambda r: r.repayTime, norm_fixed_repay),
+        P_FIXED_REPAY_HISTORY, FixedRepayRow, _CursorResult, lambda rows: [r.repayTime for r in rows], norm_fixed_repay),
     "bybit.collateral_adjustment_history": _codec(
-        P_ADJUST_HISTORY, AdjustRow, _CursorResult, lambda r: r.adjustTime, norm_adjust),
+        P_ADJUST_HISTORY, AdjustRow, _CursorResult, lambda rows: [r.adjustTime for r in rows], norm_adjust),
     "bybit.legacy_borrow_history": _codec(
-        P_LEGACY_BORROW_HISTORY, LegacyBorrowRow, _CursorResult, lambda r: r.borrowTime, norm_legacy_borrow),
+        P_LEGACY_BORROW_HISTORY, LegacyBorrowRow, _CursorResult, lambda rows: [r.borrowTime for r in rows], norm_legacy_borrow),
     "bybit.legacy_repayment_history": _codec(
-        P_LEGACY_REPAY_HISTORY, LegacyRepayRow, _CursorResult, lambda r: r.repayTime, norm_legacy_repay),
+        P_LEGACY_REPAY_HISTORY, LegacyRepayRow, _CursorResult, lambda rows: [r.repayTime for r in rows], norm_legacy_repay),
     "bybit.institutional_loan_orders": _codec(
-        P_INS_LOANS, InsLoanRow, _InsLoanResult, lambda r: r.loanTime, norm_ins_loan,
+        P_INS_LOANS, InsLoanRow, _InsLoanResult, lambda rows: [r.loanTime for r in rows], norm_ins_loan,
         lambda res: (res.loanInfo, None)),
     "bybit.institutional_repayment_history": _codec(
-        P_INS_REPAID, InsRepaidRow, _InsRepaidResult, lambda r: r.repaidTime, norm_ins_repaid,
+        P_INS_REPAID, InsRepaidRow, _InsRepaidResult, lambda rows: [r.repaidTime for r in rows], norm_ins_repaid,
         lambda res: (res.repayInfo, None)),
 }
 
@@ -1270,7 +1389,7 @@ class Bybit(VenueClient):
                               lambda: self._find(feed, t0, match, currency=ccy))
         oid = _sid(env.result.orderId)
         return self._returning(action_event(
-            self.account, feed, id=oid, kind=K.BORROW, status=EventStatus.PENDING, ts=self._ts(env),
+            self.account, feed, id=oid, kind=_BORROW, status=EventStatus.PENDING, ts=self._ts(env),
             currency=ccy, amount=qty, venue_type="", ref_id=oid))
 
     async def repay_flexible(self, currency: str, amount: Decimal | str | int) -> LoanEvent:

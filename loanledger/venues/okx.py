@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import decimal
+import itertools
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
@@ -17,7 +18,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_currency
-from .._money import EXACT, plausible
+from .._money import EXACT, MAX_ADJUSTED
 from ..client import VenueClient
 from ..errors import (
     AuthError,
@@ -233,7 +234,7 @@ class _Envelope(msgspec.Struct, Generic[R]):
     msg: str = ""
 
 
-class _LoanRow(msgspec.Struct):
+class _LoanRow(msgspec.Struct, gc=False):
     refId: str
     type: str
     ccy: str
@@ -241,23 +242,14 @@ class _LoanRow(msgspec.Struct):
     ts: int
 
 
-class _InterestRow(msgspec.Struct):
+class _InterestRow(msgspec.Struct, gc=False):
     refId: str
     ccy: str
     interest: Decimal
     ts: int
 
 
-class _RepayRow(msgspec.Struct):
-    debtCcy: str
-    fillDebtSz: str
-    status: str
-    ts: int
-    # the legs stay raw bytes: each is decoded on its own (and kept as `raw` if asked)
-    ordIdInfo: list[msgspec.Raw] = []
-
-
-class _RepayLeg(msgspec.Struct):
+class _RepayLeg(msgspec.Struct, gc=False):
     ordId: str
     instId: str
     side: str
@@ -267,7 +259,25 @@ class _RepayLeg(msgspec.Struct):
     state: str = ""
 
 
-class _ConvertRow(msgspec.Struct):
+class _RepayRow(msgspec.Struct):
+    debtCcy: str
+    fillDebtSz: str
+    status: str
+    ts: int
+    ordIdInfo: list[_RepayLeg] = []
+
+
+class _RepayRowRaw(msgspec.Struct):
+    """`_RepayRow` for `keep_raw`: each leg stays raw bytes, decoded on its own and kept as its `raw`."""
+
+    debtCcy: str
+    fillDebtSz: str
+    status: str
+    ts: int
+    ordIdInfo: list[msgspec.Raw] = []
+
+
+class _ConvertRow(msgspec.Struct, gc=False):
     tradeId: str
     side: str
     baseCcy: str
@@ -280,35 +290,39 @@ class _ConvertRow(msgspec.Struct):
 
 
 class _Codec(Generic[R]):
-    """The decoders of one endpoint, built once: typed rows, or raw rows for `keep_raw`."""
+    """The decoders of one endpoint, built once: typed rows, or raw rows for `keep_raw`.
 
-    def __init__(self, row: type[R], path: str) -> None:
+    `raw_row` is the row type decoded from each raw record (the same as `row` unless
+    the raw path keeps nested parts raw too).
+    """
+
+    def __init__(self, row: type[R], path: str, raw_row: type[Any] | None = None) -> None:
         self.path = path
         self.typed: msgspec.json.Decoder[_Envelope[R]] = msgspec.json.Decoder(_Envelope[row], strict=False)  # type: ignore[valid-type]
         self.raw: msgspec.json.Decoder[_Envelope[msgspec.Raw]] = msgspec.json.Decoder(_Envelope[msgspec.Raw])
-        self.row: msgspec.json.Decoder[R] = msgspec.json.Decoder(row, strict=False)
+        self.row: msgspec.json.Decoder[Any] = msgspec.json.Decoder(raw_row or row, strict=False)
 
-    def rows(self, body: bytes, ctx: DecodeContext) -> list[tuple[R, msgspec.Raw | None]]:
-        """The records of a success envelope (an error envelope raises its typed error first:
-        `{"code":"50011","data":[]}` is never an empty last page)."""
+    def rows(self, body: bytes, ctx: DecodeContext) -> tuple[list[Any], list[msgspec.Raw] | None]:
+        """The records of a success envelope and, with `keep_raw`, their bytes (an error
+        envelope raises its typed error first: `{"code":"50011","data":[]}` is never an
+        empty last page)."""
         if not ctx.keep_raw:
             env: _Envelope[R] = _decode_envelope(self.typed, body, ctx.feed, self.path)
-            return [(r, None) for r in env.data]
+            return env.data, None
         renv: _Envelope[msgspec.Raw] = _decode_envelope(self.raw, body, ctx.feed, self.path)
-        out: list[tuple[R, msgspec.Raw | None]] = []
-        for raw in renv.data:
-            try:
-                out.append((self.row.decode(raw), msgspec.Raw(bytes(raw))))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise DecodeError(VENUE, ctx.feed, f"record: {exc}", body) from None
-        return out
+        raws = renv.data
+        try:
+            return [self.row.decode(raw) for raw in raws], [msgspec.Raw(bytes(raw)) for raw in raws]
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise DecodeError(VENUE, ctx.feed, f"record: {exc}", body) from None
 
 
 _loan_codec = _Codec(_LoanRow, LOAN_HISTORY_PATH)
 _interest_codec = _Codec(_InterestRow, INTEREST_PATH)
-_repay_codec = _Codec(_RepayRow, ONE_CLICK_REPAY_PATH)
+_repay_codec = _Codec(_RepayRow, ONE_CLICK_REPAY_PATH, _RepayRowRaw)
 _convert_codec = _Codec(_ConvertRow, CONVERT_PATH)
 _leg_decoder = msgspec.json.Decoder(_RepayLeg, strict=False)
+_NO_RAW = itertools.repeat(None)
 
 
 # --- feeds: normalization tables ---------------------------------------------------------------
@@ -362,6 +376,9 @@ CONVERT_STATE: Mapping[str, EventStatus] = {
 #: one-click repay leg `state` values after which the order no longer changes
 _LEG_FINAL = frozenset({"filled", "canceled"})
 
+# enum members as module constants: `EventKind.CONVERT` is a metaclass look-up (~90 ns), a global ~20 ns
+_CONVERT, _DONE, _PENDING = EventKind.CONVERT, EventStatus.DONE, EventStatus.PENDING
+
 ONE_CLICK_REPAY_TYPE = "one_click_repay"
 INTEREST_TYPE = "interest_accrued"
 _ZERO = Decimal(0)
@@ -371,31 +388,22 @@ def _bad(ctx: DecodeContext, body: bytes, detail: str) -> DecodeError:
     return DecodeError(VENUE, ctx.feed, detail, body)
 
 
-def _finite(value: Decimal, what: str, ctx: DecodeContext, body: bytes) -> Decimal:
-    if not plausible(value):
-        raise _bad(ctx, body, f"{what} is not a finite number of sane magnitude: {value}")
-    return value
-
-
 def _amount(text: str, what: str, ctx: DecodeContext, body: bytes, *, empty: bool = False) -> Decimal:
     """A wire decimal string (`empty=True`: "" stands for zero, e.g. an unfilled leg)."""
     if not text:
         if empty:
             return _ZERO
         raise _bad(ctx, body, f"{what} is empty")
-    if text != text.strip() or "_" in text:
-        raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}")
     try:
         value = Decimal(text)
     except InvalidOperation:
         raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}") from None
-    return _finite(value, what, ctx, body)
-
-
-def _signed(value: Decimal, sign: int) -> Decimal:
-    """|value| with `sign`, exactly (no context rounding); zero stays unsigned."""
-    magnitude = value.copy_abs()
-    return magnitude.copy_negate() if sign < 0 and magnitude else magnitude
+    # Decimal() also takes surrounding whitespace and "1_000": the wire never has them
+    if "_" in text or text != text.strip():
+        raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}")
+    if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+        raise _bad(ctx, body, f"{what} is not a finite number of sane magnitude: {value}")
+    return value
 
 
 def _product(a: Decimal, b: Decimal, ctx: DecodeContext, body: bytes) -> Decimal:
@@ -406,22 +414,10 @@ def _product(a: Decimal, b: Decimal, ctx: DecodeContext, body: bytes) -> Decimal
         raise _bad(ctx, body, f"fillSz x fillPx cannot be computed exactly ({a} x {b})") from None
 
 
-def _ccy(value: str, what: str, ctx: DecodeContext, body: bytes) -> str:
-    if not value:
-        raise _bad(ctx, body, f"{what} is empty")
-    return value.upper()
-
-
-def _key(value: str, what: str, ctx: DecodeContext, body: bytes) -> str:
-    if not value:
-        raise _bad(ctx, body, f"{what} is empty")
-    return value
-
-
-def _page(events: list[LoanEvent], count: int, stamps: list[int], last_key: str | None = None) -> Page:
+def _page(events: list[LoanEvent], rows: list[Any], stamps: list[int], last_key: str | None = None) -> Page:
     return Page(
         events=events,
-        count=count,
+        count=len(rows),
         min_ts=min(stamps) if stamps else None,
         max_ts=max(stamps) if stamps else None,
         last_key=last_key,
@@ -429,49 +425,71 @@ def _page(events: list[LoanEvent], count: int, stamps: list[int], last_key: str 
 
 
 # --- feeds: decoders ---------------------------------------------------------------------------------
+#
+# The hot path: one loop per page with the checks inlined (no helper call per record
+# unless a record needs one), tables resolved to (kind, negative) once, `raw` paired
+# with its row only when asked.
+
+#: loan-history `type` -> (kind, amount is negative)
+_LOAN_KINDS: Mapping[str, tuple[EventKind, bool]] = {t: (k, KIND_SIGN[k] < 0) for t, k in LOAN_HISTORY_TYPES.items()}
 
 
 def decode_loan_history(body: bytes, ctx: DecodeContext) -> Page:
     """GET /api/v5/finance/flexible-loan/loan-history: one event per record, id = refId."""
-    rows = _loan_codec.rows(body, ctx)
+    rows, raws = _loan_codec.rows(body, ctx)
     events: list[LoanEvent] = []
-    stamps: list[int] = []
+    append = events.append
     account, feed = ctx.account, ctx.feed
-    for row, raw in rows:
-        kind = LOAN_HISTORY_TYPES.get(row.type)
-        if kind is None:
-            raise _bad(ctx, body, f"unknown loan-history type {row.type!r} (refId {row.refId!r})")
-        ref = _key(row.refId, "refId", ctx, body)
-        events.append(
-            LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=ref, kind=kind, status=EventStatus.DONE,
-                ts=row.ts, currency=_ccy(row.ccy, "ccy", ctx, body),
-                amount=_signed(_finite(row.amt, "amt", ctx, body), KIND_SIGN[kind]),
-                ref_id=ref, venue_type=row.type, raw=raw,
-            )
-        )
-        stamps.append(row.ts)
-    return _page(events, len(rows), stamps, rows[-1][0].refId if rows else None)
+    done = EventStatus.DONE
+    kinds = _LOAN_KINDS
+    for row, raw in zip(rows, _NO_RAW if raws is None else raws):
+        vtype = row.type
+        entry = kinds.get(vtype)
+        ref = row.refId
+        if entry is None:
+            raise _bad(ctx, body, f"unknown loan-history type {vtype!r} (refId {ref!r})")
+        if not ref:
+            raise _bad(ctx, body, "refId is empty")
+        ccy = row.ccy
+        if not ccy:
+            raise _bad(ctx, body, "ccy is empty")
+        amt = row.amt
+        if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
+            raise _bad(ctx, body, f"amt is not a finite number of sane magnitude: {amt}")
+        kind, negative = entry
+        mag = amt.copy_abs()
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=ref, kind=kind, status=done, ts=row.ts,
+            currency=ccy.upper(), amount=mag.copy_negate() if negative and mag else mag,
+            ref_id=ref, venue_type=vtype, raw=raw,
+        ))
+    return _page(events, rows, [r.ts for r in rows], rows[-1].refId if rows else None)
 
 
 def decode_interest_accrued(body: bytes, ctx: DecodeContext) -> Page:
     """GET /api/v5/finance/flexible-loan/interest-accrued: an `interest` event (negative), id = refId."""
-    rows = _interest_codec.rows(body, ctx)
+    rows, raws = _interest_codec.rows(body, ctx)
     events: list[LoanEvent] = []
-    stamps: list[int] = []
+    append = events.append
     account, feed = ctx.account, ctx.feed
-    for row, raw in rows:
-        ref = _key(row.refId, "refId", ctx, body)
-        events.append(
-            LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=ref, kind=EventKind.INTEREST,
-                status=EventStatus.DONE, ts=row.ts, currency=_ccy(row.ccy, "ccy", ctx, body),
-                amount=_signed(_finite(row.interest, "interest", ctx, body), -1),
-                ref_id=ref, venue_type=INTEREST_TYPE, raw=raw,
-            )
-        )
-        stamps.append(row.ts)
-    return _page(events, len(rows), stamps, rows[-1][0].refId if rows else None)
+    done, interest = EventStatus.DONE, EventKind.INTEREST
+    for row, raw in zip(rows, _NO_RAW if raws is None else raws):
+        ref = row.refId
+        if not ref:
+            raise _bad(ctx, body, "refId is empty")
+        ccy = row.ccy
+        if not ccy:
+            raise _bad(ctx, body, "ccy is empty")
+        amt = row.interest
+        if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
+            raise _bad(ctx, body, f"interest is not a finite number of sane magnitude: {amt}")
+        mag = amt.copy_abs()
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=ref, kind=interest, status=done, ts=row.ts,
+            currency=ccy.upper(), amount=mag.copy_negate() if mag else mag,
+            ref_id=ref, venue_type=INTEREST_TYPE, raw=raw,
+        ))
+    return _page(events, rows, [r.ts for r in rows], rows[-1].refId if rows else None)
 
 
 def one_click_repay_id(ts: int, debt_ccy: str) -> str:
@@ -486,39 +504,50 @@ def decode_one_click_repay(body: bytes, ctx: DecodeContext) -> Page:
     followed by one `convert` event per order of `ordIdInfo` that filled
     anything (id = ordId, parent_id = the repay event).
     """
-    rows = _repay_codec.rows(body, ctx)
+    rows, raws = _repay_codec.rows(body, ctx)
     events: list[LoanEvent] = []
-    stamps: list[int] = []
+    append = events.append
     account, feed = ctx.account, ctx.feed
-    for row, raw in rows:
-        status = ONE_CLICK_REPAY_STATUS.get(row.status)
+    repay, done = EventKind.REPAY, EventStatus.DONE
+    statuses = ONE_CLICK_REPAY_STATUS
+    for row, raw in zip(rows, _NO_RAW if raws is None else raws):
+        status = statuses.get(row.status)
         if status is None:
             raise _bad(ctx, body, f"unknown one-click repay status {row.status!r}")
-        debt = _ccy(row.debtCcy, "debtCcy", ctx, body)
-        parent = one_click_repay_id(row.ts, debt)
+        debt = row.debtCcy
+        if not debt:
+            raise _bad(ctx, body, "debtCcy is empty")
+        debt = debt.upper()
+        ts = row.ts
+        parent = f"{ts}:{debt}"
         # running / failed records may carry "" before anything filled
-        filled = _amount(row.fillDebtSz, "fillDebtSz", ctx, body, empty=status is not EventStatus.DONE)
-        events.append(
-            LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=parent, kind=EventKind.REPAY, status=status,
-                ts=row.ts, currency=debt, amount=_signed(filled, -1),
-                venue_type=ONE_CLICK_REPAY_TYPE, raw=raw,
-            )
-        )
-        stamps.append(row.ts)
-        for leg_raw in row.ordIdInfo:
-            leg_event = _repay_leg(leg_raw, parent, ctx, body)
-            if leg_event is not None:
-                events.append(leg_event)
-    return _page(events, len(rows), stamps)
+        mag = _amount(row.fillDebtSz, "fillDebtSz", ctx, body, empty=status is not done).copy_abs()
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=parent, kind=repay, status=status, ts=ts,
+            currency=debt, amount=mag.copy_negate() if mag else mag, venue_type=ONE_CLICK_REPAY_TYPE, raw=raw,
+        ))
+        if raws is None:
+            for leg in row.ordIdInfo:
+                if leg.fillSz and leg.fillSz != "0":
+                    leg_event = _repay_leg(leg, None, parent, ctx, body)
+                    if leg_event is not None:
+                        append(leg_event)
+        else:
+            for leg_raw in row.ordIdInfo:
+                try:
+                    typed = _leg_decoder.decode(leg_raw)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    raise _bad(ctx, body, f"ordIdInfo: {exc}") from None
+                leg_event = _repay_leg(typed, msgspec.Raw(bytes(leg_raw)), parent, ctx, body)
+                if leg_event is not None:
+                    append(leg_event)
+    return _page(events, rows, [r.ts for r in rows])
 
 
-def _repay_leg(leg_raw: msgspec.Raw, parent: str, ctx: DecodeContext, body: bytes) -> LoanEvent | None:
+def _repay_leg(
+    leg: _RepayLeg, raw: msgspec.Raw | None, parent: str, ctx: DecodeContext, body: bytes
+) -> LoanEvent | None:
     """One order of a one-click repay as a `convert` event; None if it filled nothing."""
-    try:
-        leg = _leg_decoder.decode(leg_raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise _bad(ctx, body, f"ordIdInfo: {exc}") from None
     size = _amount(leg.fillSz, "ordIdInfo.fillSz", ctx, body, empty=True)
     if not size:
         return None  # canceled without a fill: nothing moved
@@ -534,14 +563,15 @@ def _repay_leg(leg_raw: msgspec.Raw, parent: str, ctx: DecodeContext, body: byte
         got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
     else:
         raise _bad(ctx, body, f"ordIdInfo.side {leg.side!r} is neither buy nor sell")
-    ord_id = _key(leg.ordId, "ordIdInfo.ordId", ctx, body)
+    ord_id = leg.ordId
+    if not ord_id:
+        raise _bad(ctx, body, "ordIdInfo.ordId is empty")
     return LoanEvent(
-        venue=VENUE, account=ctx.account, feed=ctx.feed, id=ord_id, kind=EventKind.CONVERT,
-        status=EventStatus.DONE if leg.state in _LEG_FINAL else EventStatus.PENDING,
+        venue=VENUE, account=ctx.account, feed=ctx.feed, id=ord_id, kind=_CONVERT,
+        status=_DONE if leg.state in _LEG_FINAL else _PENDING,
         ts=leg.cTime, currency=got.upper(), amount=got_amt,
-        counter_currency=paid.upper(), counter_amount=_signed(paid_amt, -1),
-        ref_id=ord_id, parent_id=parent, venue_type=leg.side,
-        raw=msgspec.Raw(bytes(leg_raw)) if ctx.keep_raw else None,
+        counter_currency=paid.upper(), counter_amount=paid_amt.copy_negate() if paid_amt else paid_amt,
+        ref_id=ord_id, parent_id=parent, venue_type=leg.side, raw=raw,
     )
 
 
@@ -551,35 +581,41 @@ def decode_convert_history(body: bytes, ctx: DecodeContext) -> Page:
     `side` is relative to baseCcy: buy = received base, paid quote; sell =
     received quote, paid base. A rejected trade is `failed` (its sizes as sent).
     """
-    rows = _convert_codec.rows(body, ctx)
+    rows, raws = _convert_codec.rows(body, ctx)
     events: list[LoanEvent] = []
-    stamps: list[int] = []
+    append = events.append
     account, feed = ctx.account, ctx.feed
-    for row, raw in rows:
-        status = CONVERT_STATE.get(row.state)
+    convert, failed_status = EventKind.CONVERT, EventStatus.FAILED
+    states = CONVERT_STATE
+    for row, raw in zip(rows, _NO_RAW if raws is None else raws):
+        status = states.get(row.state)
         if status is None:
             raise _bad(ctx, body, f"unknown convert state {row.state!r} (tradeId {row.tradeId!r})")
-        failed = status is EventStatus.FAILED
-        base = _ccy(row.baseCcy, "baseCcy", ctx, body)
-        quote = _ccy(row.quoteCcy, "quoteCcy", ctx, body)
+        failed = status is failed_status
+        base, quote = row.baseCcy, row.quoteCcy
+        if not base:
+            raise _bad(ctx, body, "baseCcy is empty")
+        if not quote:
+            raise _bad(ctx, body, "quoteCcy is empty")
         base_amt = _amount(row.fillBaseSz, "fillBaseSz", ctx, body, empty=failed).copy_abs()
         quote_amt = _amount(row.fillQuoteSz, "fillQuoteSz", ctx, body, empty=failed).copy_abs()
-        if row.side == "buy":
+        side = row.side
+        if side == "buy":
             got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
-        elif row.side == "sell":
+        elif side == "sell":
             got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
         else:
-            raise _bad(ctx, body, f"side {row.side!r} is neither buy nor sell (tradeId {row.tradeId!r})")
-        events.append(
-            LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=_key(row.tradeId, "tradeId", ctx, body),
-                kind=EventKind.CONVERT, status=status, ts=row.ts, currency=got, amount=got_amt,
-                counter_currency=paid, counter_amount=_signed(paid_amt, -1),
-                ref_id=row.clTReqId or None, venue_type=row.side, raw=raw,
-            )
-        )
-        stamps.append(row.ts)
-    return _page(events, len(rows), stamps, rows[-1][0].tradeId if rows else None)
+            raise _bad(ctx, body, f"side {side!r} is neither buy nor sell (tradeId {row.tradeId!r})")
+        trade = row.tradeId
+        if not trade:
+            raise _bad(ctx, body, "tradeId is empty")
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=trade, kind=convert, status=status, ts=row.ts,
+            currency=got.upper(), amount=got_amt, counter_currency=paid.upper(),
+            counter_amount=paid_amt.copy_negate() if paid_amt else paid_amt,
+            ref_id=row.clTReqId or None, venue_type=side, raw=raw,
+        ))
+    return _page(events, rows, [r.ts for r in rows], rows[-1].tradeId if rows else None)
 
 
 # --- feeds: specs --------------------------------------------------------------------------------------

@@ -1,0 +1,229 @@
+"""Decode throughput per feed: loanledger.decode against three baselines and a ceiling.
+
+For each feed, the same pages (benchmarks/data.py) go through every row in one run,
+interleaved repetition by repetition so a noisy machine slows all rows alike:
+
+- ``loanledger``: `loanledger.decode(feed, body)`, the product path, to LoanEvents;
+- ``A json+dict``: stdlib ``json.loads`` + a hand-written dict normalizer with Decimal;
+- ``B orjson+dict``: ``orjson.loads`` + the same normalizer;
+- ``C pydantic``: pydantic v2 ``model_validate_json`` into typed models (Decimal), normalized;
+- ``ceiling``: msgspec into Structs with the used fields as wire str/int, no normalization.
+
+Before timing, every baseline's events are compared with loanledger's, page by page
+(`verified` column: pages whose events differ; B and C cannot be exact where a venue
+sends an amount as a JSON number with more digits than a float holds).
+
+Figures: events/s (the events loanledger produces from those bytes, over the row's
+median time), MB/s of response bodies, and time ratios against loanledger.
+
+    python benchmarks/decode.py [--pages 200] [--reps 7] [--feeds okx.convert_history ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import baselines  # noqa: E402
+import data  # noqa: E402
+
+import loanledger  # noqa: E402
+
+__all__ = ["ROWS", "FeedResult", "main", "run", "table"]
+
+ROWS = ("loanledger", "A json+dict", "B orjson+dict", "C pydantic", "ceiling msgspec-str")
+#: also timed, for the breakdown: loanledger's own wire decode (msgspec into its wire Structs,
+#: amounts parsed to Decimal, times to int) without normalization
+WIRE = "loanledger wire only"
+ACCOUNT = "default"
+
+
+def _wire_decoder(feed: str) -> Callable[[bytes], Any]:
+    """loanledger's typed envelope decoder of a feed (private names: benchmarks only)."""
+    from loanledger.venues import binance, bybit, okx
+
+    okx_codecs = {"okx.flexible_loan_history": okx._loan_codec, "okx.flexible_loan_interest": okx._interest_codec,
+                  "okx.one_click_repay_history": okx._repay_codec, "okx.convert_history": okx._convert_codec}
+    if feed in okx_codecs:
+        return okx_codecs[feed].typed.decode
+    if feed == "binance.pmloan_history":
+        return binance._pmloan_decoder.decode
+    if feed == "binance.pm_interest_history":
+        return binance._interest_decoder.decode
+    return bybit.CODECS[feed].rows.decode
+
+
+def event_cost_ns(n: int = 20_000) -> float:
+    """What building one LoanEvent costs (ns): the floor of any decoder producing them."""
+    from decimal import Decimal
+
+    from loanledger import EventKind, EventStatus, LoanEvent
+
+    amount, kind, status = Decimal("-12345678901.1234567890"), EventKind.REPAY, EventStatus.DONE
+    ids = [str(i) for i in range(n)]
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for i in ids:
+            LoanEvent(venue="okx", account="a", feed="f", id=i, kind=kind, status=status, ts=1, currency="USDT",
+                      amount=amount, ref_id=i, venue_type="repaid", raw=None)
+        best = min(best, time.perf_counter() - start)
+    return best / n * 1e9
+
+
+@dataclass
+class FeedResult:
+    feed: str
+    pages: int
+    events: int
+    records: int
+    mbytes: float
+    seconds: dict[str, float] = field(default_factory=dict)  # median per row
+    mismatched: dict[str, int] = field(default_factory=dict)  # pages whose events differ from loanledger's
+
+    def events_per_s(self, row: str) -> float:
+        return self.events / self.seconds[row]
+
+    def mb_per_s(self, row: str) -> float:
+        return self.mbytes / self.seconds[row]
+
+    def ratio(self, row: str) -> float:
+        """loanledger's throughput / `row`'s (same bytes, same events)."""
+        return self.seconds[row] / self.seconds["loanledger"]
+
+
+def _callables(feed: str) -> dict[str, Callable[[bytes], Any]]:
+    norm = baselines.dict_normalizers[feed]
+    pyd = baselines.pydantic_decoders[feed]
+    ceil = baselines.ceiling_decoders[feed].decode
+    jl, ol = baselines.json_loads, baselines.orjson_loads
+    decode = loanledger.decode
+    return {
+        "loanledger": lambda b: decode(feed, b),
+        "A json+dict": lambda b: norm(jl(b), ACCOUNT, feed),
+        "B orjson+dict": lambda b: norm(ol(b), ACCOUNT, feed),
+        "C pydantic": lambda b: pyd(b, ACCOUNT, feed),
+        "ceiling msgspec-str": ceil,
+        WIRE: _wire_decoder(feed),
+    }
+
+
+def _timed(fn: Callable[[bytes], Any], bodies: Sequence[bytes]) -> float:
+    start = time.perf_counter()
+    for body in bodies:
+        fn(body)
+    return time.perf_counter() - start
+
+
+def run_feed(feed: str, bodies: Sequence[bytes], reps: int) -> FeedResult:
+    fns = _callables(feed)
+    product = [loanledger.decode(feed, b) for b in bodies]
+    res = FeedResult(
+        feed=feed, pages=len(bodies), events=sum(map(len, product)),
+        records=len(bodies) * data.PAGE_SIZE,
+        mbytes=sum(map(len, bodies)) / 1e6,
+    )
+    for row in ("A json+dict", "B orjson+dict", "C pydantic"):
+        fn = fns[row]
+        res.mismatched[row] = sum(1 for body, want in zip(bodies, product) if fn(body) != want)
+    del product
+    rows = (*ROWS, WIRE)
+    times: dict[str, list[float]] = {row: [] for row in rows}
+    for rep in range(reps):
+        order = rows[rep % len(rows):] + rows[:rep % len(rows)]  # rotate: no row always runs first
+        for row in order:
+            gc.collect()
+            times[row].append(_timed(fns[row], bodies))
+    res.seconds = {row: statistics.median(ts) for row, ts in times.items()}
+    return res
+
+
+def run(pages: int = 200, reps: int = 7, feeds: Sequence[str] | None = None, *, seed: int = data.SEED,
+        progress: Callable[[str], None] | None = None) -> list[FeedResult]:
+    out = []
+    for feed in feeds or list(data.FEEDS):
+        bodies = [data.page_body(feed, p, seed=seed) for p in range(pages)]
+        out.append(run_feed(feed, bodies, reps))
+        if progress is not None:
+            progress(feed)
+    return out
+
+
+def table(results: Sequence[FeedResult]) -> str:
+    """The decode table (markdown): throughput per row, then the ratios."""
+    short = {"loanledger": "loanledger", "A json+dict": "A json", "B orjson+dict": "B orjson",
+             "C pydantic": "C pydantic", "ceiling msgspec-str": "ceiling"}
+    head = ["feed", "ev/page"] + [f"{short[r]} kev/s" for r in ROWS] + ["ll MB/s", "ll/A", "ll/B", "ll/C",
+                                                                         "ll/ceiling", "verified"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        bad = [f"{short[k]}: {v} pages differ" for k, v in r.mismatched.items() if v]
+        cells = [r.feed, f"{r.events / r.pages:.0f}"]
+        cells += [f"{r.events_per_s(row) / 1e3:,.0f}" for row in ROWS]
+        cells += [f"{r.mb_per_s('loanledger'):.0f}"]
+        cells += [f"{r.ratio(row):.2f}" for row in ("A json+dict", "B orjson+dict", "C pydantic")]
+        cells += [f"{r.ratio('ceiling msgspec-str'):.2f}", "; ".join(bad) or "all equal"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lo = {row: min(r.ratio(row) for r in results) for row in ROWS}
+    lines.append("")
+    lines.append(
+        f"loanledger / A: min {lo['A json+dict']:.2f}x; / C: min {lo['C pydantic']:.2f}x; "
+        f"loanledger / ceiling: min {lo['ceiling msgspec-str']:.2f} "
+        f"(geometric means: "
+        f"{statistics.geometric_mean(r.ratio('A json+dict') for r in results):.2f}x, "
+        f"{statistics.geometric_mean(r.ratio('C pydantic') for r in results):.2f}x, "
+        f"{statistics.geometric_mean(r.ratio('ceiling msgspec-str') for r in results):.2f})"
+    )
+    return "\n".join(lines)
+
+
+def breakdown(results: Sequence[FeedResult], event_ns: float) -> str:
+    """Where loanledger's decode time goes, per page (markdown), from the timed rows:
+    JSON scanning into Structs (the ceiling), turning wire strings into Decimal / int (its
+    own wire Structs minus the ceiling), and normalizing into LoanEvents (the rest), of
+    which building the LoanEvents themselves is estimated from `event_ns`."""
+    head = ["feed", "loanledger us/page", "JSON to Structs (ceiling)", "Decimal + int parsing",
+            "normalize + events", "of which LoanEvent construction", "ll/ceiling"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        full = r.seconds["loanledger"] / r.pages * 1e6
+        ceil = r.seconds["ceiling msgspec-str"] / r.pages * 1e6
+        wire = r.seconds[WIRE] / r.pages * 1e6
+        ev = event_ns * r.events / r.pages / 1e3
+
+        def pct(x: float) -> str:
+            return f"{x:.0f} ({x / full:.0%})"
+
+        lines.append("| " + " | ".join([
+            r.feed, f"{full:.0f}", pct(ceil), pct(max(0.0, wire - ceil)), pct(full - wire), pct(ev),
+            f"{r.ratio('ceiling msgspec-str'):.2f}",
+        ]) + " |")
+    lines.append("")
+    lines.append(f"LoanEvent construction measured at {event_ns:.0f} ns per event.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="decode throughput: loanledger vs baselines and the msgspec ceiling")
+    ap.add_argument("--pages", type=int, default=200, help="pages of 100 records per feed (default 200)")
+    ap.add_argument("--reps", type=int, default=7, help="repetitions; the median counts (default 7)")
+    ap.add_argument("--feeds", nargs="*", choices=sorted(data.FEEDS), help="default: every feed")
+    args = ap.parse_args(argv)
+    results = run(args.pages, args.reps, args.feeds, progress=lambda f: print(f"  decoded {f}", file=sys.stderr))
+    print(table(results))
+    print()
+    print(breakdown(results, event_cost_ns()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
