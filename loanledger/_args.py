@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
+from ._money import MAX_ADJUSTED, plausible
 from .errors import InvalidArgument
 
 __all__ = [
@@ -104,6 +105,9 @@ def check_amount(name: str, value: object) -> Decimal:
         raise InvalidArgument(name, f"{value!r} is not finite")
     if amount <= 0:
         raise InvalidArgument(name, f"{value!r} must be positive")
+    if not plausible(amount):
+        # 1E+999999999 is finite, but sent in plain notation it is a gigabyte of zeros
+        raise InvalidArgument(name, f"{amount:.3e} is beyond any amount a venue takes (10**±{MAX_ADJUSTED})")
     return amount
 
 

@@ -51,6 +51,8 @@ class VenueClient:
             raise TypeError(f"limits: expected RateLimits, got {type(limits).__name__}")
         if base_url is not None and not isinstance(base_url, str):
             raise TypeError(f"base_url: expected str, got {type(base_url).__name__}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry: expected RetryPolicy, got {type(retry).__name__}")
         self.transport = Transport(
             dialect,
             base_url=base_url or self.default_base_url,
@@ -153,5 +155,6 @@ class VenueClient:
             strict=strict,
             keep_raw=keep_raw,
             max_pages=max_pages,
+            clock=transport.clock.now_ms,  # the venue's clock as far as we know it (resynced on skew)
             filters=wire,
         )

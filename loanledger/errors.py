@@ -178,7 +178,9 @@ class AmbiguousOutcome(LoanLedgerError):
     It may or may not have executed. It is never re-sent automatically. The
     request (method, path, body without secrets) is attached; `reconcile()`,
     when the action supports it, looks the action up in the venue's history
-    feed and returns the matching event or None.
+    feed and returns the matching event, or None once the venue can no longer
+    execute the request (a request still in flight when the client timed out may
+    execute later: Bybit's lookup waits out the request's recv window first).
     """
 
     def __init__(
@@ -237,6 +239,8 @@ class DecodeError(LoanLedgerError):
                 transient = False
             except msgspec.DecodeError:
                 transient = True
+            except RecursionError:  # JSON nested deeper than msgspec follows: it will not change
+                transient = False
         self.transient = transient
         super().__init__(f"{venue} {feed}: cannot decode response ({detail}): {self.body_excerpt!r}")
 

@@ -218,7 +218,16 @@ class Ledger:
         await self.close()
 
     async def close(self) -> None:
-        """Close every client and the store."""
+        """Close every client and the store. A cancellation (Ctrl-C) arriving meanwhile waits
+        for the closing to finish, then propagates: no session or store is left open."""
+        closing = asyncio.ensure_future(self._close())
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            await closing
+            raise
+
+    async def _close(self) -> None:
         try:
             await asyncio.gather(*(c.close() for c in self.clients))
         finally:

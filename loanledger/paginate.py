@@ -53,6 +53,7 @@ from .ratelimit import Limit
 from .transport import RequestStats
 
 __all__ = [
+    "AHEAD_MS",
     "Bounds",
     "CursorKind",
     "DecodeContext",
@@ -73,6 +74,9 @@ Params = list[tuple[str, str]]
 _NO_PARENT = {None}
 _PENDING = EventStatus.PENDING
 DAY_MS = 86_400_000
+#: a walk without `until` covers records stamped up to this far after the clock's now
+#: (venue clocks run ahead of ours by up to the skew they accept, OKX 30 s, before a resync)
+AHEAD_MS = 60_000
 
 
 # --- what decoders produce ---------------------------------------------------------
@@ -593,6 +597,9 @@ class Feed(AsyncIterator[LoanEvent]):
             raise InvalidArgument("since", f"since ({since}) is after until ({until})")
         if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
             raise InvalidArgument("max_pages", f"{max_pages!r} must be a positive int")
+        for flag, value in (("strict", strict), ("keep_raw", keep_raw)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{flag}: expected bool, got {type(value).__name__}")
         self.spec = spec
         self.id = spec.id
         self._fetch = fetch
@@ -689,7 +696,10 @@ class Feed(AsyncIterator[LoanEvent]):
             lo = self.since if lo is None else max(lo, self.since)
         if lo is None:
             lo = self.spec.default_since
-        return Bounds(lo, now if self.until is None else min(self.until, now))
+        # "up to now" reaches a little past our estimate of the venue's clock: a venue whose
+        # clock runs ahead (by less than it tolerates in request timestamps, or before our
+        # first resync) stamps new records after our now
+        return Bounds(lo, now + AHEAD_MS if self.until is None else min(self.until, now))
 
     def _retention_check(self, lo: int | None, now: int) -> None:
         r = self.spec.retention_ms

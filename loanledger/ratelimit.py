@@ -151,6 +151,9 @@ class RateLimits:
     """
 
     def __init__(self, *, headroom: float = 0.9, scale: float = 1.0) -> None:
+        for name, value in (("headroom", headroom), ("scale", scale)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
         if not 0 < headroom <= 1:
             raise InvalidArgument("headroom", f"{headroom} must be in (0, 1]")
         if not (scale > 0 and math.isfinite(scale)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from .errors import InvalidArgument
+from .errors import DecodeError, InvalidArgument
 from .events import LoanEvent
 from .paginate import DecodeContext, FeedSpec
 from .venues import binance, bybit, okx
@@ -45,4 +45,8 @@ def decode(feed: str, body: bytes, *, account: str = "default", keep_raw: bool =
         raise TypeError(f"body: expected bytes, got {type(body).__name__}")
     ctx = DecodeContext(feed=feed, account=account, keep_raw=keep_raw,
                         occurrences={} if spec.derived_ids else None)
-    return spec.decode(bytes(body), ctx).events
+    data = bytes(body)
+    try:
+        return spec.decode(data, ctx).events
+    except RecursionError:  # msgspec's answer to JSON nested 100,000 deep
+        raise DecodeError(spec.venue, feed, "JSON nested too deeply", data[:200], transient=False) from None

@@ -101,6 +101,8 @@ def load_private_key(pem: str | bytes, password: str | bytes | None = None) -> P
         raise TypeError(f"private_key: expected PEM str or bytes, got {type(pem).__name__}")
     if isinstance(password, str):
         password = password.encode()
+    if password is not None and not isinstance(password, bytes):
+        raise TypeError(f"private_key_password: expected str or bytes, got {type(password).__name__}")
     try:
         key = serialization.load_pem_private_key(pem, password=password)
     except (ValueError, TypeError, UnsupportedAlgorithm):

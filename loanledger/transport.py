@@ -25,8 +25,10 @@ Retry rules (`should_retry` is the pure decision):
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +66,7 @@ __all__ = [
     "backoff_delay",
     "encode_query",
     "is_ambiguous",
+    "retry_after_seconds",
     "should_retry",
 ]
 
@@ -140,10 +143,35 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise TypeError(f"max_attempts: expected int, got {type(self.max_attempts).__name__}")
         if self.max_attempts < 1:
             raise InvalidArgument("max_attempts", "must be >= 1")
         check_positive_number("base_delay", self.base_delay)
         check_positive_number("max_delay", self.max_delay)
+
+
+_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The Retry-After header in seconds: delay-seconds or an HTTP-date (RFC 9110 10.2.3).
+
+    Anything else (negative, inf, nan, 5000 digits, garbage) is ignored: None.
+    """
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    if _SECONDS.fullmatch(value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when.timestamp() * 1000 - now_ms()) / 1000)
 
 
 def is_ambiguous(error: BaseException) -> bool:
@@ -306,6 +334,7 @@ class Transport:
             stats.wait_seconds += await bucket.acquire()
             attempt += 1
             stats.requests += 1
+            signed_at = asyncio.get_running_loop().time()
             try:
                 return await self._attempt(req, decode, bucket)
             except ClockSkewError as exc:
@@ -314,13 +343,17 @@ class Transport:
                     raise
                 resynced = True
                 stats.clock_syncs += 1
-                await self.sync_clock()
+                await self.sync_clock(signed_at=signed_at)
                 attempt -= 1  # the resync retry is free
                 continue
             except (TransportError, VenueError, DecodeError) as exc:
                 stats.errors.append(type(exc).__name__)
                 if isinstance(exc, RateLimited) and exc.ban_until is not None:
                     self.limits.ban(self.venue, self.host, exc.ban_until)
+                elif isinstance(exc, RateLimited) and exc.retry_after is not None:
+                    # the venue's word holds for every request on this bucket, retried or not
+                    wait = min(exc.retry_after, self.retry.max_delay * 20)
+                    bucket.pause_until(now_ms() + int(wait * 1000))
                 if req.method != "GET" and is_ambiguous(exc):
                     raise AmbiguousOutcome(
                         str(exc), venue=self.venue, method=req.method, path=req.path,
@@ -369,9 +402,16 @@ class Transport:
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("%s %s %s -> %d (%d bytes, %.1f ms)", self.venue, req.method, req.path, status, len(body), elapsed)
         self.dialect.observe(bucket, status, headers)
-        if status == 200:
-            return decode(body)
-        raise self.dialect.error(status, headers, body, req.path)
+        try:
+            if status == 200:
+                return decode(body)
+            err = self.dialect.error(status, headers, body, req.path)
+        except RecursionError:  # msgspec's answer to JSON nested 100,000 deep
+            raise DecodeError(self.venue, req.path, "JSON nested too deeply", body[:200], transient=False) from None
+        if isinstance(err, RateLimited) and err.retry_after is None:
+            # a gateway's 429 in front of any venue: its Retry-After is a floor for the retry
+            err.retry_after = retry_after_seconds(headers)
+        raise err
 
     async def _read(self, resp: aiohttp.ClientResponse, req: Request) -> bytes:
         length = resp.content_length
@@ -387,21 +427,38 @@ class Transport:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def sync_clock(self) -> int:
+    async def sync_clock(self, *, signed_at: float | None = None) -> int:
         """Fetch the venue's server time and store the offset; returns it (ms).
 
-        Concurrent callers (several feeds hit by the same skew) share one fetch:
-        a sync that finished less than a second ago is reused.
+        Concurrent callers (several feeds hit by the same skew) share one fetch: a
+        request refused for skew reuses a sync that finished after it was signed
+        (`signed_at`, loop time); without `signed_at`, one that finished less than a
+        second ago. The fetch is a read: paced by its endpoint's bucket and retried
+        like any GET.
         """
         self._session_or_create()  # a closed client raises here, cached offset or not
         if self._sync_lock is None:
             self._sync_lock = asyncio.Lock()
         async with self._sync_lock:
             loop = asyncio.get_running_loop()
-            if not self._last_sync or loop.time() - self._last_sync > 1.0:
+            fresh = self._last_sync and (
+                self._last_sync > signed_at if signed_at is not None else loop.time() - self._last_sync <= 1.0)
+            if not fresh:
                 req = self.dialect.time_request()
-                before = self.clock.local_ms()
-                server = await self._attempt(req, self.dialect.parse_time, self.bucket(req))
+                bucket = self.bucket(req)
+                attempt = 0
+                while True:
+                    await bucket.acquire()
+                    attempt += 1
+                    before = self.clock.local_ms()
+                    try:
+                        server = await self._attempt(req, self.dialect.parse_time, bucket)
+                        break
+                    except (TransportError, VenueError, DecodeError) as exc:
+                        if isinstance(exc, ClockSkewError) or not should_retry("GET", exc, attempt, self.retry):
+                            raise
+                        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                        await self._sleep(backoff_delay(attempt, self.retry, retry_after, self._rng))
                 after = self.clock.local_ms()
                 self.clock.offset_ms = server - (before + after) // 2
                 self._last_sync = loop.time()

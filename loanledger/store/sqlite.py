@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import decimal
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
@@ -179,8 +180,9 @@ class SQLiteStore:
         expected: str | None,
     ) -> list[LoanEvent]:
         now = time.time_ns() // 1_000_000
-        await db.execute("BEGIN IMMEDIATE")
         try:
+            # inside the try: a cancellation while BEGIN waits on the SQLite thread still begins
+            await db.execute("BEGIN IMMEDIATE")
             async with db.execute(
                 "SELECT token FROM checkpoints WHERE venue=? AND account=? AND feed=?",
                 (key.venue, key.account, key.feed),
@@ -199,9 +201,25 @@ class SQLiteStore:
             )
             await db.execute("COMMIT")
         except BaseException:
-            await db.execute("ROLLBACK")
+            await self._rollback(db)
             raise
         return changed
+
+    @staticmethod
+    async def _rollback(db: aiosqlite.Connection) -> None:
+        """Undo the page's transaction if it is still open.
+
+        A task cancelled while a statement waits on the SQLite thread leaves that statement
+        queued: it still runs. If it was the COMMIT, the page is stored whole and there is
+        nothing to roll back (ROLLBACK would fail and hide the CancelledError); if it was the
+        BEGIN, the transaction is open and must be rolled back. The ROLLBACK is queued after
+        the statement, so the state it finds is final.
+        """
+        try:
+            await db.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            if db.in_transaction:
+                raise
 
     @staticmethod
     async def _changed(db: aiosqlite.Connection, key: FeedKey, events: Sequence[LoanEvent]) -> list[LoanEvent]:

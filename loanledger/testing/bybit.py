@@ -195,9 +195,11 @@ class BybitVenue(VenueSim):
         """`n` new records per feed, newer than everything present; processing rows settle."""
         grow_book(self.account(account).book, seed=seed, n=n, now=self.sim.now_ms())
 
-    def expected_ids(self, account: BybitAccount | str, feed_id: str) -> set[str]:
-        """The event ids a complete walk of `feed_id` must yield now."""
-        return expected_ids_of(self.account(account).book, feed_id, self.sim.now_ms())
+    def expected_ids(
+        self, account: BybitAccount | str, feed_id: str, *, since: int | None = None, until: int | None = None
+    ) -> set[str]:
+        """The event ids a complete walk of `feed_id` must yield now (optionally within [since, until])."""
+        return expected_ids_of(self.account(account).book, feed_id, self.sim.now_ms(), since=since, until=until)
 
     # --- history endpoints ------------------------------------------------------------------------
 

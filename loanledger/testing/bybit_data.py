@@ -245,10 +245,15 @@ def _nonzero(value: Any) -> bool:
     return text not in ("", "0") and Decimal(text) != 0
 
 
-def expected_ids_of(book: BybitBook, feed: str, now: int) -> set[str]:
-    """The event ids a complete walk of `feed` yields (docs/venues/bybit.md, "Ids")."""
+def expected_ids_of(
+    book: BybitBook, feed: str, now: int, *, since: int | None = None, until: int | None = None
+) -> set[str]:
+    """The event ids a complete walk of `feed` yields (docs/venues/bybit.md, "Ids"), optionally
+    of the records stamped within [since, until]."""
     out: set[str] = set()
     for r in book.rows(feed, now):
+        if (since is not None and r.ts < since) or (until is not None and r.ts > until):
+            continue
         w = r.wire
         if feed == "bybit.fixed_repayment_history" and w["details"]:
             loans = sorted({str(leg["loanId"]) for leg in w["details"]}, key=_leg_order)

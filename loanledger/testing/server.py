@@ -52,10 +52,25 @@ FaultKind = Literal[
     "slow",  # the answer is delayed by `Faults.slow_seconds` (beyond a client timeout)
     "slow_after",  # the handler runs, then the answer is delayed
     "rate",  # the venue's rate-limit answer, whatever the counters say
+    "429",  # a gateway's HTTP 429 with Retry-After (`Faults.retry_after`), before the handler runs
+    "body",  # the handler runs, then the answer is replaced (see `Faults.force_body`)
 ]
 
-_AFTER = {"5xx_after", "reset_after", "truncate", "non_json", "slow_after"}
+_AFTER = {"5xx_after", "reset_after", "truncate", "non_json", "slow_after", "body"}
 FAULT = web.RequestKey("loanledger.fault", str)
+
+#: what a "body" fault answers: fixed bytes, or a function of the handler's answer body
+BodyFault = bytes | Callable[[bytes], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class _Forced:
+    kind: str
+    path: str | None
+    method: str | None
+    body: BodyFault | None = None
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -63,8 +78,10 @@ class Faults:
     """Fault injection. Random rates (seeded) and a queue of forced faults.
 
     `rates` maps a FaultKind to a probability per request; `only` restricts
-    random faults to these venues (None = all); forced faults queued with
-    `force()` apply to the next matching requests, in order.
+    random faults to these venues (None = all) and `methods` to these HTTP
+    methods; forced faults queued with `force()` / `force_body()` apply to the
+    next matching requests, in order. `retry_after` is the Retry-After (seconds)
+    of a "429" fault.
     """
 
     rates: dict[str, float] = field(default_factory=dict)
@@ -72,7 +89,8 @@ class Faults:
     slow_seconds: float = 15.0
     only: set[str] | None = None
     methods: set[str] | None = None
-    _queue: deque[tuple[str, str | None, str | None]] = field(default_factory=deque)
+    retry_after: int = 1
+    _queue: deque[_Forced] = field(default_factory=deque)
     _rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -80,21 +98,40 @@ class Faults:
 
     def force(self, kind: FaultKind, *, path: str | None = None, method: str | None = None, count: int = 1) -> None:
         """Apply `kind` to the next `count` requests matching path/method."""
+        if kind == "body":
+            raise ValueError("use force_body() for a replaced answer")
         for _ in range(count):
-            self._queue.append((kind, path, method))
+            self._queue.append(_Forced(kind, path, method))
+
+    def force_body(
+        self, body: BodyFault, *, path: str | None = None, method: str | None = None, status: int = 200,
+        headers: dict[str, str] | None = None, count: int = 1,
+    ) -> None:
+        """The next `count` matching requests run their handler (a write executes), then the
+        answer is replaced by `body` with HTTP `status` and `headers`: fixed bytes, or
+        ``body(answer) -> bytes`` computed from the handler's answer (a venue bug, a broken
+        proxy, a huge body, malformed rate-limit headers)."""
+        extra = tuple((headers or {}).items())
+        for _ in range(count):
+            self._queue.append(_Forced("body", path, method, body, status, extra))
 
     def pick(self, venue: str, method: str, path: str) -> str | None:
-        for i, (kind, qpath, qmethod) in enumerate(self._queue):
-            if (qpath is None or qpath == path) and (qmethod is None or qmethod == method):
+        """The fault for this request (kind), or None."""
+        forced = self.pick_forced(venue, method, path)
+        return forced.kind if forced is not None else None
+
+    def pick_forced(self, venue: str, method: str, path: str) -> _Forced | None:
+        for i, f in enumerate(self._queue):
+            if (f.path is None or f.path == path) and (f.method is None or f.method == method):
                 del self._queue[i]
-                return kind
+                return f
         if self.only is not None and venue not in self.only:
             return None
         if self.methods is not None and method not in self.methods:
             return None
         for kind, rate in self.rates.items():
             if rate > 0 and self._rng.random() < rate:
-                return kind
+                return _Forced(kind, None, None)
         return None
 
     @property
@@ -333,13 +370,21 @@ class Simulator:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         venue = _route_venue(request.path)
-        fault = self.faults.pick(venue, request.method, request.path)
+        forced = self.faults.pick_forced(venue, request.method, request.path)
+        fault = forced.kind if forced is not None else None
         if fault is not None:
             request[FAULT] = fault
         if fault == "slow":
+            # the venue has the whole request and is slow to act on it: it may still execute
+            # after the client gave up (the body is read now; the handler reads the cached copy)
+            await request.read()
             await asyncio.sleep(self.faults.slow_seconds)
         elif fault == "5xx":
             return self._logged(request, venue, web.Response(status=503, text="Service Unavailable"), None)
+        elif fault == "429":
+            return self._logged(request, venue, web.Response(
+                status=429, text="429 Too Many Requests", headers={"Retry-After": str(self.faults.retry_after)}
+            ), None)
         elif fault == "reset":
             self._abort(request)
             return self._logged(request, venue, web.Response(status=599), None)
@@ -359,6 +404,11 @@ class Simulator:
             elif fault == "non_json":
                 resp = web.Response(status=200, text="<html><body>502 Bad Gateway</body></html>",
                                     content_type="text/html")
+            elif fault == "body" and forced is not None and forced.body is not None:
+                original = bytes(resp.body) if isinstance(resp, web.Response) and resp.body is not None else b""  # type: ignore[arg-type]
+                body = forced.body(original) if callable(forced.body) else forced.body
+                resp = web.Response(status=forced.status, body=body, content_type="application/json",
+                                    headers=dict(forced.headers))
         return resp
 
     @staticmethod

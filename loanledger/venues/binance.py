@@ -21,6 +21,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_currency, check_window, now_ms
+from .._money import MAX_ADJUSTED, plausible
 from ..client import VenueClient
 from ..errors import (
     AuthError,
@@ -38,7 +39,7 @@ from ..events import EventKind, EventStatus, LoanEvent
 from ..paginate import DAY_MS, DecodeContext, Feed, FeedSpec, Page, PagedWindows, TimeWindows
 from ..ratelimit import Bucket, Limit, RateLimits
 from ..signing import BinanceSigner, key_fingerprint
-from ..transport import Prepared, Request, RetryPolicy, encode_query
+from ..transport import Prepared, Request, RetryPolicy, encode_query, retry_after_seconds
 
 __all__ = [
     "DEFAULT_SINCE_MS",
@@ -133,14 +134,7 @@ _error_decoder = msgspec.json.Decoder(_ErrorBody)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+    return retry_after_seconds(headers)  # strict: "inf" or 5000 digits are ignored, not trusted
 
 
 #: "Way too much request weight used; IP banned until 1594867200000."
@@ -221,7 +215,7 @@ class BinanceDialect:
             names = ("X-SAPI-USED-UID-WEIGHT-1M",)
         for name in names:
             value = headers.get(name)
-            if value is not None and value.isdigit():
+            if value is not None and value.isascii() and value.isdigit() and len(value) <= 15:
                 bucket.observe_used(int(value), now_ms())
                 return
 
@@ -323,8 +317,8 @@ def _amount_key(amount: Decimal) -> str:
 
 
 def _check_amount(amount: Decimal, feed: str, body: bytes) -> None:
-    if not amount.is_finite():
-        raise DecodeError(VENUE, feed, f"non-finite amount {amount}", body)
+    if not plausible(amount):
+        raise DecodeError(VENUE, feed, f"amount {amount} is not finite or of sane magnitude", body)
 
 
 def decode_pmloan_history(body: bytes, ctx: DecodeContext) -> Page:
@@ -370,8 +364,8 @@ def _events(
     account = ctx.account
     done = EventStatus.DONE
     for row, ts, amount, raw in zip(rows, stamps, amounts, itertools.repeat(None) if raws is None else raws):
-        if not amount.is_finite():
-            raise DecodeError(VENUE, feed, f"non-finite amount {amount}", body)
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise DecodeError(VENUE, feed, f"amount {amount} is not finite or of sane magnitude", body)
         asset = assets.get(row.asset)
         if asset is None:
             asset = assets[row.asset] = row.asset.upper()

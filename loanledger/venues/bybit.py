@@ -8,6 +8,7 @@ The type -> (kind, sign) tables and the id rules are documented in docs/venues/b
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -19,7 +20,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_amount, check_currency, now_ms
-from .._money import exact_sum, signed
+from .._money import MAX_ADJUSTED, exact_sum, plausible, signed
 from ..client import VenueClient
 from ..errors import (
     AmbiguousOutcome,
@@ -38,7 +39,7 @@ from ..events import EventKind, EventStatus, LoanEvent
 from ..paginate import DecodeContext, DecodeFn, Feed, FeedSpec, OpaqueCursor, Page, TimeWindows
 from ..ratelimit import Bucket, Limit, RateLimits
 from ..signing import BybitSigner, key_fingerprint
-from ..transport import Prepared, Request, RetryPolicy, encode_query
+from ..transport import Clock, Prepared, Request, RetryPolicy, encode_query
 
 __all__ = [
     "ERRORS",
@@ -150,6 +151,8 @@ ERRORS: ErrorTable = {
 }
 
 SIGNATURE_CODES = frozenset({"10004"})
+#: X-Bapi-Limit-Reset-Timestamp further ahead than this is not a rate window (ignored)
+MAX_RESET_AHEAD_MS = 60_000
 #: 403 "access too frequent": stop all sessions for at least 10 minutes
 IP_BAN_MS = 10 * 60 * 1000
 
@@ -210,6 +213,8 @@ class BybitDialect:
 
     def __init__(self, signer: BybitSigner | None) -> None:
         self.signer = signer
+        #: the client's venue clock (set by `Bybit`): reset timestamps are on the venue's clock
+        self.clock: Clock | None = None
 
     def prepare(self, req: Request, ts_ms: int) -> Prepared:
         headers: dict[str, str] = {}
@@ -240,14 +245,24 @@ class BybitDialect:
 
     def parse_time(self, body: bytes) -> int:
         env = decode_envelope(_time_decoder, body, "market/time", "/v5/market/time")
-        return int(env.result.timeNano) // 1_000_000
+        nano = env.result.timeNano if env.result is not None else ""
+        if not (nano.isascii() and nano.isdigit() and len(nano) <= 24):
+            raise DecodeError(VENUE, "market/time", f"timeNano {nano!r} is not a time", body)
+        return int(nano) // 1_000_000
 
     def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str]) -> None:
-        """``X-Bapi-Limit-Status: 0`` pauses the bucket until the reset timestamp."""
+        """``X-Bapi-Limit-Status: 0`` pauses the bucket until the reset timestamp (venue clock,
+        converted to ours). A reset that is not a time within a minute is ignored."""
         remaining = headers.get("X-Bapi-Limit-Status")
         reset = headers.get("X-Bapi-Limit-Reset-Timestamp")
-        if remaining is not None and reset is not None and remaining.strip() == "0" and reset.isdigit():
-            bucket.pause_until(int(reset))
+        if (
+            remaining is None or reset is None or remaining.strip() != "0"
+            or not (reset.isascii() and reset.isdigit() and len(reset) <= 15)
+        ):
+            return
+        at = int(reset) - (self.clock.offset_ms if self.clock is not None else 0)
+        if at <= now_ms() + MAX_RESET_AHEAD_MS:  # the venue's windows are seconds long
+            bucket.pause_until(at)
 
 
 
@@ -461,8 +476,8 @@ def _sid(value: Id) -> str:
 
 
 def _money(value: Decimal, name: str) -> Decimal:
-    if not value.is_finite():
-        raise _Bad(f"{name} is not finite: {value}")
+    if not plausible(value):
+        raise _Bad(f"{name} is not finite or of sane magnitude: {value}")
     return value
 
 
@@ -540,8 +555,8 @@ def norm_flex_borrow(rows: list[FlexBorrowRow], raws: Raws, ctx: DecodeContext, 
         if not oid:
             raise _Bad("empty id")
         amount = r.initialLoanAmount
-        if not amount.is_finite():
-            raise _Bad(f"initialLoanAmount is not finite: {amount}")
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"initialLoanAmount is not finite or of sane magnitude: {amount}")
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW,
             status=_NEW_STATUS.get(r.status, _PENDING), ts=r.borrowTime,
@@ -558,8 +573,8 @@ def norm_flex_repay(rows: list[FlexRepayRow], raws: Raws, ctx: DecodeContext, ou
         if not rid:
             raise _Bad("empty id")
         amount = r.repayAmount
-        if not amount.is_finite():
-            raise _Bad(f"repayAmount is not finite: {amount}")
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"repayAmount is not finite or of sane magnitude: {amount}")
         mag = amount.copy_abs()
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=rid, kind=kind,
@@ -577,8 +592,8 @@ def norm_fixed_contract(rows: list[FixedContractRow], raws: Raws, ctx: DecodeCon
         if not lid or not oid:
             raise _Bad("empty id")
         amount = r.residualPrincipal
-        if not amount.is_finite():
-            raise _Bad(f"residualPrincipal is not finite: {amount}")
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"residualPrincipal is not finite or of sane magnitude: {amount}")
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=lid, kind=_BORROW, status=BORROW_DONE, ts=r.borrowTime,
             currency=ccys.get(r.borrowCurrency) or _cur(ccys, r.borrowCurrency), amount=amount.copy_abs(),
@@ -587,7 +602,11 @@ def norm_fixed_contract(rows: list[FixedContractRow], raws: Raws, ctx: DecodeCon
 
 
 def _leg_order(loan_id: str) -> tuple[int, int, str]:
-    return (0, int(loan_id), "") if loan_id.isdigit() else (1, 0, loan_id)
+    """Numeric loanIds by value (without int(): any length), then the others by text."""
+    if loan_id.isascii() and loan_id.isdigit():
+        digits = loan_id.lstrip("0")
+        return (0, len(digits), digits)
+    return (1, 0, loan_id)
 
 
 def fixed_leg_ids(repay_id: str, loan_ids: Iterable[str]) -> list[str]:
@@ -640,8 +659,8 @@ def norm_adjust(rows: list[AdjustRow], raws: Raws, ctx: DecodeContext, out: list
         if not aid:
             raise _Bad("empty id")
         amount = r.amount
-        if not amount.is_finite():
-            raise _Bad(f"amount is not finite: {amount}")
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"amount is not finite or of sane magnitude: {amount}")
         mag = amount.copy_abs()
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=aid, kind=kind, status=_NEW_STATUS.get(r.status, _PENDING),
@@ -657,8 +676,8 @@ def norm_legacy_borrow(rows: list[LegacyBorrowRow], raws: Raws, ctx: DecodeConte
         if not oid:
             raise _Bad("empty id")
         amount = r.initialLoanAmount
-        if not amount.is_finite():
-            raise _Bad(f"initialLoanAmount is not finite: {amount}")
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"initialLoanAmount is not finite or of sane magnitude: {amount}")
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=r.borrowTime,
             currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), amount=amount.copy_abs(),
@@ -677,8 +696,8 @@ def norm_legacy_repay(rows: list[LegacyRepayRow], raws: Raws, ctx: DecodeContext
         kind, negative, vt = _LEGACY_REPAY.get(r.repayType) or _type_of(_LEGACY_REPAY, LEGACY_REPAY_TYPES, r.repayType)
         status = _LEGACY_STATUS.get(r.repayStatus, _PENDING)
         amount = r.repayAmount
-        if not amount.is_finite():
-            raise _Bad(f"repayAmount is not finite: {amount}")
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"repayAmount is not finite or of sane magnitude: {amount}")
         mag = amount.copy_abs()
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=rid, kind=kind, status=status, ts=r.repayTime,
@@ -701,8 +720,8 @@ def norm_ins_loan(rows: list[InsLoanRow], raws: Raws, ctx: DecodeContext, out: l
         if not oid:
             raise _Bad("empty id")
         amount = r.loanAmount
-        if not amount.is_finite():
-            raise _Bad(f"loanAmount is not finite: {amount}")
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"loanAmount is not finite or of sane magnitude: {amount}")
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=r.loanTime,
             currency=ccys.get(r.loanCoin) or _cur(ccys, r.loanCoin), amount=amount.copy_abs(),
@@ -721,8 +740,8 @@ def norm_ins_repaid(rows: list[InsRepaidRow], raws: Raws, ctx: DecodeContext, ou
         status = _INS_STATUS.get(r.status, _PENDING)
         ccy = ccys.get(r.token) or _cur(ccys, r.token)
         amount = r.quantity
-        if not amount.is_finite():
-            raise _Bad(f"quantity is not finite: {amount}")
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise _Bad(f"quantity is not finite or of sane magnitude: {amount}")
         mag = amount.copy_abs()
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=rid, kind=kind, status=status, ts=r.repaidTime,
@@ -1187,12 +1206,14 @@ class Bybit(VenueClient):
         )
         self.key_type = signer.method
         self.testnet = testnet
+        self._recv_window = signer.recv_window
         #: (feed, id) of the events this client's actions returned: reconciliation skips them
         self._returned: set[tuple[str, str]] = set()
         #: derived id of an INS repay event -> the repaid-history record reconcile() matched to it
         self._claims: dict[str, str] = {}
+        dialect = BybitDialect(signer)
         super().__init__(
-            BybitDialect(signer),
+            dialect,
             account=account,
             base_url=base_url or (HOSTS["testnet"] if testnet else None),
             scope_id=key_fingerprint(api_key),
@@ -1201,6 +1222,7 @@ class Bybit(VenueClient):
             limits=limits,
             retry=retry,
         )
+        dialect.clock = self.transport.clock
 
     def __repr__(self) -> str:
         return (
@@ -1428,7 +1450,7 @@ class Bybit(VenueClient):
                               lambda: self._find(feed, t0, match, currency=ccy))
         return self._returning(action_event(
             self.account, feed, id=_sid(env.result.repayId), kind=K.REPAY, status=EventStatus.PENDING,
-            ts=self._ts(env), currency=ccy, amount=-due, venue_type="1", ref_id=lid))
+            ts=self._ts(env), currency=ccy, amount=due.copy_negate(), venue_type="1", ref_id=lid))
 
     async def repay_legacy(self, order_id: str, amount: Decimal | str | int) -> LoanEvent:
         """Repay a legacy crypto loan (POST /v5/crypto-loan/repay), fully or partly.
@@ -1522,12 +1544,29 @@ class Bybit(VenueClient):
         self, path: str, body: Mapping[str, Any], decoder: msgspec.json.Decoder[Any],
         reconcile: Callable[[], Awaitable[LoanEvent | None]],
     ) -> Any:
-        """Send one action; an unknown outcome raises AmbiguousOutcome with `reconcile` attached."""
+        """Send one action; an unknown outcome raises AmbiguousOutcome with `reconcile` attached.
+
+        The venue executes a request until its timestamp is `recv_window` old: a request still
+        in flight when the client gave up (a timeout) may execute after the error. So the
+        attached lookup answers None only once that window has passed, searching again then.
+        """
         req = Request("POST", path, ACTION_LIMIT, body=body)
         try:
             return await self.transport.request(req, lambda b: _answer(decoder, b, path))
         except AmbiguousOutcome as exc:
-            exc.set_reconciler(reconcile)
+            clock = self.transport.clock
+            # the last attempt was signed before now; allow our clock offset a second of error
+            settled_at = clock.now_ms() + self._recv_window + RECONCILE_SLACK_MS
+
+            async def settled() -> LoanEvent | None:
+                found = await reconcile()
+                wait = settled_at - clock.now_ms()
+                if found is None and wait > 0:
+                    await asyncio.sleep(wait / 1000)
+                    found = await reconcile()
+                return found
+
+            exc.set_reconciler(settled)
             raise
 
     def _ts(self, env: Any) -> int:

@@ -18,7 +18,7 @@ import aiohttp
 import msgspec
 
 from .._args import TimeArg, check_currency
-from .._money import EXACT
+from .._money import EXACT, MAX_ADJUSTED
 from ..client import VenueClient
 from ..errors import (
     AuthError,
@@ -401,8 +401,8 @@ def _amount(text: str, what: str, ctx: DecodeContext, body: bytes, *, empty: boo
     # Decimal() also takes surrounding whitespace and "1_000": the wire never has them
     if "_" in text or text != text.strip():
         raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}")
-    if not value.is_finite():
-        raise _bad(ctx, body, f"{what} is not a finite number: {value}")
+    if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+        raise _bad(ctx, body, f"{what} is not a finite number of sane magnitude: {value}")
     return value
 
 
@@ -454,8 +454,8 @@ def decode_loan_history(body: bytes, ctx: DecodeContext) -> Page:
         if not ccy:
             raise _bad(ctx, body, "ccy is empty")
         amt = row.amt
-        if not amt.is_finite():
-            raise _bad(ctx, body, f"amt is not a finite number: {amt}")
+        if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
+            raise _bad(ctx, body, f"amt is not a finite number of sane magnitude: {amt}")
         kind, negative = entry
         mag = amt.copy_abs()
         append(LoanEvent(
@@ -481,8 +481,8 @@ def decode_interest_accrued(body: bytes, ctx: DecodeContext) -> Page:
         if not ccy:
             raise _bad(ctx, body, "ccy is empty")
         amt = row.interest
-        if not amt.is_finite():
-            raise _bad(ctx, body, f"interest is not a finite number: {amt}")
+        if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
+            raise _bad(ctx, body, f"interest is not a finite number of sane magnitude: {amt}")
         mag = amt.copy_abs()
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=ref, kind=interest, status=done, ts=row.ts,

@@ -78,6 +78,15 @@ def test_amount_is_decimal_and_refuses_floats() -> None:
         check_amount("amount", True)
 
 
+@pytest.mark.parametrize("huge", ["1E+999999999", Decimal("1E+401"), "1E-999999999", "0.5E-400"])
+def test_amount_of_absurd_magnitude_is_refused(huge: object) -> None:
+    """Finite, but written in plain notation for the venue it is up to a gigabyte of zeros
+    (a borrow of 1E+999999999 hung building its request body)."""
+    with pytest.raises(InvalidArgument, match="amount: .* beyond any amount"):
+        check_amount("amount", huge)
+    assert check_amount("amount", "1E+400") == Decimal("1E+400")
+
+
 def test_label_and_numbers() -> None:
     assert check_label("account", "main-1") == "main-1"
     for bad in ("", " x", "a\nb"):

@@ -275,3 +275,30 @@ async def test_bad_input_fails_before_any_request(sim: Simulator) -> None:
         with pytest.raises(ValueError, match="bogus: not a filter of"):
             okx.events(feed_id, bogus="x")
     assert sim.log == []
+
+
+async def test_gateway_429_and_replaced_bodies() -> None:
+    """The "429" fault answers before the handler with Retry-After; force_body replaces the
+    answer after the handler ran (fixed bytes, or a function of the real answer)."""
+    import aiohttp
+
+    async with Simulator() as sim:
+        _add_echo_routes(sim)
+        sim.faults.retry_after = 3
+        sim.faults.force("429", path="/v5/test/echo")
+        sim.faults.force_body(b"[1,2", path="/v5/test/echo", status=200)
+        sim.faults.force_body(lambda body: b"wrapped:" + body, path="/v5/test/echo")
+        async with aiohttp.ClientSession() as s:
+            async with s.get(sim.base_url + "/v5/test/echo") as r:
+                assert r.status == 429 and r.headers["Retry-After"] == "3"
+            async with s.get(sim.base_url + "/v5/test/echo") as r:
+                assert r.status == 200 and await r.read() == b"[1,2"
+            async with s.get(sim.base_url + "/v5/test/echo") as r:
+                wrapped = await r.read()
+                assert wrapped.startswith(b'wrapped:{"retCode":10003')  # the real (unsigned) answer
+            async with s.get(sim.base_url + "/v5/test/echo") as r:
+                assert (await r.read()).startswith(b'{"retCode":10003')  # the queue is used up
+        assert [r.fault for r in sim.log] == ["429", "body", "body", None]
+        assert sim.faults.pending == 0
+        with pytest.raises(ValueError, match="force_body"):
+            sim.faults.force("body")

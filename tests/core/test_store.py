@@ -163,3 +163,34 @@ async def test_concurrent_feeds_commit_through_one_connection(store: SQLiteStore
     await asyncio.gather(*(writer(k) for k in keys))
     assert len([e async for e in store.events()]) == 8 * 5 * 20
     assert [await store.checkpoint(k) for k in keys] == [f"{k.feed}:4" for k in keys]
+
+
+@pytest.mark.parametrize("at", ["BEGIN IMMEDIATE", "SELECT token", "INSERT INTO checkpoints", "COMMIT"])
+async def test_a_commit_cancelled_at_any_statement_is_whole_or_absent(tmp_path: Path, at: str) -> None:
+    """A sync task cancelled while its page transaction is on the SQLite thread (Ctrl-C, a
+    crash-resume test): the statement still runs there. The page and its checkpoint are then
+    stored together or not at all, CancelledError (not a ROLLBACK failure) propagates, and
+    the connection is left outside any transaction for the next page."""
+    import asyncio
+
+    async with SQLiteStore(tmp_path / "l.db") as store:
+        db = store._conn()
+        real = db.execute
+
+        def execute(sql: str, *args: object) -> object:
+            if sql.startswith(at):
+                task = asyncio.current_task()
+                assert task is not None
+                task.cancel()  # delivered while the statement waits on the SQLite thread
+            return real(sql, *args)  # type: ignore[arg-type]
+
+        db.execute = execute  # type: ignore[method-assign]
+        with pytest.raises(asyncio.CancelledError):
+            await store.commit_page(KEY, [ev("a", 1_700_000_000_000, "1")], "t1", expected=None)
+        db.execute = real  # type: ignore[method-assign]
+        stored = tuple([e.id async for e in store.events()])
+        token = await store.checkpoint(KEY)
+        assert (stored, token) in {((), None), (("a",), "t1")}
+        assert not db.in_transaction
+        await store.commit_page(KEY, [ev("b", 1_700_000_000_001, "2")], "t2", expected=token)
+        assert await store.checkpoint(KEY) == "t2"

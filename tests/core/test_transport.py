@@ -420,3 +420,27 @@ class socket_free_port:
         return None
 
 
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2", 2.0), (" 30 ", 30.0), ("1.5", 1.5), ("-5", None), ("inf", None), ("nan", None), ("1e999", None),
+     ("9" * 5000, None), ("\u00b2", None), ("soon", None), ("", None)],
+)
+def test_retry_after_seconds_is_strict(value: str, expected: float | None) -> None:
+    from loanledger.transport import retry_after_seconds
+
+    assert retry_after_seconds({"Retry-After": value}) == expected
+    assert retry_after_seconds({}) is None
+
+
+def test_retry_after_http_date() -> None:
+    import email.utils
+    import time
+
+    from loanledger.transport import retry_after_seconds
+
+    later = email.utils.formatdate(time.time() + 90, usegmt=True)
+    got = retry_after_seconds({"Retry-After": later})
+    assert got is not None and 85 <= got <= 91
+    assert retry_after_seconds({"Retry-After": email.utils.formatdate(time.time() - 90, usegmt=True)}) == 0.0

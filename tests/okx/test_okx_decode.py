@@ -448,7 +448,9 @@ def test_one_click_leg_still_open_is_pending() -> None:
         (_repay_body("filled", "1 ", []), "not a decimal"),
         (_repay_body("filled", "1_000", []), "not a decimal"),
         (_repay_body("filled", "1", [], debt=""), "debtCcy is empty"),
-        (_repay_body("filled", "1", [_leg("1", "BTC-USDT", "sell", "1E+999999", "1E+999999")]), "exactly"),
+        (_repay_body("filled", "1", [_leg("1", "BTC-USDT", "sell", "1E+999999", "1E+999999")]), "sane magnitude"),
+        (_repay_body("filled", "1", [_leg("1", "BTC-USDT", "sell", "1." + "1" * 600, "1." + "3" * 600)]),
+         "exactly"),  # 1200 significant digits: more than the exact context holds
     ],
 )
 def test_one_click_malformed_records(body: bytes, match: str) -> None:
