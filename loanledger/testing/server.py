@@ -115,12 +115,8 @@ class Faults:
         for _ in range(count):
             self._queue.append(_Forced("body", path, method, body, status, extra))
 
-    def pick(self, venue: str, method: str, path: str) -> str | None:
-        """The fault for this request (kind), or None."""
-        forced = self.pick_forced(venue, method, path)
-        return forced.kind if forced is not None else None
-
     def pick_forced(self, venue: str, method: str, path: str) -> _Forced | None:
+        """The fault for this request (a forced one first, then a random draw), or None."""
         for i, f in enumerate(self._queue):
             if (f.path is None or f.path == path) and (f.method is None or f.method == method):
                 del self._queue[i]
