@@ -301,7 +301,6 @@ def scan(text: str | bytes, where: str, secrets: Iterable[str] = SECRETS) -> int
     return len(data)
 
 
-
 # --- real answers, for the decoders -------------------------------------------------------------
 
 
@@ -421,8 +420,3 @@ base_url = "{base_url}"
 """)
     return cfg
 
-
-CLI_ENV = {
-    "REL_OKX_KEY": f"{OKX_KEY}0", "REL_OKX_SECRET": OKX_SECRET, "REL_OKX_PASS": OKX_PASS,
-    "REL_BNB_KEY": f"{BNB_KEY}0", "REL_BYB_KEY": f"{BYB_KEY}0", "REL_BYB_SECRET": BYB_SECRET,
-}
