@@ -2,6 +2,7 @@
 #   make test   - create .venv if missing, install .[dev], run mypy and pytest
 #   make demo   - install, then run the simulator-backed demo end to end
 #   make bench  - benchmarks (BENCH_ARGS=--quick for a short run); results in benchmarks/README.md
+#   make soak   - the long reliability variants (docs/RELIABILITY.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
