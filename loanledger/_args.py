@@ -23,6 +23,7 @@ __all__ = [
     "check_label",
     "check_params",
     "check_positive_number",
+    "check_recv_window",
     "check_window",
     "now_ms",
     "to_ms",
@@ -126,6 +127,15 @@ def check_credential(name: str, value: object) -> str:
         raise TypeError(f"{name}: expected str, got {type(value).__name__}")
     if not value or value != value.strip() or any(c.isspace() for c in value):
         raise InvalidArgument(name, "must be a non-empty string without whitespace")
+    return value
+
+
+def check_recv_window(value: object) -> int:
+    """A request's validity window in ms: an int in 1..60000 (Binance's and Bybit's maximum)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"recv_window: expected int milliseconds, got {type(value).__name__}")
+    if not 0 < value <= 60_000:
+        raise InvalidArgument("recv_window", f"{value} must be in 1..60000 ms")
     return value
 
 

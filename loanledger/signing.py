@@ -30,7 +30,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from ._args import check_credential
+from ._args import check_credential, check_recv_window
 from .errors import InvalidArgument
 
 __all__ = [
@@ -114,6 +114,19 @@ def load_private_key(pem: str | bytes, password: str | bytes | None = None) -> P
     return key
 
 
+def _secret_or_key(
+    secret: str | None, private_key: str | bytes | None, password: str | bytes | None, kinds: str
+) -> tuple[bytes | None, PrivateKey | None]:
+    """Exactly one of an HMAC `secret` or a PEM `private_key` (`kinds` names the key types),
+    checked and loaded: (secret bytes, None) or (None, key)."""
+    if (secret is None) == (private_key is None):
+        raise InvalidArgument("secret", f"pass exactly one of secret (HMAC) or private_key ({kinds} PEM)")
+    if secret is not None:
+        return check_credential("secret", secret).encode(), None
+    assert private_key is not None
+    return None, load_private_key(private_key, password)
+
+
 def key_fingerprint(api_key: str) -> str:
     """A short non-reversible tag of an API key, to key rate-limit buckets by account."""
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
@@ -173,18 +186,10 @@ class BinanceSigner:
         private_key_password: str | bytes | None = None,
     ) -> None:
         self._api_key = check_credential("api_key", api_key)
-        if (secret is None) == (private_key is None):
-            raise InvalidArgument(
-                "secret", "pass exactly one of secret (HMAC) or private_key (RSA/Ed25519 PEM)"
-            )
-        self._secret: bytes | None = None
-        self._key: PrivateKey | None = None
-        if secret is not None:
-            self._secret = check_credential("secret", secret).encode()
+        self._secret, self._key = _secret_or_key(secret, private_key, private_key_password, "RSA/Ed25519")
+        if self._key is None:
             self.method = "hmac"
         else:
-            assert private_key is not None
-            self._key = load_private_key(private_key, private_key_password)
             self.method = "rsa" if isinstance(self._key, rsa.RSAPrivateKey) else "ed25519"
 
     @property
@@ -224,25 +229,12 @@ class BybitSigner:
         recv_window: int = 5000,
     ) -> None:
         self._api_key = check_credential("api_key", api_key)
-        if (secret is None) == (private_key is None):
-            raise InvalidArgument("secret", "pass exactly one of secret (HMAC) or private_key (RSA PEM)")
-        if isinstance(recv_window, bool) or not isinstance(recv_window, int):
-            raise TypeError(f"recv_window: expected int milliseconds, got {type(recv_window).__name__}")
-        if not 0 < recv_window <= 60_000:
-            raise InvalidArgument("recv_window", f"{recv_window} must be in 1..60000 ms")
-        self.recv_window = recv_window
-        self._secret: bytes | None = None
-        self._key: rsa.RSAPrivateKey | None = None
-        if secret is not None:
-            self._secret = check_credential("secret", secret).encode()
-            self.method = "hmac"
-        else:
-            assert private_key is not None
-            key = load_private_key(private_key, private_key_password)
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise InvalidArgument("private_key", "Bybit signs with RSA keys only (not Ed25519)")
-            self._key = key
-            self.method = "rsa"
+        self.recv_window = check_recv_window(recv_window)
+        self._secret, key = _secret_or_key(secret, private_key, private_key_password, "RSA")
+        if key is not None and not isinstance(key, rsa.RSAPrivateKey):
+            raise InvalidArgument("private_key", "Bybit signs with RSA keys only (not Ed25519)")
+        self._key: rsa.RSAPrivateKey | None = key
+        self.method = "hmac" if key is None else "rsa"
 
     @property
     def api_key(self) -> str:

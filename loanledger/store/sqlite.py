@@ -94,6 +94,25 @@ def _event(r: Sequence[Any]) -> LoanEvent:
     )
 
 
+def _conditions(
+    equal: Sequence[tuple[str, object]], since: int | None, until: int | None
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions and their arguments: ``column = ?`` for each value given, then the ts range."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in equal:
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if since is not None:
+        where.append("ts >= ?")
+        args.append(since)
+    if until is not None:
+        where.append("ts <= ?")
+        args.append(until)
+    return where, args
+
+
 class SQLiteStore:
     """`SQLiteStore("ledger.db")`: events upserted by (venue, account, feed, id), checkpoints
     per feed, each page committed with its checkpoint in one transaction."""
@@ -263,21 +282,11 @@ class SQLiteStore:
         until: int | None = None,
         descending: bool = False,
     ) -> AsyncIterator[LoanEvent]:
-        where: list[str] = []
-        args: list[Any] = []
-        for col, value in (("venue", venue), ("account", account), ("feed", feed), ("currency", currency)):
-            if value is not None:
-                where.append(f"{col} = ?")
-                args.append(value)
-        if kind is not None:
-            where.append("kind = ?")
-            args.append(EventKind(kind).value)
-        if since is not None:
-            where.append("ts >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("ts <= ?")
-            args.append(until)
+        where, args = _conditions(
+            (("venue", venue), ("account", account), ("feed", feed), ("currency", currency),
+             ("kind", None if kind is None else EventKind(kind).value)),
+            since, until,
+        )
         sql = f"SELECT {_COLUMNS} FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -296,17 +305,9 @@ class SQLiteStore:
         include_pending: bool = False,
     ) -> dict[tuple[str, str], Decimal]:
         statuses = ("done", "pending") if include_pending else ("done",)
-        where = [f"status IN ({','.join('?' * len(statuses))})"]
-        args: list[Any] = list(statuses)
-        if account is not None:
-            where.append("account = ?")
-            args.append(account)
-        if since is not None:
-            where.append("ts >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("ts <= ?")
-            args.append(until)
+        where, args = _conditions((("account", account),), since, until)
+        where.insert(0, f"status IN ({','.join('?' * len(statuses))})")
+        args[:0] = statuses
         totals: dict[tuple[str, str], Decimal] = {}
         sql = ("SELECT account, currency, amount, counter_currency, counter_amount FROM events WHERE "
                + " AND ".join(where))

@@ -20,7 +20,7 @@ from decimal import Decimal
 import aiohttp
 import msgspec
 
-from .._args import TimeArg, check_currency, check_window, now_ms
+from .._args import TimeArg, check_currency, check_recv_window, check_window, now_ms
 from .._money import MAX_ADJUSTED, plausible
 from ..client import VenueClient
 from ..errors import (
@@ -133,10 +133,6 @@ class _ErrorBody(msgspec.Struct):
 _error_decoder = msgspec.json.Decoder(_ErrorBody)
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    return retry_after_seconds(headers)  # strict: "inf" or 5000 digits are ignored, not trusted
-
-
 #: "Way too much request weight used; IP banned until 1594867200000."
 _BANNED_UNTIL = re.compile(r"banned until (\d{13})")
 
@@ -155,7 +151,7 @@ def response_error(status: int, headers: Mapping[str, str], body: bytes, path: s
         code, msg = str(err.code), err.msg
     except (msgspec.DecodeError, msgspec.ValidationError):
         pass
-    retry_after = _retry_after(headers)
+    retry_after = retry_after_seconds(headers)
     ban_until = None
     if status == 418:
         by_header = now_ms() + int((retry_after if retry_after is not None else 120) * 1000)
@@ -489,10 +485,7 @@ class Binance(VenueClient):
         limits: RateLimits | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        if isinstance(recv_window, bool) or not isinstance(recv_window, int):
-            raise TypeError(f"recv_window: expected int milliseconds, got {type(recv_window).__name__}")
-        if not 0 < recv_window <= 60_000:
-            raise InvalidArgument("recv_window", f"{recv_window} must be in 1..60000 ms")
+        check_recv_window(recv_window)
         signer = BinanceSigner(
             api_key, secret, private_key=private_key, private_key_password=private_key_password
         )
