@@ -11,19 +11,23 @@ import argparse
 import asyncio
 import csv
 import datetime as dt
+import enum
 import io
 import os
 import sys
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
+
+import msgspec
 
 from ._args import check_label, to_ms
 from .client import VenueClient
 from .errors import InvalidArgument, LoanLedgerError
-from .events import EventKind, LoanEvent, encode_json, encode_msgpack
+from .events import FIELDS, EventKind, encode_json, encode_msgpack
 from .ledger import Ledger, SyncReport, SyncRun
 from .ratelimit import RateLimits
 from .registry import FEEDS
@@ -302,10 +306,17 @@ def _selection(ledger: Ledger, cfg: Config, feeds: Sequence[str] | None) -> list
     return None
 
 
-def _fixed(value: Any) -> str:
+def _cell(value: Any) -> Any:
+    """A CSV cell: amounts in plain decimal notation (never an exponent), `raw` as its JSON text."""
     if value is None:
         return ""
-    return format(value, "f") if not isinstance(value, str) else value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, msgspec.Raw):
+        return bytes(value).decode()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
 
 
 async def cmd_export(args: argparse.Namespace) -> int:
@@ -329,13 +340,9 @@ async def cmd_export(args: argparse.Namespace) -> int:
             if args.format == "csv":
                 text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
                 writer = csv.writer(text)
-                writer.writerow(LoanEvent.__struct_fields__)
+                writer.writerow(FIELDS)
                 async for ev in events:
-                    writer.writerow([
-                        ev.venue, ev.account, ev.feed, ev.id, ev.kind.value, ev.status.value, ev.ts, ev.currency,
-                        _fixed(ev.amount), ev.counter_currency or "", _fixed(ev.counter_amount), ev.ref_id or "",
-                        ev.parent_id or "", ev.venue_type, "" if ev.raw is None else bytes(ev.raw).decode(),
-                    ])
+                    writer.writerow([_cell(v) for v in msgspec.structs.astuple(ev)])
                     n += 1
                 text.detach()
             else:

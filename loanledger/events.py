@@ -22,6 +22,7 @@ from typing import Any, overload
 import msgspec
 
 __all__ = [
+    "FIELDS",
     "EventKind",
     "EventStatus",
     "LoanEvent",
@@ -55,12 +56,14 @@ class EventStatus(enum.StrEnum):
 # gc=False: every field is a scalar (str, int, Decimal, enum, Raw, None), so an event can never be
 # part of a reference cycle; untracked, building and holding many of them costs the collector nothing.
 class LoanEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """One normalized loan record.
+    """One normalized loan record, in three books.
 
     `id` is stable and unique within (venue, account, feed): the same venue
     record always yields the same id, across pages and runs, even when the
-    venue gives none. `amount` is the signed change of the user's wallet in
-    `currency` (+ in, - out).
+    venue gives none. `amount` is the signed change of the user's free wallet
+    in `currency` (+ in, - out); `debt` the signed change of what the account
+    owes in `currency` (principal and interest); `collateral` the signed change
+    of what it has pledged in `currency` (docs/EVENTS.md has the table per kind).
     """
 
     venue: str
@@ -72,6 +75,8 @@ class LoanEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     ts: int
     currency: str
     amount: Decimal
+    debt: Decimal = Decimal(0)
+    collateral: Decimal = Decimal(0)
     counter_currency: str | None = None
     counter_amount: Decimal | None = None
     ref_id: str | None = None
@@ -91,67 +96,49 @@ class LoanEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 # mirror whose `raw` is a non-optional msgspec.Raw (msgspec cannot decode an
 # object into `Raw | None`), then maps the literal `null` back to None.
 # msgpack: `raw` travels as a bin field holding the JSON bytes.
+# Both mirrors are derived from LoanEvent's own fields: a new field needs no edit here.
+
+#: LoanEvent's field names, in order: the one source of the field list (codecs, stores, exports)
+FIELDS: tuple[str, ...] = LoanEvent.__struct_fields__
 
 
-class _JsonMirror(msgspec.Struct, frozen=True, kw_only=True):
-    venue: str
-    account: str
-    feed: str
-    id: str
-    kind: EventKind
-    status: EventStatus
-    ts: int
-    currency: str
-    amount: Decimal
-    counter_currency: str | None = None
-    counter_amount: Decimal | None = None
-    ref_id: str | None = None
-    parent_id: str | None = None
-    venue_type: str = ""
-    raw: msgspec.Raw = msgspec.Raw(b"null")
+def _mirror(name: str, raw_type: Any, raw_default: Any) -> type[msgspec.Struct]:
+    spec: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for f in msgspec.structs.fields(LoanEvent):
+        if f.name == "raw":
+            spec.append(("raw", raw_type, raw_default))
+        elif f.required:
+            spec.append((f.name, f.type))
+        else:
+            spec.append((f.name, f.type, f.default))
+    return msgspec.defstruct(name, spec, frozen=True, kw_only=True, module=__name__)
 
 
-class _PackMirror(msgspec.Struct, frozen=True, kw_only=True):
-    venue: str
-    account: str
-    feed: str
-    id: str
-    kind: EventKind
-    status: EventStatus
-    ts: int
-    currency: str
-    amount: Decimal
-    counter_currency: str | None = None
-    counter_amount: Decimal | None = None
-    ref_id: str | None = None
-    parent_id: str | None = None
-    venue_type: str = ""
-    raw: bytes | None = None
-
-
-_FIELDS = LoanEvent.__struct_fields__
+_JsonMirror = _mirror("_JsonMirror", msgspec.Raw, msgspec.Raw(b"null"))
+_PackMirror = _mirror("_PackMirror", bytes | None, None)
+_FIELDS = FIELDS
 _json_encoder = msgspec.json.Encoder()
 _json_one = msgspec.json.Decoder(_JsonMirror)
-_json_many = msgspec.json.Decoder(list[_JsonMirror])
+_json_many = msgspec.json.Decoder(list[_JsonMirror])  # type: ignore[valid-type]
 _pack_encoder = msgspec.msgpack.Encoder()
 _pack_one = msgspec.msgpack.Decoder(_PackMirror)
-_pack_many = msgspec.msgpack.Decoder(list[_PackMirror])
+_pack_many = msgspec.msgpack.Decoder(list[_PackMirror])  # type: ignore[valid-type]
 
 
-def _from_json_mirror(m: _JsonMirror) -> LoanEvent:
+def _from_json_mirror(m: Any) -> LoanEvent:
     values: dict[str, Any] = {f: getattr(m, f) for f in _FIELDS}
     raw = m.raw
     values["raw"] = None if bytes(raw) == b"null" else msgspec.Raw(bytes(raw))
     return LoanEvent(**values)
 
 
-def _to_pack_mirror(ev: LoanEvent) -> _PackMirror:
+def _to_pack_mirror(ev: LoanEvent) -> Any:
     values: dict[str, Any] = {f: getattr(ev, f) for f in _FIELDS}
     values["raw"] = None if ev.raw is None else bytes(ev.raw)
     return _PackMirror(**values)
 
 
-def _from_pack_mirror(m: _PackMirror) -> LoanEvent:
+def _from_pack_mirror(m: Any) -> LoanEvent:
     values: dict[str, Any] = {f: getattr(m, f) for f in _FIELDS}
     values["raw"] = None if m.raw is None else msgspec.Raw(m.raw)
     return LoanEvent(**values)

@@ -21,13 +21,13 @@ import msgspec
 
 from .._money import EXACT
 from ..errors import CheckpointConflict, InvalidArgument, StoreError
-from ..events import EventKind, EventStatus, LoanEvent
+from ..events import FIELDS, EventKind, EventStatus, LoanEvent
 from .base import FeedKey
 
 __all__ = ["SQLiteStore"]
 
 #: schema migrations, applied in order; PRAGMA user_version = how many have run
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[str, ...] = (  # 1: the first schema
     """
     CREATE TABLE events (
         venue TEXT NOT NULL,
@@ -61,37 +61,67 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-_COLUMNS = (
-    "venue, account, feed, id, kind, status, ts, currency, amount, counter_currency, "
-    "counter_amount, ref_id, parent_id, venue_type, raw"
+#: migration 2 (loanledger 0.2): the debt and collateral books; existing rows moved nothing in either
+MIGRATIONS += (
+    """
+    ALTER TABLE events ADD COLUMN debt TEXT NOT NULL DEFAULT '0';
+    ALTER TABLE events ADD COLUMN collateral TEXT NOT NULL DEFAULT '0';
+    """,
 )
-_UPSERT = f"""
-INSERT INTO events ({_COLUMNS}, stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-ON CONFLICT (venue, account, feed, id) DO UPDATE SET
-    kind = excluded.kind, status = excluded.status, ts = excluded.ts, currency = excluded.currency,
-    amount = excluded.amount, counter_currency = excluded.counter_currency,
-    counter_amount = excluded.counter_amount, ref_id = excluded.ref_id, parent_id = excluded.parent_id,
-    venue_type = excluded.venue_type, raw = COALESCE(excluded.raw, events.raw), stored_at = excluded.stored_at
-"""
+
+# The column list, the upsert and the row mappers all follow LoanEvent's fields (events.FIELDS):
+# a Decimal field is exact decimal text, an enum its value, `raw` a BLOB, the rest as they are.
+_DECIMALS = frozenset(f.name for f in msgspec.structs.fields(LoanEvent)
+                      if f.type in (Decimal, Decimal | None))
+_ENUMS: dict[str, type[EventKind] | type[EventStatus]] = {"kind": EventKind, "status": EventStatus}
+_KEY = ("venue", "account", "feed", "id")
+_RAW = FIELDS.index("raw")
+_COLUMNS = ", ".join(FIELDS)
+_UPSERT = (
+    f"INSERT INTO events ({_COLUMNS}, stored_at) VALUES ({', '.join('?' * (len(FIELDS) + 1))})\n"
+    "ON CONFLICT (venue, account, feed, id) DO UPDATE SET "
+    + ", ".join(
+        "raw = COALESCE(excluded.raw, events.raw)" if f == "raw" else f"{f} = excluded.{f}"
+        for f in FIELDS if f not in _KEY
+    )
+    + ", stored_at = excluded.stored_at"
+)
 _CHUNK = 400  # SQLite's host-parameter limit is comfortably above 4 * 400
 
 
+def _to_column(name: str) -> Any:
+    if name in _DECIMALS:
+        return lambda v: None if v is None else str(v)
+    if name in _ENUMS:
+        return lambda v: v.value
+    if name == "raw":
+        return lambda v: None if v is None else bytes(v)
+    return None
+
+
+def _from_column(name: str) -> Any:
+    if name in _DECIMALS:
+        return lambda v: None if v is None else Decimal(v)
+    if name in _ENUMS:
+        return _ENUMS[name]
+    if name == "raw":
+        return lambda v: None if v is None else msgspec.Raw(bytes(v))
+    return None
+
+
+_TO = [(i, conv) for i, conv in enumerate(_to_column(f) for f in FIELDS) if conv is not None]
+_FROM = [(f, _from_column(f)) for f in FIELDS]
+
+
 def _row(ev: LoanEvent) -> tuple[Any, ...]:
-    return (
-        ev.venue, ev.account, ev.feed, ev.id, ev.kind.value, ev.status.value, ev.ts, ev.currency,
-        str(ev.amount), ev.counter_currency,
-        None if ev.counter_amount is None else str(ev.counter_amount),
-        ev.ref_id, ev.parent_id, ev.venue_type, None if ev.raw is None else bytes(ev.raw),
-    )
+    values = list(msgspec.structs.astuple(ev))
+    for i, conv in _TO:
+        values[i] = conv(values[i])
+    return tuple(values)
 
 
 def _event(r: Sequence[Any]) -> LoanEvent:
-    return LoanEvent(
-        venue=r[0], account=r[1], feed=r[2], id=r[3], kind=EventKind(r[4]), status=EventStatus(r[5]),
-        ts=r[6], currency=r[7], amount=Decimal(r[8]), counter_currency=r[9],
-        counter_amount=None if r[10] is None else Decimal(r[10]), ref_id=r[11], parent_id=r[12],
-        venue_type=r[13], raw=None if r[14] is None else msgspec.Raw(bytes(r[14])),
-    )
+    return LoanEvent(**{f: v if conv is None else conv(v) for (f, conv), v in zip(_FROM, r, strict=True)})
 
 
 def _conditions(
@@ -264,7 +294,9 @@ class SQLiteStore:
             seen.add(ev.id)
             old = stored.get(ev.id)
             new = _row(ev)
-            if old is None or old[:14] != new[:14] or (new[14] is not None and old[14] != new[14]):
+            if old is None or old[:_RAW] != new[:_RAW] or old[_RAW + 1:] != new[_RAW + 1:] or (
+                new[_RAW] is not None and old[_RAW] != new[_RAW]
+            ):
                 out.append(ev)
         return out
 

@@ -11,7 +11,7 @@ from loanledger import EventKind, EventStatus, LoanEvent
 from loanledger.events import decode_json, decode_msgpack, encode_json, encode_msgpack
 
 CONTRACT = [
-    "venue", "account", "feed", "id", "kind", "status", "ts", "currency", "amount",
+    "venue", "account", "feed", "id", "kind", "status", "ts", "currency", "amount", "debt", "collateral",
     "counter_currency", "counter_amount", "ref_id", "parent_id", "venue_type", "raw",
 ]
 
