@@ -1,5 +1,9 @@
 """loanledger: crypto-loan history from OKX, Binance and Bybit as one exact event stream."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AmbiguousOutcome,
     AuthError,
@@ -25,11 +29,14 @@ from .ledger import FeedReport, Ledger, SyncReport
 from .paginate import Feed, FeedPage, FeedSpec
 from .ratelimit import RateLimits
 from .registry import FEEDS, decode
-from .store import FeedKey, SQLiteStore, Store
+from .store import Balance, BalanceKey, FeedKey, MemoryStore, SQLiteStore, Store, open_store
 from .transport import RetryPolicy
 from .venues.binance import Binance, PmLoanAmount
 from .venues.bybit import Bybit, LegacyLoanableCoin, LoanableCoin
 from .venues.okx import OKX
+
+if TYPE_CHECKING:
+    from .store.postgres import PostgresStore
 
 __version__ = "0.1.0"
 
@@ -39,6 +46,8 @@ __all__ = [
     "AmbiguousOutcome",
     "AuthError",
     "BadRequest",
+    "Balance",
+    "BalanceKey",
     "Binance",
     "CheckpointConflict",
     "Bybit",
@@ -60,8 +69,10 @@ __all__ = [
     "LoanEvent",
     "LoanLedgerError",
     "LoanableCoin",
+    "MemoryStore",
     "PaginationError",
     "PmLoanAmount",
+    "PostgresStore",
     "RateLimited",
     "RateLimits",
     "RequestTimeout",
@@ -75,4 +86,14 @@ __all__ = [
     "VenueUnavailable",
     "__version__",
     "decode",
+    "open_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`PostgresStore` is imported on first use: it needs the `postgres` extra (psycopg 3)."""
+    if name == "PostgresStore":
+        from .store.postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

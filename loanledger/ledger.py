@@ -6,13 +6,14 @@
         print(ledger.last_report.table())
 
 Each feed runs in its own task under its client's rate limits and hands whole
-pages to the consumer through a bounded queue (backpressure keeps memory
-flat). With a store, a feed resumes from its checkpoint and every page is
-committed together with its new checkpoint in one transaction before its
-events are yielded, so a process killed at any point resumes with nothing
-lost or doubled; only events that are new or changed are yielded. A feed
-that fails (auth, ban, ...) is recorded in the report and does not stop the
-others.
+pages to the consumer through a bounded queue (backpressure). A feed resumes
+from its checkpoint and every page is committed together with its new
+checkpoint in one transaction before its events are yielded, so a process
+killed at any point resumes with nothing lost or doubled; only events that are
+new or changed are yielded. Without a store the ledger keeps one in memory
+(`MemoryStore`: the same semantics, gone with the ledger, every event held).
+A feed that fails (auth, ban, ...) is recorded in the report and does not stop
+the others.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from typing import Any
 from ._args import TimeArg, check_positive_number, to_ms
 from .client import VenueClient
 from .errors import InvalidArgument, LoanLedgerError
-from .events import EventStatus, LoanEvent
+from .events import LoanEvent
 from .store.base import FeedKey, Store
+from .store.memory import MemoryStore
 
 __all__ = ["FeedReport", "Ledger", "SyncReport", "SyncRun"]
 
@@ -39,7 +41,7 @@ class FeedReport:
     """What one feed did in one sync."""
 
     key: FeedKey
-    events: int = 0  # events yielded (new or changed when a store is used)
+    events: int = 0  # events yielded (new or changed)
     records: int = 0  # wire records received
     pages: int = 0
     requests: int = 0
@@ -94,10 +96,9 @@ class SyncRun(AsyncIterator[LoanEvent]):
     def __init__(
         self,
         selected: Sequence[tuple[VenueClient, str]],
-        store: Store | None,
+        store: Store,
         since: int | None,
         *,
-        tokens: dict[FeedKey, str] | None = None,
         queue_pages: int = 4,
         keep_raw: bool = False,
     ) -> None:
@@ -105,7 +106,6 @@ class SyncRun(AsyncIterator[LoanEvent]):
         self._keep_raw = keep_raw
         self._store = store
         self._since = since
-        self._tokens = tokens
         self._queue_pages = queue_pages
         self.report = SyncReport([FeedReport(FeedKey(c.venue, c.account, f)) for c, f in selected])
         self._gen: AsyncGenerator[LoanEvent, None] | None = None
@@ -148,18 +148,10 @@ class SyncRun(AsyncIterator[LoanEvent]):
         feed = None
         try:
             key = rep.key
-            if self._store is not None:
-                token = await self._store.checkpoint(key)
-            else:
-                token = self._tokens.get(key) if self._tokens is not None else None
+            token = await self._store.checkpoint(key)
             feed = client.events(feed_id, since=self._since, resume=token, keep_raw=self._keep_raw)
             async for page in feed.pages():
-                if self._store is not None:
-                    changed = await self._store.commit_page(key, page.events, page.checkpoint, expected=token)
-                else:
-                    changed = page.events
-                    if self._tokens is not None:
-                        self._tokens[key] = page.checkpoint
+                changed = await self._store.commit_page(key, page.events, page.checkpoint, expected=token)
                 token = page.checkpoint
                 rep.pages += 1
                 rep.records += page.records
@@ -182,7 +174,8 @@ class SyncRun(AsyncIterator[LoanEvent]):
 
 
 class Ledger:
-    """Sync many clients' feeds into one stream (and a store). Closes its clients on exit."""
+    """Sync many clients' feeds into one stream and a store (a `MemoryStore` when none is
+    given). Closes its clients and the store on exit."""
 
     def __init__(
         self, clients: Iterable[VenueClient], *, store: Store | None = None, keep_raw: bool = False
@@ -201,15 +194,16 @@ class Ledger:
             raise InvalidArgument("clients", "give at least one client")
         if store is not None and not isinstance(store, Store):
             raise TypeError(f"store: expected a Store (e.g. SQLiteStore), got {type(store).__name__}")
+        if store is not None and store.read_only:
+            raise InvalidArgument("store", f"{store!r} is read-only: a ledger writes what it syncs")
         if not isinstance(keep_raw, bool):
             raise TypeError(f"keep_raw: expected bool, got {type(keep_raw).__name__}")
-        self.store = store
+        self.store: Store = MemoryStore() if store is None else store
         self.keep_raw = keep_raw  # keep each record's wire bytes in LoanEvent.raw (and the store)
         self.last_report: SyncReport | None = None
 
     async def __aenter__(self) -> Ledger:
-        if self.store is not None:
-            await self.store.open()
+        await self.store.open()
         return self
 
     async def __aexit__(
@@ -231,8 +225,7 @@ class Ledger:
         try:
             await asyncio.gather(*(c.close() for c in self.clients))
         finally:
-            if self.store is not None:
-                await self.store.close()
+            await self.store.close()
 
     def select(self, feeds: Iterable[str] | None = None) -> list[tuple[VenueClient, str]]:
         """(client, feed id) pairs: every feed, or those named (feed ids, venue names or
@@ -250,7 +243,7 @@ class Ledger:
         return [(c, f) for c, f in every if f in wanted or c.venue in wanted or f"{c.venue}:{c.account}" in wanted]
 
     def sync(self, feeds: Iterable[str] | None = None, since: TimeArg = None) -> SyncRun:
-        """Every selected feed, concurrently; events as they arrive (new or changed with a store)."""
+        """Every selected feed, concurrently; events as they arrive (those new or changed in the store)."""
         run = SyncRun(self.select(feeds), self.store, to_ms("since", since), keep_raw=self.keep_raw)
         self.last_report = run.report
         return run
@@ -302,33 +295,11 @@ class Ledger:
     async def _follow(
         self, wait: float, selected: list[tuple[VenueClient, str]], since_ms: int | None
     ) -> AsyncGenerator[LoanEvent, None]:
-        tokens: dict[FeedKey, str] = {}
-        # without a store, a still-pending record (and its child legs) comes back every round:
-        # remember the last version yielded of each event of a pending group; only changes pass
-        memo: dict[tuple[str, str, str, str], LoanEvent] = {}
-        open_groups: set[tuple[str, str, str, str]] = set()
         while True:
-            run = SyncRun(selected, self.store, since_ms, tokens=tokens if self.store is None else None,
-                          keep_raw=self.keep_raw)
+            run = SyncRun(selected, self.store, since_ms, keep_raw=self.keep_raw)
             self.last_report = run.report
             try:
                 async for ev in run:
-                    if self.store is None:
-                        key = ev.key
-                        if ev.parent_id is None:
-                            group_open = ev.status is EventStatus.PENDING
-                            if group_open:
-                                open_groups.add(key)
-                            else:
-                                open_groups.discard(key)
-                        else:
-                            group_open = (ev.venue, ev.account, ev.feed, ev.parent_id) in open_groups
-                        if memo.get(key) == ev:
-                            continue
-                        if group_open:
-                            memo[key] = ev
-                        else:
-                            memo.pop(key, None)
                     yield ev
             finally:
                 await run.aclose()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import types
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from aiohttp import ClientResponse
 
 import aioresponses.core as _aioresponses_core
 from loanledger.testing import Simulator
+from loanledger.testing.postgres import PostgresUnavailable, TempPostgres
 
 # aioresponses <= 0.7.9 builds ClientResponse without the `stream_writer` argument
 # aiohttp 3.14 requires (pnuckowski/aioresponses#289). Supply a stub writer so
@@ -23,8 +25,6 @@ if "stream_writer" in ClientResponse.__init__.__code__.co_varnames:
             super().__init__(method, url, **kwargs)
 
     _aioresponses_core.ClientResponse = _CompatResponse  # type: ignore[misc]
-
-
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +43,32 @@ def ed25519_private_pem() -> str:
 async def sim() -> AsyncIterator[Simulator]:
     async with Simulator(seed=7) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[TempPostgres]:
+    """One throwaway PostgreSQL server for the whole session, from the machine's binaries
+    (loanledger.testing.postgres). No binaries: the test skips naming what to install
+    (a failure with LOANLEDGER_REQUIRE_POSTGRES=1). Binaries present but the server does
+    not start: the test ERRORs, it never skips."""
+    try:
+        server = TempPostgres()
+    except PostgresUnavailable as exc:
+        if os.environ.get("LOANLEDGER_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{exc} (LOANLEDGER_REQUIRE_POSTGRES=1)", pytrace=False)
+        pytest.skip(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture
+async def postgres_dsn(postgres_server: TempPostgres) -> AsyncIterator[str]:
+    """A fresh database on the session's PostgreSQL (dropped after the test): its URL."""
+    dsn = await postgres_server.create_database()
+    try:
+        yield dsn
+    finally:
+        await postgres_server.drop_database(dsn.rsplit("/", 1)[1])
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

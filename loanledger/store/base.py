@@ -1,10 +1,18 @@
 """The store protocol: what the Ledger needs from any backend.
 
-Designed for more than one backend (SQLite now, a shared Postgres for several
-workers later): every write is an idempotent upsert keyed by
-(venue, account, feed, id), and a page's events are committed together with
-the feed's new checkpoint in one transaction, guarded by a compare-and-set
-on the previous checkpoint so two workers can never interleave one feed.
+Every backend (`MemoryStore`, `SQLiteStore`, `PostgresStore`) keeps the same
+guarantees, checked by one contract test suite (tests/store/):
+
+- every write is an idempotent upsert keyed by (venue, account, feed, id), and
+  a write returns only the events that were new or differ from the stored
+  version (by value: ``Decimal("1.0") == Decimal("1.00")``), so re-reading a
+  page yields nothing twice;
+- a page's events are committed together with the feed's new checkpoint in one
+  transaction, guarded by a compare-and-set on the previous checkpoint, so two
+  writers (tasks, connections, processes, hosts) can never interleave one feed:
+  the loser gets `CheckpointConflict` and wrote nothing;
+- amounts are exact (never floats, never rounded) and sums are exact;
+- a store opened with ``read_only=True`` never creates, migrates or writes.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from typing import Protocol, runtime_checkable
 
 from ..events import EventKind, LoanEvent
 
-__all__ = ["FeedKey", "Store"]
+__all__ = ["Balance", "BalanceKey", "FeedKey", "Store"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -31,12 +39,51 @@ class FeedKey:
         return f"{self.venue}/{self.account}/{self.feed}"
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class BalanceKey:
+    """One currency of one account on one venue: the unit `Store.balances` sums over.
+
+    The venue is part of the key: two venues' accounts under one label never merge."""
+
+    venue: str
+    account: str
+    currency: str
+
+    def __str__(self) -> str:
+        return f"{self.venue}/{self.account}/{self.currency}"
+
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """The three books of one `BalanceKey`, summed exactly over the settled events.
+
+    `wallet`: the net change of the free wallet (each event's `amount`, plus the
+    `counter_amount` of the events whose other leg is in this currency); `debt`:
+    the net change of what is owed (principal and interest); `collateral`: the net
+    change of what is pledged; `interest`: what interest cost, the sum over
+    `interest` events of ``debt - amount`` (interest added to the debt plus
+    interest charged to the wallet)."""
+
+    wallet: Decimal = _ZERO
+    debt: Decimal = _ZERO
+    collateral: Decimal = _ZERO
+    interest: Decimal = _ZERO
+
+
 @runtime_checkable
 class Store(Protocol):
     """An event store with per-feed checkpoints."""
 
+    @property
+    def read_only(self) -> bool:
+        """True when opened with ``read_only=True``: `commit_page` raises StoreError."""
+        ...
+
     async def open(self) -> None:
-        """Create or migrate the schema; idempotent."""
+        """Create or migrate the schema (read-only: check it, never create); idempotent."""
         ...
 
     async def close(self) -> None: ...
@@ -52,7 +99,10 @@ class Store(Protocol):
 
         The write happens only if the stored checkpoint still equals `expected`
         (else CheckpointConflict and nothing is written). Returns the events that
-        were new or differ from the stored version (the rest were already there).
+        were new or differ from the stored version (the rest were already there);
+        an id repeated within the page counts once (its first occurrence). An event
+        written without `raw` keeps the `raw` already stored. Every event must
+        belong to `key` (InvalidArgument before anything is written).
         """
         ...
 
@@ -68,18 +118,27 @@ class Store(Protocol):
         until: int | None = None,
         descending: bool = False,
     ) -> AsyncIterator[LoanEvent]:
-        """Stored events matching every given filter, in ts order."""
+        """Stored events matching every given filter (`since`/`until` inclusive, ms).
+
+        Order: ``ts, venue, account, feed, id``; with ``descending=True`` ts and id
+        descend while venue, account and feed stay ascending (code-point order)."""
         ...
 
     async def balances(
         self,
         *,
+        venue: str | None = None,
         account: str | None = None,
-        since: int | None = None,
+        currency: str | None = None,
         until: int | None = None,
         include_pending: bool = False,
-    ) -> dict[tuple[str, str], Decimal]:
-        """Net wallet change per (account, currency), summed exactly (counter legs included)."""
+    ) -> dict[BalanceKey, Balance]:
+        """The books per (venue, account, currency), in key order, summed exactly.
+
+        `until` (ms, inclusive): as of that time. Failed events never count; pending
+        ones only with ``include_pending=True``. A counter leg counts in the wallet of
+        its `counter_currency` (so ``currency="USDT"`` includes the USDT legs of
+        conversions booked under another currency)."""
         ...
 
     async def summary(self) -> list[tuple[str, str, str, str, int]]:
@@ -89,5 +148,3 @@ class Store(Protocol):
     async def feeds(self) -> list[FeedKey]:
         """Every feed that has a checkpoint."""
         ...
-
-

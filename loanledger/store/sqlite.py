@@ -1,28 +1,35 @@
 """SQLite store (the default): one file, WAL, schema migrations in code, exact decimals.
 
-Amounts are stored as their exact decimal text (never REAL) and summed in
-Python with Decimal. All SQLite work runs on aiosqlite's worker thread, so the
-event loop never blocks on disk.
+Amounts are stored as their exact decimal text (never REAL: digits and exponent
+round-trip as they are) and summed in Python in the EXACT context. All SQLite
+work runs on aiosqlite's worker thread, so the event loop never blocks on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import decimal
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
-import msgspec
 
-from .._money import EXACT
 from ..errors import CheckpointConflict, InvalidArgument, StoreError
-from ..events import FIELDS, EventKind, EventStatus, LoanEvent
-from .base import FeedKey
+from ..events import EventKind, LoanEvent
+from ._shared import (
+    Layout,
+    Totals,
+    balance_filters,
+    changed,
+    check_page,
+    conditions,
+    event_filters,
+    order_sql,
+    read_only_error,
+)
+from .base import Balance, BalanceKey, FeedKey
 
 __all__ = ["SQLiteStore"]
 
@@ -71,99 +78,39 @@ MIGRATIONS += (
 
 # The column list, the upsert and the row mappers all follow LoanEvent's fields (events.FIELDS):
 # a Decimal field is exact decimal text, an enum its value, `raw` a BLOB, the rest as they are.
-_DECIMALS = frozenset(f.name for f in msgspec.structs.fields(LoanEvent)
-                      if f.type in (Decimal, Decimal | None))
-_ENUMS: dict[str, type[EventKind] | type[EventStatus]] = {"kind": EventKind, "status": EventStatus}
-_KEY = ("venue", "account", "feed", "id")
-_RAW = FIELDS.index("raw")
-_COLUMNS = ", ".join(FIELDS)
-_UPSERT = (
-    f"INSERT INTO events ({_COLUMNS}, stored_at) VALUES ({', '.join('?' * (len(FIELDS) + 1))})\n"
-    "ON CONFLICT (venue, account, feed, id) DO UPDATE SET "
-    + ", ".join(
-        "raw = COALESCE(excluded.raw, events.raw)" if f == "raw" else f"{f} = excluded.{f}"
-        for f in FIELDS if f not in _KEY
-    )
-    + ", stored_at = excluded.stored_at"
-)
+_LAYOUT = Layout(LoanEvent, decimal_text=True)
+_COLUMNS = _LAYOUT.columns
+_UPSERT = _LAYOUT.upsert("events", mark="?", extra=("stored_at",))
 _CHUNK = 400  # SQLite's host-parameter limit is comfortably above 4 * 400
-
-
-def _to_column(name: str) -> Any:
-    if name in _DECIMALS:
-        return lambda v: None if v is None else str(v)
-    if name in _ENUMS:
-        return lambda v: v.value
-    if name == "raw":
-        return lambda v: None if v is None else bytes(v)
-    return None
-
-
-def _from_column(name: str) -> Any:
-    if name in _DECIMALS:
-        return lambda v: None if v is None else Decimal(v)
-    if name in _ENUMS:
-        return _ENUMS[name]
-    if name == "raw":
-        return lambda v: None if v is None else msgspec.Raw(bytes(v))
-    return None
-
-
-_TO = [(i, conv) for i, conv in enumerate(_to_column(f) for f in FIELDS) if conv is not None]
-_FROM = [(f, _from_column(f)) for f in FIELDS]
-
-
-def _row(ev: LoanEvent) -> tuple[Any, ...]:
-    values = list(msgspec.structs.astuple(ev))
-    for i, conv in _TO:
-        values[i] = conv(values[i])
-    return tuple(values)
-
-
-def _event(r: Sequence[Any]) -> LoanEvent:
-    return LoanEvent(**{f: v if conv is None else conv(v) for (f, conv), v in zip(_FROM, r, strict=True)})
-
-
-def _conditions(
-    equal: Sequence[tuple[str, object]], since: int | None, until: int | None
-) -> tuple[list[str], list[Any]]:
-    """SQL conditions and their arguments: ``column = ?`` for each value given, then the ts range."""
-    where: list[str] = []
-    args: list[Any] = []
-    for column, value in equal:
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(value)
-    if since is not None:
-        where.append("ts >= ?")
-        args.append(since)
-    if until is not None:
-        where.append("ts <= ?")
-        args.append(until)
-    return where, args
 
 
 class SQLiteStore:
     """`SQLiteStore("ledger.db")`: events upserted by (venue, account, feed, id), checkpoints
     per feed, each page committed with its checkpoint in one transaction."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         if not isinstance(path, str | Path):
             raise TypeError(f"path: expected str or Path, got {type(path).__name__}")
         if str(path) == "":
             raise InvalidArgument("path", "must not be empty (use ':memory:' for a throwaway store)")
+        if not isinstance(read_only, bool):
+            raise TypeError(f"read_only: expected bool, got {type(read_only).__name__}")
         self.path = str(path)
+        self.read_only = read_only
         self._db: aiosqlite.Connection | None = None
         # one connection serves every feed task: a page's transaction must not interleave with another's
         self._write = asyncio.Lock()
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({self.path!r})"
+        return f"SQLiteStore({self.path!r}{', read_only=True' if self.read_only else ''})"
 
     # --- lifecycle ------------------------------------------------------------------
 
     async def open(self) -> None:
         if self._db is not None:
+            return
+        if self.read_only:
+            self._db = await self._open_read_only()
             return
         db = await aiosqlite.connect(self.path, isolation_level=None)
         try:
@@ -182,6 +129,37 @@ class SQLiteStore:
             await db.close()
             raise
         self._db = db
+
+    async def _open_read_only(self) -> aiosqlite.Connection:
+        """mode=ro: never creates the file nor migrates it; refuses what is not a loanledger store."""
+        if self.path == ":memory:":
+            raise InvalidArgument("path", "a read-only store needs a file (':memory:' would be empty)")
+        try:
+            db = await aiosqlite.connect(f"{Path(self.path).absolute().as_uri()}?mode=ro", uri=True,
+                                         isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open read-only ({exc})") from None
+        try:
+            await db.execute("PRAGMA busy_timeout=10000")
+            async with db.execute("PRAGMA user_version") as cur:
+                row = await cur.fetchone()
+            version = int(row[0]) if row else 0
+            async with db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='events'") as cur:
+                has_events = await cur.fetchone() is not None
+            if version > len(MIGRATIONS):
+                raise StoreError(f"{self.path}: schema version {version} is newer than this loanledger")
+            if version == 0 or not has_events:
+                raise StoreError(f"{self.path}: not a loanledger store")
+            if version < len(MIGRATIONS):
+                raise StoreError(f"{self.path}: schema version {version} is older than this loanledger; "
+                                 "open it once without read_only to upgrade it")
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StoreError(f"{self.path}: not a loanledger store ({exc})") from None
+        except BaseException:
+            await db.close()
+            raise
+        return db
 
     async def close(self) -> None:
         if self._db is not None:
@@ -217,10 +195,10 @@ class SQLiteStore:
     async def commit_page(
         self, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str, *, expected: str | None
     ) -> list[LoanEvent]:
+        check_page(key, events, checkpoint)
+        if self.read_only:
+            raise read_only_error(self)
         db = self._conn()
-        for ev in events:
-            if (ev.venue, ev.account, ev.feed) != (key.venue, key.account, key.feed):
-                raise InvalidArgument("events", f"event {ev.id!r} belongs to {ev.venue}/{ev.account}/{ev.feed}, not {key}")
         async with self._write:
             return await self._commit(db, key, events, checkpoint, expected)
 
@@ -240,9 +218,9 @@ class SQLiteStore:
             current = None if row is None else str(row[0])
             if current != expected:
                 raise CheckpointConflict(f"{key}: checkpoint moved (another writer?); re-read it and resume")
-            changed = await self._changed(db, key, events)
-            if changed:
-                await db.executemany(_UPSERT, [(*_row(ev), now) for ev in changed])
+            new = changed(await self._stored(db, key, events), events)
+            if new:
+                await db.executemany(_UPSERT, [(*_LAYOUT.row(ev), now) for ev in new])
             await db.execute(
                 "INSERT INTO checkpoints (venue, account, feed, token, updated_at) VALUES (?,?,?,?,?) "
                 "ON CONFLICT (venue, account, feed) DO UPDATE SET token=excluded.token, updated_at=excluded.updated_at",
@@ -252,7 +230,7 @@ class SQLiteStore:
         except BaseException:
             await self._rollback(db)
             raise
-        return changed
+        return new
 
     @staticmethod
     async def _rollback(db: aiosqlite.Connection) -> None:
@@ -271,12 +249,10 @@ class SQLiteStore:
                 raise
 
     @staticmethod
-    async def _changed(db: aiosqlite.Connection, key: FeedKey, events: Sequence[LoanEvent]) -> list[LoanEvent]:
-        """The events that are not stored yet or differ from the stored row."""
-        if not events:
-            return []
-        stored: dict[str, tuple[Any, ...]] = {}
-        ids = [ev.id for ev in events]
+    async def _stored(db: aiosqlite.Connection, key: FeedKey, events: Sequence[LoanEvent]) -> dict[str, LoanEvent]:
+        """The stored versions of the page's events, by id."""
+        stored: dict[str, LoanEvent] = {}
+        ids = list({ev.id for ev in events})
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
@@ -285,20 +261,9 @@ class SQLiteStore:
                 (key.venue, key.account, key.feed, *chunk),
             ) as cur:
                 async for r in cur:
-                    stored[r[3]] = tuple(r)
-        out: list[LoanEvent] = []
-        seen: set[str] = set()
-        for ev in events:
-            if ev.id in seen:
-                continue
-            seen.add(ev.id)
-            old = stored.get(ev.id)
-            new = _row(ev)
-            if old is None or old[:_RAW] != new[:_RAW] or old[_RAW + 1:] != new[_RAW + 1:] or (
-                new[_RAW] is not None and old[_RAW] != new[_RAW]
-            ):
-                out.append(ev)
-        return out
+                    ev = _LAYOUT.event(r)
+                    stored[ev.id] = ev
+        return stored
 
     # --- queries ------------------------------------------------------------------------
 
@@ -314,46 +279,41 @@ class SQLiteStore:
         until: int | None = None,
         descending: bool = False,
     ) -> AsyncIterator[LoanEvent]:
-        where, args = _conditions(
-            (("venue", venue), ("account", account), ("feed", feed), ("currency", currency),
-             ("kind", None if kind is None else EventKind(kind).value)),
-            since, until,
-        )
+        equal, since, until = event_filters(venue, account, feed, kind, currency, since, until)
+        where, args = conditions(equal, since, until, mark="?")
         sql = f"SELECT {_COLUMNS} FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        order = "DESC" if descending else "ASC"
-        sql += f" ORDER BY ts {order}, venue, account, feed, id {order}"
+        sql += " " + order_sql(descending)
         async with self._conn().execute(sql, args) as cur:
             async for r in cur:
-                yield _event(r)
+                yield _LAYOUT.event(r)
 
     async def balances(
         self,
         *,
+        venue: str | None = None,
         account: str | None = None,
-        since: int | None = None,
+        currency: str | None = None,
         until: int | None = None,
         include_pending: bool = False,
-    ) -> dict[tuple[str, str], Decimal]:
-        statuses = ("done", "pending") if include_pending else ("done",)
-        where, args = _conditions((("account", account),), since, until)
+    ) -> dict[BalanceKey, Balance]:
+        venue, account, currency, until, statuses = balance_filters(venue, account, currency, until, include_pending)
+        where, args = conditions((("venue", venue), ("account", account)), None, until, mark="?")
         where.insert(0, f"status IN ({','.join('?' * len(statuses))})")
         args[:0] = statuses
-        totals: dict[tuple[str, str], Decimal] = {}
-        sql = ("SELECT account, currency, amount, counter_currency, counter_amount FROM events WHERE "
-               + " AND ".join(where))
-        # sums never round (the default context keeps 28 digits); the decimal context
-        # is per task, so holding it across the awaits of the row stream is safe
-        with decimal.localcontext(EXACT):
-            async with self._conn().execute(sql, args) as cur:
-                async for acct, ccy, amount, cccy, camount in cur:
-                    key = (acct, ccy)
-                    totals[key] = totals.get(key, Decimal(0)) + Decimal(amount)
-                    if cccy is not None and camount is not None:
-                        ckey = (acct, cccy)
-                        totals[ckey] = totals.get(ckey, Decimal(0)) + Decimal(camount)
-        return dict(sorted(totals.items()))
+        if currency is not None:
+            where.append("(currency = ? OR counter_currency = ?)")
+            args += [currency, currency]
+        totals = Totals(currency)
+        sql = ("SELECT venue, account, currency, kind, amount, debt, collateral, counter_currency, counter_amount"
+               " FROM events WHERE " + " AND ".join(where))
+        # exact text to Decimal, summed in EXACT (raises rather than rounds)
+        async with self._conn().execute(sql, args) as cur:
+            async for v, a, ccy, kind, amount, debt, collateral, cccy, camount in cur:
+                totals.event(v, a, ccy, kind, Decimal(amount), Decimal(debt), Decimal(collateral), cccy,
+                             None if camount is None else Decimal(camount))
+        return totals.result()
 
     async def summary(self) -> list[tuple[str, str, str, str, int]]:
         async with self._conn().execute(

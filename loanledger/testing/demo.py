@@ -128,8 +128,11 @@ async def run_demo(*, db: str = "demo-ledger.db", seed: int = 2026, out: IO[str]
             balances = await ledger.store.balances()
             print("\n(the generated amounts are synthetic: they include 18-20 digit values and random prices"
                   " to exercise exact decimal handling; every total below is summed exactly)", file=out)
-            _table(out, "net wallet change per currency (settled events)", ["account", "currency", "net"],
-                   [[a, c, format(v, "f")] for (a, c), v in balances.items()])
+            _table(out, "balances per venue, account and currency (settled events)",
+                   ["venue", "account", "currency", "wallet", "debt", "collateral", "interest"],
+                   [[k.venue, k.account, k.currency, *(format(v, "f") for v in (b.wallet, b.debt, b.collateral,
+                                                                                 b.interest))]
+                    for k, b in balances.items()])
 
             sim.okx.grow(accounts["okx"], seed=seed + 10, n=3)
             sim.binance.grow(accounts["binance"], seed=seed + 11, n=3)
