@@ -27,7 +27,7 @@ def open_store(target: str | Path, *, read_only: bool = False, argument: str = "
         raise TypeError(f"{argument}: expected a path or a postgresql:// URL, got {type(target).__name__}")
     if target.strip() == "":
         raise InvalidArgument(argument, "must not be empty: a SQLite file path or a postgresql:// URL")
-    if target.lower().startswith(POSTGRES_SCHEMES):
+    if target.startswith(POSTGRES_SCHEMES):
         from .postgres import PostgresStore  # the `postgres` extra, imported only when asked for
 
         return PostgresStore(target, read_only=read_only)

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
+from typing import Any, TypeVar
 
 try:
     import psycopg
@@ -121,6 +120,7 @@ _SET_CHECKPOINT = (
 _STORED = (f"SELECT {_COLUMNS} FROM {SCHEMA}.events "
            "WHERE venue = %s AND account = %s AND feed = %s AND id = ANY(%s)")
 _ITERSIZE = 2000  # rows per round trip when streaming events()
+T = TypeVar("T")
 
 
 def _feed_lock(key: FeedKey) -> int:
@@ -154,9 +154,10 @@ class PostgresStore:
         try:
             params = _conninfo.conninfo_to_dict(dsn)
         except psycopg.Error:
-            # the parser's message may quote the DSN, password included
+            params = None  # raised below, outside the handler: the parser's error may quote the password
+        if params is None:
             raise InvalidArgument("dsn", "not a PostgreSQL URL or connection string "
-                                  "(postgresql://user:password@host:port/dbname)") from None
+                                  "(postgresql://user:password@host:port/dbname)")
         self._dsn = dsn
         self._password = str(params.get("password") or "")
         self.target = _display(params)
@@ -175,37 +176,40 @@ class PostgresStore:
             text = text.replace(self._password, "***")
         return StoreError(f"{self!r}: {what}: {text}")
 
-    @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
+    async def _guard(self, what: str, aw: Awaitable[T]) -> T:
+        """Await `aw`; a driver error becomes a StoreError raised outside the handler, so it
+        carries no context: psycopg's connection errors hold the parsed DSN, password included."""
         try:
-            yield
+            return await aw
         except (psycopg.Error, PoolTimeout) as exc:
-            raise self._error(what, exc) from None
+            err = self._error(what, exc)
+        raise err
 
     # --- lifecycle ------------------------------------------------------------------
 
     async def open(self) -> None:
-        if self._pool is not None:
-            return
-        with self._errors("cannot open"):
-            # one direct connection first: a wrong DSN or password fails here, at once
-            conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
-            async with conn:
-                if self.read_only:
-                    await self._check_schema(conn)
-                else:
-                    await self._migrate(conn)
-            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-                self._dsn, min_size=1, max_size=self.pool_size, open=False, name="loanledger",
-                kwargs={"autocommit": True}, configure=self._configure,
-                check=AsyncConnectionPool.check_connection, timeout=60.0,
-            )
-            try:
-                await pool.open(wait=True, timeout=30.0)
-            except BaseException:
-                await pool.close()
-                raise
-        self._pool = pool
+        if self._pool is None:
+            self._pool = await self._guard("cannot open", self._open())
+
+    async def _open(self) -> AsyncConnectionPool[Any]:
+        # one direct connection first: a wrong DSN or password fails here, at once
+        conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
+        async with conn:
+            if self.read_only:
+                await self._check_schema(conn)
+            else:
+                await self._migrate(conn)
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            self._dsn, min_size=1, max_size=self.pool_size, open=False, name="loanledger",
+            kwargs={"autocommit": True}, configure=self._configure,
+            check=AsyncConnectionPool.check_connection, timeout=60.0,
+        )
+        try:
+            await pool.open(wait=True, timeout=30.0)
+        except BaseException:
+            await pool.close()
+            raise
+        return pool
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if self.read_only:
@@ -274,18 +278,19 @@ class PostgresStore:
 
     # --- checkpoints and pages ---------------------------------------------------------
 
+    async def _fetch(self, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        async with self._conns().connection() as conn:
+            cur = await conn.execute(query, args)
+            rows: list[tuple[Any, ...]] = await cur.fetchall()
+            return rows
+
     async def checkpoint(self, key: FeedKey) -> str | None:
-        with self._errors("reading a checkpoint"):
-            async with self._conns().connection() as conn:
-                cur = await conn.execute(_CHECKPOINT, (key.venue, key.account, key.feed))
-                row = await cur.fetchone()
-        return None if row is None else str(row[0])
+        rows = await self._guard("reading a checkpoint", self._fetch(_CHECKPOINT, (key.venue, key.account, key.feed)))
+        return str(rows[0][0]) if rows else None
 
     async def feeds(self) -> list[FeedKey]:
-        with self._errors("listing feeds"):
-            async with self._conns().connection() as conn:
-                cur = await conn.execute(f"SELECT venue, account, feed FROM {SCHEMA}.checkpoints ORDER BY 1, 2, 3")
-                return [FeedKey(*r) for r in await cur.fetchall()]
+        query = f"SELECT venue, account, feed FROM {SCHEMA}.checkpoints ORDER BY 1, 2, 3"
+        return [FeedKey(*r) for r in await self._guard("listing feeds", self._fetch(query))]
 
     async def commit_page(
         self, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str, *, expected: str | None
@@ -293,29 +298,33 @@ class PostgresStore:
         check_page(key, events, checkpoint)
         if self.read_only:
             raise read_only_error(self)
+        return await self._guard(f"committing a page of {key}", self._commit(key, events, checkpoint, expected))
+
+    async def _commit(
+        self, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str, expected: str | None
+    ) -> list[LoanEvent]:
         k = (key.venue, key.account, key.feed)
-        with self._errors(f"committing a page of {key}"):
-            async with self._conns().connection() as conn, conn.transaction():
-                # every writer of this feed queues here, until the holder commits or rolls back;
-                # the checkpoint read after it is the one the holder left (READ COMMITTED)
-                await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_FEED, _feed_lock(key)))
-                cur = await conn.execute(_CHECKPOINT, k)
-                row = await cur.fetchone()
-                current = None if row is None else str(row[0])
-                if current != expected:
-                    raise CheckpointConflict(f"{key}: checkpoint moved (another writer?); re-read it and resume")
-                stored: dict[str, LoanEvent] = {}
-                if events:
-                    cur = await conn.execute(_STORED, (*k, list({ev.id for ev in events})))
-                    for r in await cur.fetchall():
-                        ev = EVENT_LAYOUT.event(r)
-                        stored[ev.id] = ev
-                new = changed(stored, events)
-                now = time.time_ns() // 1_000_000
-                if new:
-                    async with conn.cursor() as wcur:
-                        await wcur.executemany(_UPSERT, [(*EVENT_LAYOUT.row(ev), now) for ev in new])
-                await conn.execute(_SET_CHECKPOINT, (*k, checkpoint, now))
+        async with self._conns().connection() as conn, conn.transaction():
+            # every writer of this feed queues here, until the holder commits or rolls back;
+            # the checkpoint read after it is the one the holder left (READ COMMITTED)
+            await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_FEED, _feed_lock(key)))
+            cur = await conn.execute(_CHECKPOINT, k)
+            row = await cur.fetchone()
+            current = None if row is None else str(row[0])
+            if current != expected:
+                raise CheckpointConflict(f"{key}: checkpoint moved (another writer?); re-read it and resume")
+            stored: dict[str, LoanEvent] = {}
+            if events:
+                cur = await conn.execute(_STORED, (*k, list({ev.id for ev in events})))
+                for r in await cur.fetchall():
+                    ev = EVENT_LAYOUT.event(r)
+                    stored[ev.id] = ev
+            new = changed(stored, events)
+            now = time.time_ns() // 1_000_000
+            if new:
+                async with conn.cursor() as wcur:
+                    await wcur.executemany(_UPSERT, [(*EVENT_LAYOUT.row(ev), now) for ev in new])
+            await conn.execute(_SET_CHECKPOINT, (*k, checkpoint, now))
         return new
 
     # --- queries ------------------------------------------------------------------------
@@ -338,14 +347,23 @@ class PostgresStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " " + order_sql(descending)
-        pool = self._conns()
-        with self._errors("reading events"):
-            # a server-side cursor in a read transaction: one snapshot, _ITERSIZE rows per round trip
-            async with pool.connection() as conn, conn.transaction(), conn.cursor(name="loanledger_events") as cur:
-                cur.itersize = _ITERSIZE
-                await cur.execute(sql, args)
-                async for r in cur:
+        batches = self._batches(self._conns(), sql, args)
+        try:
+            while (batch := await self._guard("reading events", anext(batches, None))) is not None:
+                for r in batch:
                     yield EVENT_LAYOUT.event(r)
+        finally:
+            await self._guard("reading events", batches.aclose())
+
+    @staticmethod
+    async def _batches(
+        pool: AsyncConnectionPool[Any], sql: str, args: Sequence[Any]
+    ) -> AsyncGenerator[list[tuple[Any, ...]], None]:
+        """A server-side cursor in a read transaction: one snapshot, _ITERSIZE rows per round trip."""
+        async with pool.connection() as conn, conn.transaction(), conn.cursor(name="loanledger_events") as cur:
+            await cur.execute(sql, args)
+            while rows := await cur.fetchmany(_ITERSIZE):
+                yield rows
 
     async def balances(
         self,
@@ -374,24 +392,18 @@ class PostgresStore:
         legs = (f"SELECT venue, account, counter_currency, sum(counter_amount) "
                 f"FROM {SCHEMA}.events WHERE {' AND '.join(leg_where)} GROUP BY 1, 2, 3")
         totals = Totals(currency)
-        with self._errors("summing balances"):
-            async with self._conns().connection() as conn:
-                cur = await conn.execute(own, own_args)
-                for v, a, ccy, wallet, debt, collateral, interest in await cur.fetchall():
-                    totals.add(BalanceKey(v, a, ccy), wallet, debt, collateral, interest)
-                cur = await conn.execute(legs, leg_args)
-                for v, a, ccy, wallet in await cur.fetchall():
-                    totals.add(BalanceKey(v, a, ccy), wallet)
+        for v, a, ccy, wallet, debt, collateral, interest in await self._guard("summing balances",
+                                                                              self._fetch(own, own_args)):
+            totals.add(BalanceKey(v, a, ccy), wallet, debt, collateral, interest)
+        for v, a, ccy, wallet in await self._guard("summing balances", self._fetch(legs, leg_args)):
+            totals.add(BalanceKey(v, a, ccy), wallet)
         return totals.result()
 
     async def summary(self) -> list[tuple[str, str, str, str, int]]:
-        with self._errors("summarizing"):
-            async with self._conns().connection() as conn:
-                cur = await conn.execute(
-                    f"SELECT venue, account, feed, kind, count(*) FROM {SCHEMA}.events "
-                    "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
-                )
-                return [(str(a), str(b), str(c), str(d), int(e)) for a, b, c, d, e in await cur.fetchall()]
+        query = (f"SELECT venue, account, feed, kind, count(*) FROM {SCHEMA}.events "
+                 "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4")
+        return [(str(a), str(b), str(c), str(d), int(e))
+                for a, b, c, d, e in await self._guard("summarizing", self._fetch(query))]
 
 
 def _display(params: dict[str, Any]) -> str:
