@@ -1,7 +1,9 @@
 """Item 6: load. 50 accounts per venue, every feed of every account syncing concurrently
 against one simulator (one process, one RateLimits: the per-IP budgets are shared as the
-venues count them): no rate-limit answer, every feed exactly the dataset, no session or
-socket left open, and memory bounded by the pages in flight, not by the records walked."""
+venues count them) into a SQLite ledger: no rate-limit answer, every feed exactly the
+dataset, no session or socket left open, and memory bounded by the pages in flight, not by
+the records walked (a store on disk; a Ledger without a store keeps every event in a
+MemoryStore)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 from rel_support import RATE_CODES, Figures, World, feed_ids, world
 
-from loanledger import Ledger, RateLimits
+from loanledger import Ledger, RateLimits, SQLiteStore
 
 ACCOUNTS = 50
 LOAD_SCALE = 100.0  # documented limits x100 on both sides: Binance's shared per-IP weight still binds
@@ -35,7 +37,7 @@ class Load:
     peak: int  # bytes traced at the peak of the sync
 
 
-async def sync_all(w: World, since: int | None) -> Load:
+async def sync_all(w: World, since: int | None, db: Path) -> Load:
     """Every feed of every account at once; checks exactly-once, rate answers, closed sockets."""
     gc.collect()
     fds_before = open_fds()
@@ -48,7 +50,7 @@ async def sync_all(w: World, since: int | None) -> Load:
     events = 0
     tracemalloc.start()
     try:
-        async with Ledger(clients) as ledger:
+        async with Ledger(clients, store=SQLiteStore(db)) as ledger:
             run = ledger.sync(since=since)
             async for ev in run:  # consumed as it streams: nothing is kept
                 t = tally[(ev.account, ev.feed)]
@@ -81,13 +83,13 @@ async def sync_all(w: World, since: int | None) -> Load:
     return Load(len(pairs), len(new), events, peak)
 
 
-async def load(figures: Figures, *, recent_days: int, more_days: int | None, scale: float) -> None:
+async def load(figures: Figures, tmp: Path, *, recent_days: int, more_days: int | None, scale: float) -> None:
     """Two syncs of the same 750 feeds: the recent days, then far more history. Memory is
     bounded if the peak barely moves while several times more records stream through."""
     async with world(seed=31, scale=scale, n=ACCOUNTS, rate_scale=LOAD_SCALE) as w:
         now = w.sim.now_ms()
-        small = await sync_all(w, now - recent_days * DAY_MS)
-        large = await sync_all(w, None if more_days is None else now - more_days * DAY_MS)
+        small = await sync_all(w, now - recent_days * DAY_MS, tmp / "recent.db")
+        large = await sync_all(w, None if more_days is None else now - more_days * DAY_MS, tmp / "more.db")
     assert large.events > 3 * small.events
     assert large.peak < 1.5 * small.peak + 8 * 2**20, (
         f"peak {small.peak / 2**20:.1f} MiB for {small.events} events, {large.peak / 2**20:.1f} MiB for "
@@ -101,11 +103,11 @@ async def load(figures: Figures, *, recent_days: int, more_days: int | None, sca
 
 
 @pytest.mark.filterwarnings("ignore:.*keeps only:loanledger.DataGapWarning")
-async def test_50_accounts_all_feeds_at_once(figures: Figures) -> None:
-    await load(figures, recent_days=2, more_days=60, scale=0.3)
+async def test_50_accounts_all_feeds_at_once(figures: Figures, tmp_path: Path) -> None:
+    await load(figures, tmp_path, recent_days=2, more_days=60, scale=0.3)
 
 
 @pytest.mark.soak
 @pytest.mark.filterwarnings("ignore:.*keeps only:loanledger.DataGapWarning")
-async def test_50_accounts_full_history_soak(figures: Figures) -> None:
-    await load(figures, recent_days=10, more_days=None, scale=1.0)
+async def test_50_accounts_full_history_soak(figures: Figures, tmp_path: Path) -> None:
+    await load(figures, tmp_path, recent_days=10, more_days=None, scale=1.0)
