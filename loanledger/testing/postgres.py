@@ -37,21 +37,23 @@ class PostgresUnavailable(RuntimeError):
 
 
 def find_postgres_bindir() -> Path | None:
-    """The directory holding `initdb` and `pg_ctl`: $LOANLEDGER_PG_BINDIR, else the PATH,
-    else the newest /usr/lib/postgresql/<version>/bin (where Debian installs them)."""
+    """The directory holding `initdb`, `pg_ctl` and `postgres`: $LOANLEDGER_PG_BINDIR when set
+    (and only there), else the PATH, else the newest /usr/lib/postgresql/<version>/bin (where
+    Debian installs them)."""
     wanted = os.environ.get("LOANLEDGER_PG_BINDIR")
-    candidates: list[Path] = []
     if wanted:
-        candidates.append(Path(wanted))
+        return Path(wanted) if _has_server(Path(wanted)) else None
+    candidates: list[Path] = []
     initdb = shutil.which("initdb")
     if initdb:
         candidates.append(Path(initdb).resolve().parent)
     debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: _version_key(Path(p).parent.name))
     candidates += [Path(p) for p in reversed(debian)]
-    for d in candidates:
-        if (d / "initdb").is_file() and (d / "pg_ctl").is_file() and (d / "postgres").is_file():
-            return d
-    return None
+    return next((d for d in candidates if _has_server(d)), None)
+
+
+def _has_server(d: Path) -> bool:
+    return all((d / name).is_file() for name in ("initdb", "pg_ctl", "postgres"))
 
 
 def _version_key(name: str) -> tuple[int, ...]:
@@ -69,8 +71,10 @@ class TempPostgres:
 
     def __init__(self, *, bindir: str | Path | None = None, user: str = "loanledger") -> None:
         found = Path(bindir) if bindir is not None else find_postgres_bindir()
-        if found is None:
-            raise PostgresUnavailable(f"no PostgreSQL server binaries (initdb, pg_ctl) found: {INSTALL_HINT}")
+        if found is None or not _has_server(found):
+            where = f" in {found}" if found is not None else ""
+            raise PostgresUnavailable(f"no PostgreSQL server binaries (initdb, pg_ctl, postgres) found{where}: "
+                                      f"{INSTALL_HINT}")
         if not _NAME.fullmatch(user):
             raise ValueError(f"user: not a plain PostgreSQL role name: {user!r}")
         self.bindir = found
