@@ -22,7 +22,8 @@ from .errors import (
 )
 from .events import EventKind, EventStatus, LoanEvent
 from .ledger import FeedReport, Ledger, SyncReport
-from .paginate import Feed, FeedPage, FeedSpec
+from .feeds import FeedSpec
+from .paginate import Feed, FeedPage
 from .ratelimit import RateLimits
 from .registry import FEEDS, decode
 from .store import FeedKey, SQLiteStore, Store
