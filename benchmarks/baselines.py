@@ -34,7 +34,7 @@ import pydantic
 
 from loanledger._money import EXACT
 from loanledger.events import EventKind, EventStatus, LoanEvent
-from loanledger.venues import bybit as by
+from loanledger.venues.bybit import feeds as by
 from loanledger.venues import okx
 
 __all__ = ["ceiling_decoders", "dict_normalizers", "json_loads", "orjson_loads", "pydantic_decoders"]

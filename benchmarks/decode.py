@@ -48,18 +48,12 @@ ACCOUNT = "default"
 
 
 def _wire_decoder(feed: str) -> Callable[[bytes], Any]:
-    """loanledger's typed envelope decoder of a feed (private names: benchmarks only)."""
-    from loanledger.venues import binance, bybit, okx
+    """loanledger's typed envelope decoder of a feed (msgspec into the wire Structs, no normalization)."""
+    from loanledger import FEEDS
 
-    okx_codecs = {"okx.flexible_loan_history": okx._loan_codec, "okx.flexible_loan_interest": okx._interest_codec,
-                  "okx.one_click_repay_history": okx._repay_codec, "okx.convert_history": okx._convert_codec}
-    if feed in okx_codecs:
-        return okx_codecs[feed].typed.decode
-    if feed == "binance.pmloan_history":
-        return binance._pmloan_decoder.decode
-    if feed == "binance.pm_interest_history":
-        return binance._interest_decoder.decode
-    return bybit.CODECS[feed].rows.decode
+    wire = FEEDS[feed].wire
+    assert wire is not None
+    return wire.decode
 
 
 def event_cost_ns(n: int = 20_000) -> float:

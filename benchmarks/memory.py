@@ -55,7 +55,7 @@ def _serve(conn: Connection, seed: int) -> None:
 async def _serve_async(conn: Connection, seed: int) -> None:
     from loanledger.testing import Simulator
     from loanledger.testing.server import SimCall, SimError
-    from loanledger.venues.okx import LOAN_HISTORY_LIMIT, LOAN_HISTORY_PATH
+    from loanledger.venues.okx import LOAN_HISTORY
 
     total = 0
     sim = Simulator(rate_scale=RATE_SCALE)
@@ -75,7 +75,7 @@ async def _serve_async(conn: Connection, seed: int) -> None:
         sim.log.clear()  # the venue process keeps nothing either
         return rows
 
-    sim.okx.route("GET", LOAN_HISTORY_PATH, loan_history, limit=LOAN_HISTORY_LIMIT)
+    sim.okx.route("GET", LOAN_HISTORY.path, loan_history, limit=LOAN_HISTORY.limit)
     loop = asyncio.get_running_loop()
     async with sim:
         conn.send(sim.base_url)

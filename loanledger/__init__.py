@@ -26,7 +26,8 @@ from .errors import (
 )
 from .events import EventKind, EventStatus, LoanEvent
 from .ledger import FeedReport, Ledger, SyncReport
-from .paginate import Feed, FeedPage, FeedSpec
+from .feeds import FeedSpec
+from .paginate import Feed, FeedPage
 from .ratelimit import RateLimits
 from .registry import FEEDS, decode
 from .store import Balance, BalanceKey, FeedKey, MemoryStore, SQLiteStore, Store, open_store

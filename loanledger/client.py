@@ -14,9 +14,10 @@ from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 
-from ._args import TimeArg, check_label, check_window
+from ._args import check_label, check_window
 from .errors import InvalidArgument
-from .paginate import DecodeContext, Feed, FeedSpec, FeedStats, Page, Params
+from .feeds import OPTIONS, FeedSpec
+from .paginate import DecodeContext, Feed, FeedStats, Page, Params
 from .ratelimit import RateLimits
 from .transport import Dialect, Request, RetryPolicy, Transport
 
@@ -103,42 +104,27 @@ class VenueClient:
     def feed_ids(cls) -> list[str]:
         return sorted(cls.feed_specs)
 
-    def events(
-        self,
-        feed_id: str,
-        *,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        resume: str | None = None,
-        strict: bool = False,
-        keep_raw: bool = False,
-        max_pages: int = 100_000,
-        **filters: Any,
-    ) -> Feed:
+    def events(self, feed_id: str, **arguments: Any) -> Feed:
         """A paged feed of LoanEvent by id (``"okx.flexible_loan_history"``).
 
-        `since`/`until` take int ms or aware datetimes; `filters` are the feed's
-        venue filters by their Python names (see the feed's method).
+        Takes the feed's filters by their Python names (see `FeedSpec.filters` and the
+        feed's method) and the options every feed takes (`FeedOptions`): `since` / `until`
+        (int ms or aware datetimes), `resume` (a checkpoint token), `strict` (raise on a
+        data gap instead of warning), `keep_raw` (keep each record's bytes) and `max_pages`.
+        Every argument is checked here, before any request.
         """
         spec = self.feed_specs.get(feed_id) if isinstance(feed_id, str) else None
         if spec is None:
             raise InvalidArgument(
                 "feed_id", f"unknown feed {feed_id!r} for {self.venue}; known: {', '.join(self.feed_ids())}"
             )
-        lo, hi = check_window(since, until)
-        wire: Params = []
-        for name, value in filters.items():
-            param = spec.filters.get(name)
-            if param is None:
-                known = ", ".join(sorted(spec.filters)) or "none"
-                raise InvalidArgument(name, f"not a filter of {feed_id} (filters: {known})")
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise TypeError(f"{name}: expected str, got {type(value).__name__}")
-            if not value:
-                raise InvalidArgument(name, "must not be empty")
-            wire.append((param, value))
+        options = {k: arguments.pop(k) for k in OPTIONS if k in arguments}
+        wire = spec.wire_filters(arguments)
+        lo, hi = check_window(options.get("since"), options.get("until"), allow_future=spec.future_since)
+        if lo is None and hi is not None and spec.default_since is not None and hi < spec.default_since:
+            raise InvalidArgument(
+                "until", f"{hi} is before the feed's default since ({spec.default_since}); pass since too"
+            )
         transport = self.transport
 
         async def fetch(params: Params, ctx: DecodeContext, stats: FeedStats) -> Page:
@@ -151,10 +137,10 @@ class VenueClient:
             account=self.account,
             since=lo,
             until=hi,
-            resume=resume,
-            strict=strict,
-            keep_raw=keep_raw,
-            max_pages=max_pages,
+            resume=options.get("resume"),
+            strict=options.get("strict", False),
+            keep_raw=options.get("keep_raw", False),
+            max_pages=options.get("max_pages", 100_000),
             clock=transport.clock.now_ms,  # the venue's clock as far as we know it (resynced on skew)
             filters=wire,
         )

@@ -10,7 +10,8 @@ from types import MappingProxyType
 
 from .errors import DecodeError, InvalidArgument
 from .events import LoanEvent
-from .paginate import DecodeContext, FeedSpec
+from .feeds import FeedSpec
+from .paginate import DecodeContext
 from .venues import binance, bybit, okx
 
 __all__ = ["FEEDS", "decode"]

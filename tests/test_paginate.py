@@ -25,7 +25,6 @@ from loanledger.paginate import (
     DecodeContext,
     ExclusiveIdCursor,
     Feed,
-    FeedSpec,
     FeedStats,
     OpaqueCursor,
     Page,
@@ -34,6 +33,7 @@ from loanledger.paginate import (
     TimeWindows,
     TsCursor,
 )
+from loanledger.feeds import FeedSpec
 from loanledger.ratelimit import Limit
 from loanledger.testing import cursors
 

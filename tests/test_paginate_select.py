@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loanledger import EventKind, EventStatus, LoanEvent
-from loanledger.paginate import Bounds, ExclusiveIdCursor, Feed, FeedSpec, Page, _Mark
+from loanledger.feeds import FeedSpec
+from loanledger.paginate import Bounds, ExclusiveIdCursor, Feed, Page
+from loanledger.paginate.token import Mark as _Mark
 from loanledger.ratelimit import Limit
 
 SPEC = FeedSpec(id="t.feed", venue="t", path="/t", limit=Limit(1, 1.0), cursor=ExclusiveIdCursor(),

@@ -38,7 +38,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from ..ratelimit import Limit
 from ..signing import binance_hmac
-from ..venues.binance import TIME_LIMIT
 from . import binance_data as data
 from .binance_data import InterestRow, PmloanRow
 from .cursors import newest_first, page_by_number, rows_in_window
@@ -56,6 +55,8 @@ INTEREST_HISTORY_FEED = "binance.pm_interest_history"
 
 # The documented limits, stated here again (the simulator shares no code with the client's
 # endpoint definitions, so a wrong weight on either side shows up as a 429 in tests).
+#: GET /api/v3/time: request weight 1 of the IP's 6,000 a minute
+TIME_LIMIT = Limit(6_000, 60.0, weight=1, scope="ip", window="fixed")
 PMLOAN_HISTORY_LIMIT = Limit(12_000, 60.0, weight=500, scope="ip", window="fixed")
 INTEREST_HISTORY_LIMIT = Limit(12_000, 60.0, weight=50, scope="ip", window="fixed")
 PMLOAN_AMOUNT_LIMIT = Limit(180_000, 60.0, weight=500, scope="uid", window="fixed")

@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..ratelimit import Limit
 from ..signing import bybit_hmac
-from ..venues.bybit import ACTION_LIMIT, HISTORY_LIMIT, INS_HISTORY_LIMIT, LEGACY_LIMIT, PUBLIC_LIMIT, TIME_LIMIT
 from .bybit_data import BybitBook, Row, expected_ids_of, grow_book, populate_book
 from .cursors import newest_first, page_by_cursor, rows_in_window
 from .server import Route, SimCall, SimError, VenueSim
@@ -34,6 +33,21 @@ __all__ = ["BybitAccount", "BybitVenue", "Mutation"]
 
 IP_BUDGET = 600
 IP_PER = 5.0
+
+# The documented limits, written here from the docs (v5 "Rate Limit" pages), not imported from the
+# client: a wrong client limit must show up as the venue's rate-limit answer in a test.
+#: GET /v5/market/time: only the IP limit (600 requests / 5 s)
+TIME_LIMIT = Limit(IP_BUDGET, IP_PER, scope="ip")
+#: loanable-data (public): only the IP limit
+PUBLIC_LIMIT = Limit(IP_BUDGET, IP_PER, scope="ip")
+#: borrow / repay: "UID rate limit: 1 req / second"
+ACTION_LIMIT = Limit(1, 1.0)
+#: new crypto loan history and position reads: 5 req / s per UID
+HISTORY_LIMIT = Limit(5, 1.0)
+#: legacy crypto loan reads: undocumented; the simulator enforces the new API's 5 req / s
+LEGACY_LIMIT = Limit(5, 1.0)
+#: ins-loan loan-order and repaid-history: 20 req / s per UID
+INS_HISTORY_LIMIT = Limit(20, 1.0)
 
 
 @dataclass(eq=False)

@@ -34,7 +34,6 @@ from aiohttp import web
 
 from ..ratelimit import Limit
 from ..signing import okx_sign
-from ..venues.okx import TIME_LIMIT
 from . import cursors, okx_data
 from .okx_data import FEED_TABLES, LOAN_TYPES, OkxBook, SimRecord
 from .server import Route, SimCall, SimError, VenueSim
@@ -54,6 +53,8 @@ LOAN_HISTORY_LIMIT = Limit(5, 2.0)
 INTEREST_LIMIT = Limit(5, 2.0)
 ONE_CLICK_LIMIT = Limit(1, 2.0)
 CONVERT_LIMIT = Limit(6, 1.0)
+#: GET /api/v5/public/time: 10 requests / 2 s per IP
+TIME_LIMIT = Limit(10, 2.0, scope="ip")
 #: how far back the venue serves records
 ONE_CLICK_WINDOW_MS = 7 * DAY_MS
 INTEREST_WINDOW_MS = 30 * DAY_MS

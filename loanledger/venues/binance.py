@@ -16,11 +16,11 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import aiohttp
 import msgspec
 
-from .._args import TimeArg, check_currency, check_recv_window, check_window, now_ms
+from .._args import check_recv_window, now_ms
 from .._money import MAX_ADJUSTED, plausible
 from ..client import VenueClient
 from ..errors import (
@@ -36,10 +36,15 @@ from ..errors import (
     make_error,
 )
 from ..events import EventKind, EventStatus, LoanEvent
-from ..paginate import DAY_MS, DecodeContext, Feed, FeedSpec, Page, PagedWindows, TimeWindows
+from ..feeds import BadRecord, Envelope, FeedOptions, FeedSpec, Filter, currency, feed
+from ..paginate import DAY_MS, DecodeContext, Feed, Page, PagedWindows, TimeWindows
 from ..ratelimit import Bucket, Limit, RateLimits
 from ..signing import BinanceSigner, key_fingerprint
 from ..transport import Prepared, Request, RetryPolicy, encode_query, retry_after_seconds
+
+if TYPE_CHECKING:
+    import aiohttp
+    from typing_extensions import Unpack
 
 __all__ = [
     "DEFAULT_SINCE_MS",
@@ -226,31 +231,6 @@ class _ServerTime(msgspec.Struct):
 _time_decoder = msgspec.json.Decoder(_ServerTime)
 
 
-class _PmloanRow(msgspec.Struct, gc=False):
-    asset: str
-    amount: Decimal
-    repayTime: int
-
-
-class _PmloanPage(msgspec.Struct):
-    total: int
-    rows: list[_PmloanRow] = []
-
-
-class _PmloanPageRaw(msgspec.Struct):
-    total: int
-    rows: list[msgspec.Raw] = []
-
-
-class _InterestRow(msgspec.Struct, gc=False):
-    asset: str
-    interest: Decimal
-    # PM Pro documents `interestAccruedTime`; the classic-PM sibling spells it
-    # `interestAccuredTime`. Which one PM Pro really sends is UNVERIFIED: take either.
-    interestAccruedTime: int | None = None
-    interestAccuredTime: int | None = None
-
-
 class PmLoanAmount(msgspec.Struct, frozen=True):
     """The current Portfolio Margin Pro bankruptcy loan (GET /sapi/v1/portfolio/pmLoan).
 
@@ -261,12 +241,6 @@ class PmLoanAmount(msgspec.Struct, frozen=True):
     amount: Decimal
 
 
-_pmloan_decoder = msgspec.json.Decoder(_PmloanPage, strict=False)
-_pmloan_raw_decoder = msgspec.json.Decoder(_PmloanPageRaw, strict=False)
-_pmloan_row_decoder = msgspec.json.Decoder(_PmloanRow, strict=False)
-_interest_decoder = msgspec.json.Decoder(list[_InterestRow], strict=False)
-_interest_raw_decoder = msgspec.json.Decoder(list[msgspec.Raw])
-_interest_row_decoder = msgspec.json.Decoder(_InterestRow, strict=False)
 _amount_decoder = msgspec.json.Decoder(PmLoanAmount, strict=False)
 
 _WireErrors = (msgspec.DecodeError, msgspec.ValidationError)
@@ -283,7 +257,27 @@ def _not_success(body: bytes, path: str, feed: str, detail: str) -> VenueError |
     return response_error(200, {}, body, path)
 
 
-# --- normalizers and feed specs -----------------------------------------------------------------
+def _reject(body: bytes, feed_id: str, path: str, detail: str) -> Exception:
+    return _not_success(body, path, feed_id, detail)
+
+
+R = TypeVar("R")
+
+
+class _Rows(msgspec.Struct, Generic[R]):
+    total: int
+    rows: list[R] = []
+
+
+#: pmloan-history answers ``{"total": n, "rows": [...]}``
+TOTAL_ROWS = Envelope(VENUE, wrap=lambda row: _Rows[row], unpack=lambda env: (env.rows, None, env.total),  # type: ignore[valid-type]
+                      reject=_reject)
+#: interest-history answers a bare JSON array
+BARE_LIST = Envelope(VENUE, wrap=lambda row: list[row], unpack=lambda env: (env, None, None),  # type: ignore[valid-type]
+                     reject=_reject)
+
+
+# --- normalization: every record of an endpoint is one kind -----------------------------------------
 
 #: Binance PM Pro rows carry no type field: every record of an endpoint is one kind.
 #: venue_type (the endpoint's record type, named after its path) -> (kind, sign applied
@@ -317,56 +311,27 @@ def _check_amount(amount: Decimal, feed: str, body: bytes) -> None:
         raise DecodeError(VENUE, feed, f"amount {amount} is not finite or of sane magnitude", body)
 
 
-def decode_pmloan_history(body: bytes, ctx: DecodeContext) -> Page:
-    """One pmloan-history page: ``{"total": n, "rows": [{asset, amount, repayTime}]}``.
-
-    Rows have no id. Event id = ``"{repayTime}:{ASSET}:{amount}#{n}"`` where `n`
-    counts identical rows (same time, asset and amount) within the engine's
-    window (`ctx.occurrences`, shared by the pages of one window), so two
-    identical repayments stay two events and a re-run yields the same ids.
-    """
-    feed = PMLOAN_HISTORY_FEED
-    raws: list[msgspec.Raw] | None = None
-    try:
-        if ctx.keep_raw:
-            env_raw = _pmloan_raw_decoder.decode(body)
-            total, raws = env_raw.total, env_raw.rows
-            rows = [_pmloan_row_decoder.decode(r) for r in raws]
-        else:
-            env = _pmloan_decoder.decode(body)
-            total, rows = env.total, env.rows
-    except _WireErrors as exc:
-        raise _not_success(body, PMLOAN_HISTORY_PATH, feed, str(exc)) from None
-    stamps = [r.repayTime for r in rows]
-    events = _events(rows, stamps, [r.amount for r in rows], raws, ctx, feed, body, "pmloan-history",
-                     ctx.occurrences)
-    return Page(events=events, count=len(rows), min_ts=min(stamps) if stamps else None,
-                max_ts=max(stamps) if stamps else None, total=total)
-
-
 def _events(
-    rows: Sequence[_PmloanRow | _InterestRow], stamps: list[int], amounts: list[Decimal],
-    raws: list[msgspec.Raw] | None, ctx: DecodeContext, feed: str, body: bytes, venue_type: str,
-    occ: dict[str, int] | None,
-) -> list[LoanEvent]:
-    """The events of one page, ids counted within the page and, when given, `occ` (the
-    engine's window counters, updated only once the whole page decoded)."""
+    rows: Sequence[Any], stamps: list[int], amounts: list[Decimal], raws: list[msgspec.Raw] | None,
+    ctx: DecodeContext, out: list[LoanEvent], venue_type: str, occ: dict[str, int] | None,
+) -> None:
+    """The events of one page, ids ``"{ts}:{ASSET}:{amount}#{n}"`` counted within the page and,
+    when given, `occ` (the engine's window counters, updated only once the whole page decoded)."""
     kind, sign = TYPES[venue_type]
     negative = sign < 0
     counts: dict[str, int] = {}
     assets: dict[str, str] = {}
-    events: list[LoanEvent] = []
-    append = events.append
-    account = ctx.account
+    append = out.append
+    account, feed_id = ctx.account, ctx.feed
     done = EventStatus.DONE
     for row, ts, amount, raw in zip(rows, stamps, amounts, itertools.repeat(None) if raws is None else raws):
         if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
-            raise DecodeError(VENUE, feed, f"amount {amount} is not finite or of sane magnitude", body)
+            raise BadRecord(f"amount {amount} is not finite or of sane magnitude")
         asset = assets.get(row.asset)
         if asset is None:
             asset = assets[row.asset] = row.asset.upper()
             if not asset:
-                raise DecodeError(VENUE, feed, "empty asset", body)
+                raise BadRecord("empty asset")
         key = f"{ts}:{asset}:{_amount_key(amount)}"
         n = counts.get(key)
         if n is None:
@@ -374,41 +339,99 @@ def _events(
         counts[key] = n + 1
         mag = amount.copy_abs()
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=f"{key}#{n}", kind=kind, status=done, ts=ts,
+            venue=VENUE, account=account, feed=feed_id, id=f"{key}#{n}", kind=kind, status=done, ts=ts,
             currency=asset, amount=mag.copy_negate() if negative else mag, venue_type=venue_type, raw=raw,
         ))
     if occ is not None:  # only once the whole page decoded
         occ.update(counts)
-    return events
+
+
+# --- feed: bankruptcy-loan repay history ---------------------------------------------------------------
+# GET /sapi/v1/portfolio/pmloan-history (Portfolio Margin Pro > Account > Query Portfolio Margin Pro
+# Bankruptcy Loan Repay History): startTime/endTime at most 360 days apart, current/size (max 100),
+# IP weight 500. Rows have no id.
+
+
+class _PmloanRow(msgspec.Struct, gc=False):
+    asset: str
+    amount: Decimal
+    repayTime: int
+
+
+def _pmloan(rows: list[_PmloanRow], raws: list[msgspec.Raw] | None, ctx: DecodeContext,
+            out: list[LoanEvent]) -> None:
+    """Event id = ``"{repayTime}:{ASSET}:{amount}#{n}"`` where `n` counts identical rows (same
+    time, asset and amount) within the engine's window (`ctx.occurrences`, shared by the pages
+    of one window), so two identical repayments stay two events and a re-run yields the same ids."""
+    _events(rows, [r.repayTime for r in rows], [r.amount for r in rows], raws, ctx, out, "pmloan-history",
+            ctx.occurrences)
+
+
+PMLOAN_HISTORY = feed(
+    PMLOAN_HISTORY_FEED, TOTAL_ROWS,
+    path=PMLOAN_HISTORY_PATH,
+    limit=PMLOAN_HISTORY_LIMIT,
+    cursor=PagedWindows(span_ms=PMLOAN_WINDOW_MS, size=PMLOAN_PAGE_SIZE),
+    row=_PmloanRow, ts="repayTime", normalize=_pmloan,
+    derived_ids=True, default_since=DEFAULT_SINCE_MS, future_since=False,
+    kinds=["repay"],
+    description="Portfolio Margin Pro bankruptcy-loan repayments",
+)
+
+
+# --- feed: negative-balance interest history -------------------------------------------------------------
+# GET /sapi/v1/portfolio/interest-history (Query Portfolio Margin Pro Negative Balance Interest History):
+# a bare array, no page parameter, IP weight 50; filter `asset`.
+
+
+class _InterestRow(msgspec.Struct, gc=False):
+    asset: str
+    interest: Decimal
+    # PM Pro documents `interestAccruedTime`; the classic-PM sibling spells it
+    # `interestAccuredTime`. Which one PM Pro really sends is UNVERIFIED: take either.
+    interestAccruedTime: int | None = None
+    interestAccuredTime: int | None = None
+
+
+def _interest_ts(row: _InterestRow) -> int:
+    ts = row.interestAccruedTime if row.interestAccruedTime is not None else row.interestAccuredTime
+    if ts is None:
+        raise BadRecord("row without interestAccruedTime")
+    return ts
+
+
+def _interest(rows: list[_InterestRow], raws: list[msgspec.Raw] | None, ctx: DecodeContext,
+              out: list[LoanEvent]) -> None:
+    """Event id = ``"{interestAccruedTime}:{ASSET}:{interest}#{n}"``. The endpoint has no page
+    parameter: an answer is kept only when it holds its whole window (a full one is split and
+    asked again), so identical rows always arrive in one answer and `n` is counted within it."""
+    _events(rows, [_interest_ts(r) for r in rows], [r.interest for r in rows], raws, ctx, out,
+            "interest-history", None)
+
+
+PM_INTEREST_HISTORY = feed(
+    PM_INTEREST_HISTORY_FEED, BARE_LIST,
+    path=PM_INTEREST_HISTORY_PATH,
+    limit=PM_INTEREST_HISTORY_LIMIT,
+    cursor=TimeWindows(span_ms=PM_INTEREST_WINDOW_MS, size=PM_INTEREST_PAGE_SIZE, pad_ms=PM_INTEREST_PAD_MS),
+    row=_InterestRow, ts=_interest_ts, normalize=_interest,
+    filters={"asset": Filter("asset", currency)},
+    derived_ids=True, default_since=DEFAULT_SINCE_MS, future_since=False,
+    kinds=["interest"],
+    description="Portfolio Margin Pro negative-balance interest",
+)
+
+FEEDS: tuple[FeedSpec, ...] = (PMLOAN_HISTORY, PM_INTEREST_HISTORY)
+
+
+def decode_pmloan_history(body: bytes, ctx: DecodeContext) -> Page:
+    """One pmloan-history page (the feed's decoder): ``{"total": n, "rows": [{asset, amount, repayTime}]}``."""
+    return PMLOAN_HISTORY.decode(body, ctx)
 
 
 def decode_pm_interest_history(body: bytes, ctx: DecodeContext) -> Page:
-    """One interest-history answer: a bare array of {asset, interest, interestAccruedTime, ...}.
-
-    Event id = ``"{interestAccruedTime}:{ASSET}:{interest}#{n}"``. The endpoint has
-    no page parameter: an answer is kept only when it holds its whole window (a
-    full one is split and asked again), so identical rows always arrive in one
-    answer and `n` is counted within it (`ctx.occurrences` is not needed).
-    """
-    feed = PM_INTEREST_HISTORY_FEED
-    raws: list[msgspec.Raw] | None = None
-    try:
-        if ctx.keep_raw:
-            raws = _interest_raw_decoder.decode(body)
-            rows = [_interest_row_decoder.decode(r) for r in raws]
-        else:
-            rows = _interest_decoder.decode(body)
-    except _WireErrors as exc:
-        raise _not_success(body, PM_INTEREST_HISTORY_PATH, feed, str(exc)) from None
-    stamps: list[int] = []
-    for row in rows:
-        ts = row.interestAccruedTime if row.interestAccruedTime is not None else row.interestAccuredTime
-        if ts is None:
-            raise DecodeError(VENUE, feed, "row without interestAccruedTime", body)
-        stamps.append(ts)
-    events = _events(rows, stamps, [r.interest for r in rows], raws, ctx, feed, body, "interest-history", None)
-    return Page(events=events, count=len(rows), min_ts=min(stamps) if stamps else None,
-                max_ts=max(stamps) if stamps else None)
+    """One interest-history answer (the feed's decoder): a bare array of {asset, interest, interestAccruedTime}."""
+    return PM_INTEREST_HISTORY.decode(body, ctx)
 
 
 def decode_pmloan_amount(body: bytes) -> PmLoanAmount:
@@ -419,45 +442,6 @@ def decode_pmloan_amount(body: bytes) -> PmLoanAmount:
         raise _not_success(body, PMLOAN_AMOUNT_PATH, PMLOAN_AMOUNT_FEED, str(exc)) from None
     _check_amount(out.amount, PMLOAN_AMOUNT_FEED, body)
     return out
-
-
-PMLOAN_HISTORY = FeedSpec(
-    id=PMLOAN_HISTORY_FEED,
-    venue=VENUE,
-    path=PMLOAN_HISTORY_PATH,
-    limit=PMLOAN_HISTORY_LIMIT,
-    cursor=PagedWindows(span_ms=PMLOAN_WINDOW_MS, size=PMLOAN_PAGE_SIZE),
-    decode=decode_pmloan_history,
-    description="Portfolio Margin Pro bankruptcy-loan repayments",
-    derived_ids=True,
-    default_since=DEFAULT_SINCE_MS,
-    kinds=("repay",),
-)
-
-PM_INTEREST_HISTORY = FeedSpec(
-    id=PM_INTEREST_HISTORY_FEED,
-    venue=VENUE,
-    path=PM_INTEREST_HISTORY_PATH,
-    limit=PM_INTEREST_HISTORY_LIMIT,
-    cursor=TimeWindows(span_ms=PM_INTEREST_WINDOW_MS, size=PM_INTEREST_PAGE_SIZE, pad_ms=PM_INTEREST_PAD_MS),
-    decode=decode_pm_interest_history,
-    description="Portfolio Margin Pro negative-balance interest",
-    filters={"asset": "asset"},
-    derived_ids=True,
-    default_since=DEFAULT_SINCE_MS,
-    kinds=("interest",),
-)
-
-FEEDS: tuple[FeedSpec, ...] = (PMLOAN_HISTORY, PM_INTEREST_HISTORY)
-
-
-def _check_range(since: TimeArg, until: TimeArg) -> None:
-    """since <= until, since not in the future, and a window the default `since` can reach."""
-    lo, hi = check_window(since, until, allow_future=False)
-    if lo is None and hi is not None and hi < DEFAULT_SINCE_MS:
-        raise InvalidArgument(
-            "until", f"{hi} is before the default since ({DEFAULT_SINCE_MS}, 2022-01-01); pass since too"
-        )
 
 
 # --- client ----------------------------------------------------------------------------------------
@@ -506,49 +490,23 @@ class Binance(VenueClient):
 
     # --- feeds ---------------------------------------------------------------------------
 
-    def pmloan_history(
-        self,
-        *,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        resume: str | None = None,
-        strict: bool = False,
-        keep_raw: bool = False,
-    ) -> Feed:
+    def pmloan_history(self, **options: Unpack[FeedOptions]) -> Feed:
         """Bankruptcy-loan repayments (feed ``binance.pmloan_history``): `repay` events.
 
         Walks ``since..until`` (default: 2022-01-01 .. now, frozen when the walk
         starts) in consecutive 360-day windows, each paged 100 rows at a time.
         Each call costs IP weight 500 of 12,000 a minute: about 24 calls a minute.
         """
-        _check_range(since, until)
-        return self.events(
-            PMLOAN_HISTORY_FEED, since=since, until=until, resume=resume, strict=strict, keep_raw=keep_raw
-        )
+        return self.events(PMLOAN_HISTORY.id, **options)
 
-    def pm_interest_history(
-        self,
-        *,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        asset: str | None = None,
-        resume: str | None = None,
-        strict: bool = False,
-        keep_raw: bool = False,
-    ) -> Feed:
+    def pm_interest_history(self, *, asset: str | None = None, **options: Unpack[FeedOptions]) -> Feed:
         """Negative-balance interest (feed ``binance.pm_interest_history``): `interest` events.
 
         Walks ``since..until`` (default: 2022-01-01 .. now) newest first in windows
         of at most 30 days; a window that comes back full is split and asked again.
         `asset` ("USDT") restricts the walk to one asset.
         """
-        _check_range(since, until)
-        if asset is not None:
-            check_currency("asset", asset)
-        return self.events(
-            PM_INTEREST_HISTORY_FEED, since=since, until=until, resume=resume, strict=strict,
-            keep_raw=keep_raw, asset=asset,
-        )
+        return self.events(PM_INTEREST_HISTORY.id, asset=asset, **options)
 
     # --- snapshots ------------------------------------------------------------------------
 

@@ -1,23 +1,23 @@
 """OKX: flexible-loan history, one-click repay history v2, convert history, interest accrued.
 
-Reads top to bottom: hosts and limits, the error table, the dialect (signing
-and error mapping), wire Structs, normalizers and feed specs, the client.
-Sources: ../shared/seeds/000-002 and exchange-api-notes.md sections 2.1, 3.1, 4, 5.
+Reads top to bottom: hosts, the error table, the dialect (signing and error
+mapping), the envelope, the normalization tables, then one block per feed (its
+wire Struct, normalizer and `feed()` declaration), the client.
+Sources: the OKX API v5 docs, https://www.okx.com/docs-v5/en/ (sections
+"Financial Product > Flexible loan", "Trade > Get one-click repay history (New)",
+"Funding Account > Get convert history", "REST Authentication", "Error Code").
 """
 
 from __future__ import annotations
 
-import builtins
 import decimal
 import itertools
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import aiohttp
 import msgspec
 
-from .._args import TimeArg, check_currency
 from .._money import EXACT, MAX_ADJUSTED
 from ..client import VenueClient
 from ..errors import (
@@ -26,31 +26,35 @@ from ..errors import (
     ClockSkewError,
     DecodeError,
     ErrorTable,
-    InvalidArgument,
     RateLimited,
     VenueError,
     VenueUnavailable,
     make_error,
 )
 from ..events import EventKind, EventStatus, LoanEvent
-from ..paginate import DecodeContext, ExclusiveIdCursor, Feed, FeedSpec, Page, TsCursor
+from ..feeds import BadRecord, Envelope, FeedOptions, Filter, choice, currency, digits, feed
+from ..paginate import DecodeContext, ExclusiveIdCursor, Feed, TsCursor
 from ..ratelimit import Bucket, Limit, RateLimits
 from ..signing import OkxSigner, key_fingerprint
 from ..transport import Prepared, Request, RetryPolicy, encode_query
 
+if TYPE_CHECKING:
+    import aiohttp
+    from typing_extensions import Unpack
+
 __all__ = [
+    "CONVERT",
     "CONVERT_STATE",
     "FEEDS",
     "HOSTS",
+    "INTEREST",
     "KIND_SIGN",
+    "LOAN_HISTORY",
     "LOAN_HISTORY_TYPES",
     "OKX",
+    "ONE_CLICK_REPAY",
     "ONE_CLICK_REPAY_STATUS",
     "OkxDialect",
-    "decode_convert_history",
-    "decode_interest_accrued",
-    "decode_loan_history",
-    "decode_one_click_repay",
     "one_click_repay_id",
 ]
 
@@ -71,22 +75,7 @@ HOSTS: Mapping[str, str] = {
 
 TIME_LIMIT = Limit(10, 2.0, scope="ip")  # public/time: 10 req / 2 s per IP
 
-LOAN_HISTORY_PATH = "/api/v5/finance/flexible-loan/loan-history"
-INTEREST_PATH = "/api/v5/finance/flexible-loan/interest-accrued"
-ONE_CLICK_REPAY_PATH = "/api/v5/trade/one-click-repay-history-v2"
-CONVERT_PATH = "/api/v5/asset/convert/history"
-
-LOAN_HISTORY_LIMIT = Limit(5, 2.0)  # 5 requests / 2 s per User ID (seed 000)
-INTEREST_LIMIT = Limit(5, 2.0)  # 5 requests / 2 s per User ID (notes section 5)
-ONE_CLICK_REPAY_LIMIT = Limit(1, 2.0)  # 1 request / 2 s per User ID (seed 001)
-CONVERT_LIMIT = Limit(6, 1.0)  # 6 requests / s per User ID (seed 002)
-
 DAY_MS = 86_400_000
-#: one-click repay history keeps "the past 7 days" (seed 001)
-ONE_CLICK_RETENTION_MS = 7 * DAY_MS
-#: interest-accrued covers "the past 30 days" (notes section 5)
-INTEREST_RETENTION_MS = 30 * DAY_MS
-
 PAGE_LIMIT = 100  # every feed here: max 100, default 100
 
 # --- errors (exchange-api-notes.md 3.1) -------------------------------------------------
@@ -189,7 +178,7 @@ class OkxDialect:
         """OKX documents no rate-limit headers."""
 
 
-# --- wire structs -------------------------------------------------------------------------
+# --- the envelope: {"code": "0", "msg": "", "data": [...]} ----------------------------------------
 
 
 class _TimeRow(msgspec.Struct):
@@ -205,127 +194,46 @@ class _TimeEnvelope(msgspec.Struct):
 _time_decoder = msgspec.json.Decoder(_TimeEnvelope, strict=False)
 
 
-def _decode_envelope(decoder: msgspec.json.Decoder[Any], body: bytes, feed: str, path: str) -> Any:
+def _decode_envelope(decoder: msgspec.json.Decoder[Any], body: bytes, feed_id: str, path: str) -> Any:
     """Decode a success envelope; error envelopes raise their typed error."""
     try:
         env = decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        err = response_error(200, body, path, feed)
-        if isinstance(err, DecodeError):
-            raise DecodeError(VENUE, feed, str(exc), body) from None
-        raise err from None
-    if env.code != "0":
-        raise envelope_error(200, env.code, env.msg, path)
+        raise _reject(body, feed_id, path, str(exc)) from None
+    _accept(env, body, feed_id, path)
     return env
 
-
-# --- feeds: wire structs --------------------------------------------------------------------
-#
-# Money fields are `Decimal` straight from the wire string where the docs always
-# give a number; fields that may be "" (unfilled legs, rejected trades) stay `str`
-# and go through `_amount`. Unknown extra fields are ignored.
 
 R = TypeVar("R")
 
 
-class _Envelope(msgspec.Struct, Generic[R]):
+class _Data(msgspec.Struct, Generic[R]):
     code: str
     data: list[R]
     msg: str = ""
 
 
-class _LoanRow(msgspec.Struct, gc=False):
-    refId: str
-    type: str
-    ccy: str
-    amt: Decimal
-    ts: int
+def _reject(body: bytes, feed_id: str, path: str, detail: str) -> Exception:
+    err = response_error(200, body, path, feed_id)
+    return DecodeError(VENUE, feed_id, detail, body) if isinstance(err, DecodeError) else err
 
 
-class _InterestRow(msgspec.Struct, gc=False):
-    refId: str
-    ccy: str
-    interest: Decimal
-    ts: int
+def _accept(env: Any, body: bytes, feed_id: str, path: str) -> None:
+    if env.code != "0":
+        raise envelope_error(200, env.code, env.msg, path)
 
 
-class _RepayLeg(msgspec.Struct, gc=False):
-    ordId: str
-    instId: str
-    side: str
-    cTime: int
-    fillPx: str = ""
-    fillSz: str = ""
-    state: str = ""
+#: every OKX feed answers ``{"code": "0", "msg": "", "data": [rows]}``
+DATA = Envelope(
+    VENUE,
+    wrap=lambda row: _Data[row],  # type: ignore[valid-type]
+    unpack=lambda env: (env.data, None, None),
+    reject=_reject,
+    accept=_accept,
+)
 
 
-class _RepayRow(msgspec.Struct):
-    debtCcy: str
-    fillDebtSz: str
-    status: str
-    ts: int
-    ordIdInfo: list[_RepayLeg] = []
-
-
-class _RepayRowRaw(msgspec.Struct):
-    """`_RepayRow` for `keep_raw`: each leg stays raw bytes, decoded on its own and kept as its `raw`."""
-
-    debtCcy: str
-    fillDebtSz: str
-    status: str
-    ts: int
-    ordIdInfo: list[msgspec.Raw] = []
-
-
-class _ConvertRow(msgspec.Struct, gc=False):
-    tradeId: str
-    side: str
-    baseCcy: str
-    quoteCcy: str
-    fillBaseSz: str
-    fillQuoteSz: str
-    state: str
-    ts: int
-    clTReqId: str = ""
-
-
-class _Codec(Generic[R]):
-    """The decoders of one endpoint, built once: typed rows, or raw rows for `keep_raw`.
-
-    `raw_row` is the row type decoded from each raw record (the same as `row` unless
-    the raw path keeps nested parts raw too).
-    """
-
-    def __init__(self, row: type[R], path: str, raw_row: type[Any] | None = None) -> None:
-        self.path = path
-        self.typed: msgspec.json.Decoder[_Envelope[R]] = msgspec.json.Decoder(_Envelope[row], strict=False)  # type: ignore[valid-type]
-        self.raw: msgspec.json.Decoder[_Envelope[msgspec.Raw]] = msgspec.json.Decoder(_Envelope[msgspec.Raw])
-        self.row: msgspec.json.Decoder[Any] = msgspec.json.Decoder(raw_row or row, strict=False)
-
-    def rows(self, body: bytes, ctx: DecodeContext) -> tuple[list[Any], list[msgspec.Raw] | None]:
-        """The records of a success envelope and, with `keep_raw`, their bytes (an error
-        envelope raises its typed error first: `{"code":"50011","data":[]}` is never an
-        empty last page)."""
-        if not ctx.keep_raw:
-            env: _Envelope[R] = _decode_envelope(self.typed, body, ctx.feed, self.path)
-            return env.data, None
-        renv: _Envelope[msgspec.Raw] = _decode_envelope(self.raw, body, ctx.feed, self.path)
-        raws = renv.data
-        try:
-            return [self.row.decode(raw) for raw in raws], [msgspec.Raw(bytes(raw)) for raw in raws]
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise DecodeError(VENUE, ctx.feed, f"record: {exc}", body) from None
-
-
-_loan_codec = _Codec(_LoanRow, LOAN_HISTORY_PATH)
-_interest_codec = _Codec(_InterestRow, INTEREST_PATH)
-_repay_codec = _Codec(_RepayRow, ONE_CLICK_REPAY_PATH, _RepayRowRaw)
-_convert_codec = _Codec(_ConvertRow, CONVERT_PATH)
-_leg_decoder = msgspec.json.Decoder(_RepayLeg, strict=False)
-_NO_RAW = itertools.repeat(None)
-
-
-# --- feeds: normalization tables ---------------------------------------------------------------
+# --- normalization tables -------------------------------------------------------------------------------
 #
 # Every kind has one sign (borrow +, repay -, interest -, collateral_add -,
 # collateral_remove +, liquidation -, convert +): the wire `amt` of loan history
@@ -378,118 +286,174 @@ _LEG_FINAL = frozenset({"filled", "canceled"})
 
 # enum members as module constants: `EventKind.CONVERT` is a metaclass look-up (~90 ns), a global ~20 ns
 _CONVERT, _DONE, _PENDING = EventKind.CONVERT, EventStatus.DONE, EventStatus.PENDING
-
+_NO_RAW = itertools.repeat(None)
 ONE_CLICK_REPAY_TYPE = "one_click_repay"
 INTEREST_TYPE = "interest_accrued"
 _ZERO = Decimal(0)
 
 
-def _bad(ctx: DecodeContext, body: bytes, detail: str) -> DecodeError:
-    return DecodeError(VENUE, ctx.feed, detail, body)
-
-
-def _amount(text: str, what: str, ctx: DecodeContext, body: bytes, *, empty: bool = False) -> Decimal:
+def _amount(text: str, what: str, *, empty: bool = False) -> Decimal:
     """A wire decimal string (`empty=True`: "" stands for zero, e.g. an unfilled leg)."""
     if not text:
         if empty:
             return _ZERO
-        raise _bad(ctx, body, f"{what} is empty")
+        raise BadRecord(f"{what} is empty")
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}") from None
+        raise BadRecord(f"{what} is not a decimal string: {text!r}") from None
     # Decimal() also takes surrounding whitespace and "1_000": the wire never has them
     if "_" in text or text != text.strip():
-        raise _bad(ctx, body, f"{what} is not a decimal string: {text!r}")
+        raise BadRecord(f"{what} is not a decimal string: {text!r}")
     if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
-        raise _bad(ctx, body, f"{what} is not a finite number of sane magnitude: {value}")
+        raise BadRecord(f"{what} is not a finite number of sane magnitude: {value}")
     return value
 
 
-def _product(a: Decimal, b: Decimal, ctx: DecodeContext, body: bytes) -> Decimal:
+def _product(a: Decimal, b: Decimal) -> Decimal:
     """a * b exactly (EXACT raises rather than round; an absurd exponent is a DecodeError)."""
     try:
         return EXACT.multiply(a, b)
     except decimal.DecimalException:
-        raise _bad(ctx, body, f"fillSz x fillPx cannot be computed exactly ({a} x {b})") from None
+        raise BadRecord(f"fillSz x fillPx cannot be computed exactly ({a} x {b})") from None
 
 
-def _page(events: list[LoanEvent], rows: list[Any], stamps: list[int], last_key: str | None = None) -> Page:
-    return Page(
-        events=events,
-        count=len(rows),
-        min_ts=min(stamps) if stamps else None,
-        max_ts=max(stamps) if stamps else None,
-        last_key=last_key,
-    )
+# --- feed: flexible-loan history -------------------------------------------------------------------------
+# GET /api/v5/finance/flexible-loan/loan-history (Financial Product > Flexible loan > Get loan history):
+# newest first, `after`/`before` refId (exclusive), limit max 100; filters `type`, `ordId`.
 
 
-# --- feeds: decoders ---------------------------------------------------------------------------------
-#
-# The hot path: one loop per page with the checks inlined (no helper call per record
-# unless a record needs one), tables resolved to (kind, negative) once, `raw` paired
-# with its row only when asked.
+class _LoanRow(msgspec.Struct, gc=False):
+    refId: str
+    type: str
+    ccy: str
+    amt: Decimal
+    ts: int
+
 
 #: loan-history `type` -> (kind, amount is negative)
 _LOAN_KINDS: Mapping[str, tuple[EventKind, bool]] = {t: (k, KIND_SIGN[k] < 0) for t, k in LOAN_HISTORY_TYPES.items()}
 
 
-def decode_loan_history(body: bytes, ctx: DecodeContext) -> Page:
-    """GET /api/v5/finance/flexible-loan/loan-history: one event per record, id = refId."""
-    rows, raws = _loan_codec.rows(body, ctx)
-    events: list[LoanEvent] = []
-    append = events.append
-    account, feed = ctx.account, ctx.feed
-    done = EventStatus.DONE
-    kinds = _LOAN_KINDS
+def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: DecodeContext,
+                  out: list[LoanEvent]) -> None:
+    """One event per record, id = refId. The hot path: checks inlined, tables resolved once."""
+    append, account, feed_id, done, kinds = out.append, ctx.account, ctx.feed, _DONE, _LOAN_KINDS
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         vtype = row.type
         entry = kinds.get(vtype)
         ref = row.refId
         if entry is None:
-            raise _bad(ctx, body, f"unknown loan-history type {vtype!r} (refId {ref!r})")
+            raise BadRecord(f"unknown loan-history type {vtype!r} (refId {ref!r})")
         if not ref:
-            raise _bad(ctx, body, "refId is empty")
+            raise BadRecord("refId is empty")
         ccy = row.ccy
         if not ccy:
-            raise _bad(ctx, body, "ccy is empty")
+            raise BadRecord("ccy is empty")
         amt = row.amt
         if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
-            raise _bad(ctx, body, f"amt is not a finite number of sane magnitude: {amt}")
+            raise BadRecord(f"amt is not a finite number of sane magnitude: {amt}")
         kind, negative = entry
         mag = amt.copy_abs()
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=ref, kind=kind, status=done, ts=row.ts,
+            venue=VENUE, account=account, feed=feed_id, id=ref, kind=kind, status=done, ts=row.ts,
             currency=ccy.upper(), amount=mag.copy_negate() if negative and mag else mag,
             ref_id=ref, venue_type=vtype, raw=raw,
         ))
-    return _page(events, rows, [r.ts for r in rows], rows[-1].refId if rows else None)
 
 
-def decode_interest_accrued(body: bytes, ctx: DecodeContext) -> Page:
-    """GET /api/v5/finance/flexible-loan/interest-accrued: an `interest` event (negative), id = refId."""
-    rows, raws = _interest_codec.rows(body, ctx)
-    events: list[LoanEvent] = []
-    append = events.append
-    account, feed = ctx.account, ctx.feed
-    done, interest = EventStatus.DONE, EventKind.INTEREST
+LOAN_HISTORY = feed(
+    "okx.flexible_loan_history", DATA,
+    path="/api/v5/finance/flexible-loan/loan-history",
+    limit=Limit(5, 2.0),  # 5 requests / 2 s per User ID
+    cursor=ExclusiveIdCursor(param="after", limit=PAGE_LIMIT),
+    row=_LoanRow, ts="ts", key="refId", normalize=_loan_history,
+    filters={"type": Filter("type", choice(LOAN_HISTORY_TYPES)), "order_id": Filter("ordId", digits("an OKX order id"))},
+    kinds=[k.value for k in LOAN_HISTORY_TYPES.values()],
+    description="Flexible-loan actions: borrow, repay, collateral, forced repayment, liquidation legs",
+)
+
+
+# --- feed: flexible-loan interest accrued -------------------------------------------------------------------
+# GET /api/v5/finance/flexible-loan/interest-accrued: "the past 30 days", refId paging as above; filter `ccy`.
+
+
+class _InterestRow(msgspec.Struct, gc=False):
+    refId: str
+    ccy: str
+    interest: Decimal
+    ts: int
+
+
+def _interest(rows: list[_InterestRow], raws: list[msgspec.Raw] | None, ctx: DecodeContext,
+              out: list[LoanEvent]) -> None:
+    """An `interest` event (negative) per record, id = refId."""
+    append, account, feed_id, done, interest = out.append, ctx.account, ctx.feed, _DONE, EventKind.INTEREST
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         ref = row.refId
         if not ref:
-            raise _bad(ctx, body, "refId is empty")
+            raise BadRecord("refId is empty")
         ccy = row.ccy
         if not ccy:
-            raise _bad(ctx, body, "ccy is empty")
+            raise BadRecord("ccy is empty")
         amt = row.interest
         if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
-            raise _bad(ctx, body, f"interest is not a finite number of sane magnitude: {amt}")
+            raise BadRecord(f"interest is not a finite number of sane magnitude: {amt}")
         mag = amt.copy_abs()
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=ref, kind=interest, status=done, ts=row.ts,
+            venue=VENUE, account=account, feed=feed_id, id=ref, kind=interest, status=done, ts=row.ts,
             currency=ccy.upper(), amount=mag.copy_negate() if mag else mag,
             ref_id=ref, venue_type=INTEREST_TYPE, raw=raw,
         ))
-    return _page(events, rows, [r.ts for r in rows], rows[-1].refId if rows else None)
+
+
+INTEREST = feed(
+    "okx.flexible_loan_interest", DATA,
+    path="/api/v5/finance/flexible-loan/interest-accrued",
+    limit=Limit(5, 2.0),  # 5 requests / 2 s per User ID
+    cursor=ExclusiveIdCursor(param="after", limit=PAGE_LIMIT),
+    row=_InterestRow, ts="ts", key="refId", normalize=_interest,
+    filters={"currency": Filter("ccy", currency)},
+    retention_ms=30 * DAY_MS,  # "the past 30 days"
+    kinds=[EventKind.INTEREST.value],
+    description="Flexible-loan interest accrued (the venue keeps 30 days)",
+)
+
+
+# --- feed: one-click repay history v2 ------------------------------------------------------------------------
+# GET /api/v5/trade/one-click-repay-history-v2 (SPOT mode): the past 7 days, `after`/`before` ts
+# "(included)", limit max 100; 1 request / 2 s per User ID.
+
+
+class _RepayLeg(msgspec.Struct, gc=False):
+    ordId: str
+    instId: str
+    side: str
+    cTime: int
+    fillPx: str = ""
+    fillSz: str = ""
+    state: str = ""
+
+
+class _RepayRow(msgspec.Struct):
+    debtCcy: str
+    fillDebtSz: str
+    status: str
+    ts: int
+    ordIdInfo: list[_RepayLeg] = []
+
+
+class _RepayRowRaw(msgspec.Struct):
+    """`_RepayRow` for `keep_raw`: each leg stays raw bytes, decoded on its own and kept as its `raw`."""
+
+    debtCcy: str
+    fillDebtSz: str
+    status: str
+    ts: int
+    ordIdInfo: list[msgspec.Raw] = []
+
+
+_leg_decoder = msgspec.json.Decoder(_RepayLeg, strict=False)
 
 
 def one_click_repay_id(ts: int, debt_ccy: str) -> str:
@@ -497,39 +461,32 @@ def one_click_repay_id(ts: int, debt_ccy: str) -> str:
     return f"{ts}:{debt_ccy.upper()}"
 
 
-def decode_one_click_repay(body: bytes, ctx: DecodeContext) -> Page:
-    """GET /api/v5/trade/one-click-repay-history-v2.
-
-    Per record: a `repay` event for the debt (id ``<ts>:<debtCcy>``), directly
-    followed by one `convert` event per order of `ordIdInfo` that filled
-    anything (id = ordId, parent_id = the repay event).
-    """
-    rows, raws = _repay_codec.rows(body, ctx)
-    events: list[LoanEvent] = []
-    append = events.append
-    account, feed = ctx.account, ctx.feed
-    repay, done = EventKind.REPAY, EventStatus.DONE
-    statuses = ONE_CLICK_REPAY_STATUS
+def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    """Per record: a `repay` event for the debt (id ``<ts>:<debtCcy>``), directly followed by
+    one `convert` event per order of `ordIdInfo` that filled anything (id = ordId,
+    parent_id = the repay event)."""
+    append, account, feed_id = out.append, ctx.account, ctx.feed
+    repay, done, statuses = EventKind.REPAY, _DONE, ONE_CLICK_REPAY_STATUS
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         status = statuses.get(row.status)
         if status is None:
-            raise _bad(ctx, body, f"unknown one-click repay status {row.status!r}")
+            raise BadRecord(f"unknown one-click repay status {row.status!r}")
         debt = row.debtCcy
         if not debt:
-            raise _bad(ctx, body, "debtCcy is empty")
+            raise BadRecord("debtCcy is empty")
         debt = debt.upper()
         ts = row.ts
         parent = f"{ts}:{debt}"
         # running / failed records may carry "" before anything filled
-        mag = _amount(row.fillDebtSz, "fillDebtSz", ctx, body, empty=status is not done).copy_abs()
+        mag = _amount(row.fillDebtSz, "fillDebtSz", empty=status is not done).copy_abs()
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=parent, kind=repay, status=status, ts=ts,
+            venue=VENUE, account=account, feed=feed_id, id=parent, kind=repay, status=status, ts=ts,
             currency=debt, amount=mag.copy_negate() if mag else mag, venue_type=ONE_CLICK_REPAY_TYPE, raw=raw,
         ))
         if raws is None:
             for leg in row.ordIdInfo:
                 if leg.fillSz and leg.fillSz != "0":
-                    leg_event = _repay_leg(leg, None, parent, ctx, body)
+                    leg_event = _repay_leg(leg, None, parent, ctx)
                     if leg_event is not None:
                         append(leg_event)
         else:
@@ -537,35 +494,32 @@ def decode_one_click_repay(body: bytes, ctx: DecodeContext) -> Page:
                 try:
                     typed = _leg_decoder.decode(leg_raw)
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    raise _bad(ctx, body, f"ordIdInfo: {exc}") from None
-                leg_event = _repay_leg(typed, msgspec.Raw(bytes(leg_raw)), parent, ctx, body)
+                    raise BadRecord(f"ordIdInfo: {exc}") from None
+                leg_event = _repay_leg(typed, msgspec.Raw(bytes(leg_raw)), parent, ctx)
                 if leg_event is not None:
                     append(leg_event)
-    return _page(events, rows, [r.ts for r in rows])
 
 
-def _repay_leg(
-    leg: _RepayLeg, raw: msgspec.Raw | None, parent: str, ctx: DecodeContext, body: bytes
-) -> LoanEvent | None:
+def _repay_leg(leg: _RepayLeg, raw: msgspec.Raw | None, parent: str, ctx: DecodeContext) -> LoanEvent | None:
     """One order of a one-click repay as a `convert` event; None if it filled nothing."""
-    size = _amount(leg.fillSz, "ordIdInfo.fillSz", ctx, body, empty=True)
+    size = _amount(leg.fillSz, "ordIdInfo.fillSz", empty=True)
     if not size:
         return None  # canceled without a fill: nothing moved
-    price = _amount(leg.fillPx, "ordIdInfo.fillPx", ctx, body)
+    price = _amount(leg.fillPx, "ordIdInfo.fillPx")
     base, sep, quote = leg.instId.partition("-")
     if not sep or not base or not quote or "-" in quote:
-        raise _bad(ctx, body, f"ordIdInfo.instId is not a spot pair: {leg.instId!r}")
+        raise BadRecord(f"ordIdInfo.instId is not a spot pair: {leg.instId!r}")
     base_amt = size.copy_abs()
-    quote_amt = _product(base_amt, price.copy_abs(), ctx, body)
+    quote_amt = _product(base_amt, price.copy_abs())
     if leg.side == "buy":  # received base, paid quote
         got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
     elif leg.side == "sell":  # received quote, paid base
         got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
     else:
-        raise _bad(ctx, body, f"ordIdInfo.side {leg.side!r} is neither buy nor sell")
+        raise BadRecord(f"ordIdInfo.side {leg.side!r} is neither buy nor sell")
     ord_id = leg.ordId
     if not ord_id:
-        raise _bad(ctx, body, "ordIdInfo.ordId is empty")
+        raise BadRecord("ordIdInfo.ordId is empty")
     return LoanEvent(
         venue=VENUE, account=ctx.account, feed=ctx.feed, id=ord_id, kind=_CONVERT,
         status=_DONE if leg.state in _LEG_FINAL else _PENDING,
@@ -575,97 +529,81 @@ def _repay_leg(
     )
 
 
-def decode_convert_history(body: bytes, ctx: DecodeContext) -> Page:
-    """GET /api/v5/asset/convert/history: a `convert` event per trade, id = tradeId.
+ONE_CLICK_REPAY = feed(
+    "okx.one_click_repay_history", DATA,
+    path="/api/v5/trade/one-click-repay-history-v2",
+    limit=Limit(1, 2.0),  # 1 request / 2 s per User ID
+    cursor=TsCursor(inclusive=True, param="after", limit=PAGE_LIMIT),
+    row=_RepayRow, raw_row=_RepayRowRaw, ts="ts", normalize=_one_click,
+    retention_ms=7 * DAY_MS,  # "the past 7 days"
+    kinds=[EventKind.CONVERT.value, EventKind.REPAY.value],
+    description="One-click repay (v2, SPOT mode): the repaid debt and the orders that bought it",
+)
 
-    `side` is relative to baseCcy: buy = received base, paid quote; sell =
-    received quote, paid base. A rejected trade is `failed` (its sizes as sent).
-    """
-    rows, raws = _convert_codec.rows(body, ctx)
-    events: list[LoanEvent] = []
-    append = events.append
-    account, feed = ctx.account, ctx.feed
-    convert, failed_status = EventKind.CONVERT, EventStatus.FAILED
-    states = CONVERT_STATE
+
+# --- feed: convert history -------------------------------------------------------------------------------------
+# GET /api/v5/asset/convert/history: `after`/`before` ts (exclusive), limit max 100; 6 requests / s per User ID.
+
+
+class _ConvertRow(msgspec.Struct, gc=False):
+    tradeId: str
+    side: str
+    baseCcy: str
+    quoteCcy: str
+    fillBaseSz: str
+    fillQuoteSz: str
+    state: str
+    ts: int
+    clTReqId: str = ""
+
+
+def _convert(rows: list[_ConvertRow], raws: list[msgspec.Raw] | None, ctx: DecodeContext,
+             out: list[LoanEvent]) -> None:
+    """A `convert` event per trade, id = tradeId. `side` is relative to baseCcy: buy = received
+    base, paid quote; sell = received quote, paid base. A rejected trade is `failed`."""
+    append, account, feed_id = out.append, ctx.account, ctx.feed
+    convert, failed_status, states = _CONVERT, EventStatus.FAILED, CONVERT_STATE
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         status = states.get(row.state)
         if status is None:
-            raise _bad(ctx, body, f"unknown convert state {row.state!r} (tradeId {row.tradeId!r})")
+            raise BadRecord(f"unknown convert state {row.state!r} (tradeId {row.tradeId!r})")
         failed = status is failed_status
         base, quote = row.baseCcy, row.quoteCcy
         if not base:
-            raise _bad(ctx, body, "baseCcy is empty")
+            raise BadRecord("baseCcy is empty")
         if not quote:
-            raise _bad(ctx, body, "quoteCcy is empty")
-        base_amt = _amount(row.fillBaseSz, "fillBaseSz", ctx, body, empty=failed).copy_abs()
-        quote_amt = _amount(row.fillQuoteSz, "fillQuoteSz", ctx, body, empty=failed).copy_abs()
+            raise BadRecord("quoteCcy is empty")
+        base_amt = _amount(row.fillBaseSz, "fillBaseSz", empty=failed).copy_abs()
+        quote_amt = _amount(row.fillQuoteSz, "fillQuoteSz", empty=failed).copy_abs()
         side = row.side
         if side == "buy":
             got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
         elif side == "sell":
             got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
         else:
-            raise _bad(ctx, body, f"side {side!r} is neither buy nor sell (tradeId {row.tradeId!r})")
+            raise BadRecord(f"side {side!r} is neither buy nor sell (tradeId {row.tradeId!r})")
         trade = row.tradeId
         if not trade:
-            raise _bad(ctx, body, "tradeId is empty")
+            raise BadRecord("tradeId is empty")
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=trade, kind=convert, status=status, ts=row.ts,
+            venue=VENUE, account=account, feed=feed_id, id=trade, kind=convert, status=status, ts=row.ts,
             currency=got.upper(), amount=got_amt, counter_currency=paid.upper(),
             counter_amount=paid_amt.copy_negate() if paid_amt else paid_amt,
             ref_id=row.clTReqId or None, venue_type=side, raw=raw,
         ))
-    return _page(events, rows, [r.ts for r in rows], rows[-1].tradeId if rows else None)
 
 
-# --- feeds: specs --------------------------------------------------------------------------------------
-
-FEEDS: tuple[FeedSpec, ...] = (
-    FeedSpec(
-        id="okx.flexible_loan_history",
-        venue=VENUE,
-        path=LOAN_HISTORY_PATH,
-        limit=LOAN_HISTORY_LIMIT,
-        cursor=ExclusiveIdCursor(param="after", limit=PAGE_LIMIT),
-        decode=decode_loan_history,
-        description="Flexible-loan actions: borrow, repay, collateral, forced repayment, liquidation legs",
-        filters={"type": "type", "order_id": "ordId"},
-        kinds=tuple(sorted({k.value for k in LOAN_HISTORY_TYPES.values()})),
-    ),
-    FeedSpec(
-        id="okx.one_click_repay_history",
-        venue=VENUE,
-        path=ONE_CLICK_REPAY_PATH,
-        limit=ONE_CLICK_REPAY_LIMIT,
-        cursor=TsCursor(inclusive=True, param="after", limit=PAGE_LIMIT),
-        decode=decode_one_click_repay,
-        description="One-click repay (v2, SPOT mode): the repaid debt and the orders that bought it",
-        retention_ms=ONE_CLICK_RETENTION_MS,
-        kinds=(EventKind.CONVERT.value, EventKind.REPAY.value),
-    ),
-    FeedSpec(
-        id="okx.convert_history",
-        venue=VENUE,
-        path=CONVERT_PATH,
-        limit=CONVERT_LIMIT,
-        cursor=TsCursor(inclusive=False, param="after", limit=PAGE_LIMIT),
-        decode=decode_convert_history,
-        description="Convert (flash swap) trades",
-        kinds=(EventKind.CONVERT.value,),
-    ),
-    FeedSpec(
-        id="okx.flexible_loan_interest",
-        venue=VENUE,
-        path=INTEREST_PATH,
-        limit=INTEREST_LIMIT,
-        cursor=ExclusiveIdCursor(param="after", limit=PAGE_LIMIT),
-        decode=decode_interest_accrued,
-        description="Flexible-loan interest accrued (the venue keeps 30 days)",
-        filters={"currency": "ccy"},
-        retention_ms=INTEREST_RETENTION_MS,
-        kinds=(EventKind.INTEREST.value,),
-    ),
+CONVERT = feed(
+    "okx.convert_history", DATA,
+    path="/api/v5/asset/convert/history",
+    limit=Limit(6, 1.0),  # 6 requests / s per User ID
+    cursor=TsCursor(inclusive=False, param="after", limit=PAGE_LIMIT),
+    row=_ConvertRow, ts="ts", key="tradeId", normalize=_convert,
+    kinds=[EventKind.CONVERT.value],
+    description="Convert (flash swap) trades",
 )
+
+FEEDS = (LOAN_HISTORY, ONE_CLICK_REPAY, CONVERT, INTEREST)
 
 
 # --- client -------------------------------------------------------------------------------------
@@ -675,7 +613,9 @@ class OKX(VenueClient):
     """OKX client. ``async with OKX(key, secret, passphrase) as okx: ...``
 
     `base_url` defaults to https://www.okx.com; see `HOSTS` for openapi / us / eea.
-    `demo=True` adds ``x-simulated-trading: 1`` (demo keys only).
+    `demo=True` adds ``x-simulated-trading: 1`` (demo keys only). Every feed method
+    takes the feed's filters and the options of `VenueClient.events` (``since``,
+    ``until``, ``resume``, ``strict``, ``keep_raw``, ``max_pages``).
     """
 
     venue = VENUE
@@ -714,19 +654,10 @@ class OKX(VenueClient):
     def __repr__(self) -> str:
         return f"OKX(account={self.account!r}, base_url={self.base_url!r}, demo={self.demo})"
 
-    # --- feeds ---------------------------------------------------------------------------
+    # --- feeds: one thin method per feed block --------------------------------------------------
 
     def flexible_loan_history(
-        self,
-        *,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        type: str | None = None,
-        order_id: str | None = None,
-        resume: str | None = None,
-        strict: bool = False,
-        keep_raw: bool = False,
-        max_pages: int = 100_000,
+        self, *, type: str | None = None, order_id: str | None = None, **options: Unpack[FeedOptions]
     ) -> Feed:
         """Flexible-loan history (``okx.flexible_loan_history``), newest first.
 
@@ -734,77 +665,21 @@ class OKX(VenueClient):
         `order_id` restricts to one loan order (``ordId``). Paged by refId
         (``after``, exclusive); `since`/`until` filter by the record's ts.
         """
-        if type is not None:
-            if not isinstance(type, str):
-                raise TypeError(f"type: expected str, got {builtins.type(type).__name__}")
-            if type not in LOAN_HISTORY_TYPES:
-                raise InvalidArgument("type", f"{type!r} is not one of {', '.join(LOAN_HISTORY_TYPES)}")
-        if order_id is not None:
-            _check_order_id(order_id)
-        return self.events(
-            "okx.flexible_loan_history", since=since, until=until, resume=resume, strict=strict,
-            keep_raw=keep_raw, max_pages=max_pages, type=type, order_id=order_id,
-        )
+        return self.events(LOAN_HISTORY.id, type=type, order_id=order_id, **options)
 
-    def one_click_repay_history(
-        self,
-        *,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        resume: str | None = None,
-        strict: bool = False,
-        keep_raw: bool = False,
-        max_pages: int = 100_000,
-    ) -> Feed:
+    def one_click_repay_history(self, **options: Unpack[FeedOptions]) -> Feed:
         """One-click repay history v2 (``okx.one_click_repay_history``, SPOT mode, past 7 days).
 
         Each record yields a `repay` event directly followed by its `convert`
         legs (``parent_id`` = the repay's id). A record still ``running`` is
         `pending`; resuming from a checkpoint fetches it again until it settles.
         """
-        return self.events(
-            "okx.one_click_repay_history", since=since, until=until, resume=resume, strict=strict,
-            keep_raw=keep_raw, max_pages=max_pages,
-        )
+        return self.events(ONE_CLICK_REPAY.id, **options)
 
-    def convert_history(
-        self,
-        *,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        resume: str | None = None,
-        strict: bool = False,
-        keep_raw: bool = False,
-        max_pages: int = 100_000,
-    ) -> Feed:
+    def convert_history(self, **options: Unpack[FeedOptions]) -> Feed:
         """Convert trades (``okx.convert_history``): currency = received, counter = paid."""
-        return self.events(
-            "okx.convert_history", since=since, until=until, resume=resume, strict=strict,
-            keep_raw=keep_raw, max_pages=max_pages,
-        )
+        return self.events(CONVERT.id, **options)
 
-    def flexible_loan_interest(
-        self,
-        *,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        currency: str | None = None,
-        resume: str | None = None,
-        strict: bool = False,
-        keep_raw: bool = False,
-        max_pages: int = 100_000,
-    ) -> Feed:
+    def flexible_loan_interest(self, *, currency: str | None = None, **options: Unpack[FeedOptions]) -> Feed:
         """Flexible-loan interest accrued (``okx.flexible_loan_interest``, past 30 days)."""
-        if currency is not None:
-            check_currency("currency", currency)
-        return self.events(
-            "okx.flexible_loan_interest", since=since, until=until, resume=resume, strict=strict,
-            keep_raw=keep_raw, max_pages=max_pages, currency=currency,
-        )
-
-
-def _check_order_id(value: object) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"order_id: expected str, got {type(value).__name__}")
-    if not (value.isascii() and value.isdigit()):
-        raise InvalidArgument("order_id", f"{value!r} is not an OKX order id (digits)")
+        return self.events(INTEREST.id, currency=currency, **options)

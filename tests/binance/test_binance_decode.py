@@ -412,7 +412,7 @@ def test_feed_specs_are_registered_with_the_documented_limits() -> None:
     assert pmloan.derived_ids and interest.derived_ids
     assert pmloan.default_since == interest.default_since == 1_640_995_200_000  # 2022-01-01T00:00:00Z
     assert pmloan.kinds == ("repay",) and interest.kinds == ("interest",)
-    assert dict(interest.filters) == {"asset": "asset"} and not pmloan.filters
+    assert {k: f.wire for k, f in interest.filters.items()} == {"asset": "asset"} and not pmloan.filters
 
 
 def test_windows_stay_within_the_venues_ranges() -> None:

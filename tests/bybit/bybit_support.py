@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from loanledger import Bybit
-from loanledger.paginate import FeedSpec, OpaqueCursor
+from loanledger.feeds import FeedSpec
+from loanledger.paginate import OpaqueCursor
 
 SCALE = 20  # rate_scale of the simulator and the clients (limits x20: fast, still enforced)
 KEY, SECRET = "BYBITTESTKEY01", "bybit-test-secret-0123456789abcdef"

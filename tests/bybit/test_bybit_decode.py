@@ -185,7 +185,7 @@ def flex_repay_row(rtype: object, status: object = 1) -> dict[str, object]:
 def test_flexible_repay_types(rtype: object, kind: EventKind) -> None:
     (e,) = decode("bybit.flexible_repayment_history", envelope([flex_repay_row(rtype)]))
     assert (e.kind, e.amount, e.venue_type, e.currency) == (kind, Decimal("-12.5"), str(rtype), "USDT")
-    assert bybit.FLEX_REPAY_TYPES.get(str(rtype), bybit.UNKNOWN_REPAY) == (kind, -1)
+    assert bybit.feeds.FLEX_REPAY_TYPES.get(str(rtype), bybit.feeds.UNKNOWN_REPAY) == (kind, -1)
 
 
 @pytest.mark.parametrize(("rtype", "kind"), [

@@ -32,7 +32,8 @@ from loanledger import (
     RetryPolicy,
 )
 from loanledger.client import VenueClient
-from loanledger.paginate import ExclusiveIdCursor, FeedSpec, OpaqueCursor, PagedWindows, TimeWindows
+from loanledger.feeds import FeedSpec
+from loanledger.paginate import ExclusiveIdCursor, OpaqueCursor, PagedWindows, TimeWindows
 from loanledger.testing import Simulator
 from loanledger.testing.okx import INTEREST_WINDOW_MS, ONE_CLICK_WINDOW_MS
 

@@ -1,0 +1,297 @@
+"""Declaring a feed: one block per endpoint, filters as data, one codec builder for every venue.
+
+A venue module declares each feed once, with `feed()`:
+
+    LOAN_HISTORY = feed(
+        "okx.flexible_loan_history", OKX_DATA,           # id, the venue's envelope shape
+        path="/api/v5/finance/flexible-loan/loan-history",
+        limit=Limit(5, 2.0),                              # the documented limit
+        cursor=ExclusiveIdCursor(param="after", limit=100),
+        row=_LoanRow, ts="ts", key="refId",               # the wire Struct; its time and cursor key
+        normalize=_loan_history,                          # wire rows -> LoanEvents
+        filters={"type": Filter("type", choice(LOAN_HISTORY_TYPES)), ...},
+    )
+
+and everything else follows from the block: the typed and the raw (``keep_raw``)
+decoders, built once; the sans-IO ``decode(body, ctx) -> Page`` used by the engine,
+the transport and `loanledger.decode`; argument checks of the filters, run by
+`VenueClient.events` (and so by every per-feed method) before any request.
+
+A normalizer is ``normalize(rows, raws, ctx, out)``: it appends the events of one
+page's wire rows to `out` (`raws` holds each row's bytes when ``ctx.keep_raw``,
+else None) and raises `BadRecord` for a record that breaks the documented shape
+(it becomes `DecodeError` naming the feed and carrying the body).
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any, TypedDict
+
+import msgspec
+
+from ._args import TimeArg, check_currency
+from .errors import DecodeError, InvalidArgument
+from .events import LoanEvent
+from .paginate.cursors import CursorKind, DecodeContext, DecodeFn, Page
+from .ratelimit import Limit
+
+__all__ = [
+    "BadRecord",
+    "Check",
+    "Envelope",
+    "FeedOptions",
+    "FeedSpec",
+    "Filter",
+    "Normalize",
+    "choice",
+    "currency",
+    "digits",
+    "feed",
+    "venue_id",
+]
+
+
+# --- filters: a venue parameter and the check of its Python argument ---------------------------
+
+#: ``check(argument_name, value) -> wire value``; raises TypeError (wrong type) or
+#: InvalidArgument (a value the venue does not take), naming the argument
+Check = Callable[[str, object], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A venue filter of a feed: its wire parameter and the check of the Python value."""
+
+    wire: str
+    check: Check
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected str, got {builtins.type(value).__name__}")
+    return value
+
+
+def currency(name: str, value: object) -> str:
+    """An upper-case alphanumeric asset code such as ``USDT``."""
+    return check_currency(name, value)
+
+
+def choice(values: Iterable[str | int]) -> Check:
+    """One of `values` (an int is taken as its decimal text when the values are codes)."""
+    allowed = tuple(str(v) for v in values)
+    accepts_int = all(v.isdigit() for v in allowed)
+
+    def check(name: str, value: object) -> str:
+        if accepts_int and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        text = _text(name, value)
+        if text not in allowed:
+            raise InvalidArgument(name, f"{text!r} is not one of {', '.join(allowed)}")
+        return text
+
+    return check
+
+
+def digits(what: str) -> Check:
+    """A decimal id (OKX order ids)."""
+
+    def check(name: str, value: object) -> str:
+        text = _text(name, value)
+        if not (text.isascii() and text.isdigit() and len(text) <= 64):
+            raise InvalidArgument(name, f"{text!r} is not {what} (digits)")
+        return text
+
+    return check
+
+
+_VENUE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def venue_id(name: str, value: object) -> str:
+    """A venue id: letters, digits, ``-`` or ``_`` (an int is taken as its text)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    text = _text(name, value)
+    if not _VENUE_ID.fullmatch(text):
+        raise InvalidArgument(name, f"{text!r} is not a venue id (letters, digits, - or _)")
+    return text
+
+
+class FeedOptions(TypedDict, total=False):
+    """The options every feed takes, beside its filters (see `VenueClient.events`)."""
+
+    since: TimeArg
+    until: TimeArg
+    resume: str | None
+    strict: bool
+    keep_raw: bool
+    max_pages: int
+
+
+#: the names of FeedOptions (the per-feed methods take exactly these plus the feed's filters)
+OPTIONS: tuple[str, ...] = tuple(FeedOptions.__annotations__)
+
+
+# --- envelopes and the codec builder ------------------------------------------------------------
+
+
+class BadRecord(Exception):
+    """A wire record that does not follow the documented shape (becomes DecodeError)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """How a venue wraps one page of rows.
+
+    `wrap(row_type)` is the Struct type of a success body holding rows of that type;
+    `unpack(envelope)` gives ``(rows, next_cursor, total)``; `accept(envelope, body,
+    feed, path)` raises the venue's typed error for an error envelope that decoded
+    (``{"code": "50011", "data": []}`` is never an empty last page); `reject(body,
+    feed, path, detail)` is the error for a body that is not this shape (the venue's
+    typed error when the body is an error envelope, else DecodeError).
+    """
+
+    venue: str
+    wrap: Callable[[Any], Any]
+    unpack: Callable[[Any], tuple[list[Any], str | None, int | None]]
+    reject: Callable[[bytes, str, str, str], Exception]
+    accept: Callable[[Any, bytes, str, str], None] | None = None
+
+
+#: ``normalize(rows, raws, ctx, out)``: append one page's events to `out`
+Normalize = Callable[[list[Any], "list[msgspec.Raw] | None", DecodeContext, list[LoanEvent]], None]
+
+_WIRE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+
+
+def _decoder(
+    env: Envelope, path: str, row: type[Any], raw_row: type[Any] | None, normalize: Normalize,
+    ts: str | Callable[[Any], int], key: str | None,
+) -> tuple[DecodeFn, msgspec.json.Decoder[Any]]:
+    """The decode function of one feed (envelope -> rows -> events, with the page's wire facts)
+    and its typed envelope decoder."""
+    typed: msgspec.json.Decoder[Any] = msgspec.json.Decoder(env.wrap(row), strict=False)
+    raw: msgspec.json.Decoder[Any] = msgspec.json.Decoder(env.wrap(msgspec.Raw))
+    one: msgspec.json.Decoder[Any] = msgspec.json.Decoder(raw_row or row, strict=False)
+    stamp = attrgetter(ts) if isinstance(ts, str) else ts
+    last = attrgetter(key) if key is not None else None
+    unpack, accept, reject, venue = env.unpack, env.accept, env.reject, env.venue
+
+    def decode(body: bytes, ctx: DecodeContext) -> Page:
+        feed_id = ctx.feed
+        try:
+            envelope = (raw if ctx.keep_raw else typed).decode(body)
+        except _WIRE_ERRORS as exc:
+            raise reject(body, feed_id, path, str(exc)) from None
+        if accept is not None:
+            accept(envelope, body, feed_id, path)
+        rows, cursor, total = unpack(envelope)
+        raws: list[msgspec.Raw] | None = None
+        events: list[LoanEvent] = []
+        try:
+            if ctx.keep_raw:
+                raws = [msgspec.Raw(bytes(r)) for r in rows]
+                rows = [one.decode(r) for r in raws]
+            stamps = list(map(stamp, rows))
+            normalize(rows, raws, ctx, events)
+            last_key = str(last(rows[-1])) if last is not None and rows else None
+        except (BadRecord, *_WIRE_ERRORS) as exc:
+            raise DecodeError(venue, feed_id, str(exc), body) from None
+        return Page(events=events, count=len(rows), min_ts=min(stamps) if stamps else None,
+                    max_ts=max(stamps) if stamps else None, last_key=last_key, next_cursor=cursor, total=total)
+
+    return decode, typed
+
+
+# --- the feed block ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """Everything the engine, the client and the registry know about one feed.
+
+    `filters`: Python keyword -> `Filter` (wire parameter + check). `derived_ids`: the
+    venue gives no id; the decoder derives one and appends an occurrence index (``#n``,
+    counted in ``ctx.occurrences``) so identical rows stay distinct. `retention_ms`: how
+    far back the venue keeps records. `default_since` (absolute ms) or `lookback_ms`
+    (relative to the venue's clock when a walk starts): the lower bound when none is
+    given (window kinds need one). `future_since`: whether a `since` after now is
+    accepted (windows walked from a future bound would only waste requests).
+    """
+
+    id: str
+    venue: str
+    path: str
+    limit: Limit
+    cursor: CursorKind
+    decode: DecodeFn
+    description: str = ""
+    filters: Mapping[str, Filter] = field(default_factory=dict)
+    derived_ids: bool = False
+    retention_ms: int | None = None
+    default_since: int | None = None
+    lookback_ms: int | None = None
+    future_since: bool = True
+    kinds: tuple[str, ...] = ()
+    #: the typed envelope decoder behind `decode` (msgspec only, no normalization: for benchmarks)
+    wire: msgspec.json.Decoder[Any] | None = None
+
+    def wire_filters(self, values: Mapping[str, object]) -> list[tuple[str, str]]:
+        """The wire parameters of `values` (Python filter names -> values; None = not given),
+        every value checked: unknown names, wrong types and bad values raise before any request."""
+        out: list[tuple[str, str]] = []
+        for name, value in values.items():
+            f = self.filters.get(name)
+            if f is None:
+                known = ", ".join(sorted(self.filters)) or "none"
+                raise InvalidArgument(name, f"not a filter of {self.id} (filters: {known})")
+            if value is None:
+                continue
+            if isinstance(value, str) and not value:
+                raise InvalidArgument(name, "must not be empty")
+            out.append((f.wire, f.check(name, value)))
+        return out
+
+
+def feed(
+    feed_id: str,
+    envelope: Envelope,
+    *,
+    path: str,
+    limit: Limit,
+    cursor: CursorKind,
+    row: type[Any],
+    normalize: Normalize,
+    ts: str | Callable[[Any], int],
+    key: str | None = None,
+    raw_row: type[Any] | None = None,
+    description: str = "",
+    filters: Mapping[str, Filter] | None = None,
+    kinds: Sequence[str] = (),
+    derived_ids: bool = False,
+    retention_ms: int | None = None,
+    default_since: int | None = None,
+    lookback_ms: int | None = None,
+    future_since: bool = True,
+) -> FeedSpec:
+    """Declare one feed (see the module docstring): the block a venue module writes per endpoint.
+
+    `row` is the wire Struct of one record, `ts` its time field (or a function of the row),
+    `key` the field an id cursor continues from, `raw_row` the Struct a kept raw record is
+    decoded into (when nested parts stay raw too).
+    """
+    if not feed_id.startswith(envelope.venue + "."):
+        raise ValueError(f"feed id {feed_id!r} must start with {envelope.venue!r}.")
+    decode, wire = _decoder(envelope, path, row, raw_row, normalize, ts, key)
+    return FeedSpec(
+        id=feed_id, venue=envelope.venue, path=path, limit=limit, cursor=cursor, decode=decode, wire=wire,
+        description=description, filters=dict(filters or {}), derived_ids=derived_ids,
+        retention_ms=retention_ms, default_since=default_since, lookback_ms=lookback_ms,
+        future_since=future_since, kinds=tuple(sorted({str(k) for k in kinds})),
+    )

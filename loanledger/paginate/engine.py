@@ -1,0 +1,463 @@
+"""The one engine every feed is walked by (`Feed`), whatever its cursor kind.
+
+A feed is walked from the newest record down to a lower bound. The engine:
+
+- filters by `since`/`until`, drops duplicates (by event id) that cursors with
+  inclusive boundaries return twice, keeps memory bounded (it remembers only
+  the previous page and the ids at the lowest timestamp reached);
+- stops early once a newest-first page goes below the lower bound, and never
+  ends silently early: a cursor that repeats, a page cap, or a tie wider than
+  a page raises `PaginationError` (ties warn with `DataGapWarning` unless
+  ``strict=True``);
+- after every page exposes `checkpoint`, an opaque token (token.py). ``resume=token``
+  continues from it: an interrupted walk is finished first, then a fresh walk
+  fetches only what is newer than the last complete walk (records at exactly
+  the boundary millisecond are recognised by id), plus the records that were
+  still `pending` so their final status arrives.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._args import now_ms
+from ..errors import DataGapWarning, InvalidArgument, PaginationError
+from ..events import EventStatus, LoanEvent
+from ..transport import RequestStats
+from .cursors import DAY_MS, Bounds, DecodeContext, Page, Params
+from .token import Mark, Token, WalkState, decode_token, encode_token
+
+if TYPE_CHECKING:
+    from ..feeds import FeedSpec
+
+__all__ = ["AHEAD_MS", "Feed", "FeedPage", "FeedStats", "Fetch"]
+
+_NO_PARENT = {None}
+_PENDING = EventStatus.PENDING
+#: a walk without `until` covers records stamped up to this far after the clock's now
+#: (venue clocks run ahead of ours by up to the skew they accept, OKX 30 s, before a resync)
+AHEAD_MS = 60_000
+
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """What `Feed.pages()` yields: the new events of one response and the token after it."""
+
+    events: list[LoanEvent]
+    checkpoint: str
+    records: int
+    number: int
+    complete: bool
+
+
+@dataclass(slots=True)
+class FeedStats(RequestStats):
+    """Counters of one feed run (the ledger's per-feed report); the transport adds
+    requests, retries, limiter waits and errors."""
+
+    pages: int = 0
+    events: int = 0
+    records: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+
+
+Fetch = Callable[[Params, DecodeContext, FeedStats], Awaitable[Page]]
+
+
+def _ids_at(ts: int, ids: list[str], stamps: list[int]) -> list[str]:
+    """The ids whose timestamp is `ts`, in page order."""
+    if stamps.count(ts) == 1:
+        return [ids[stamps.index(ts)]]
+    return [i for i, t in zip(ids, stamps) if t == ts]
+
+
+class Feed(AsyncIterator[LoanEvent]):
+    """An async iterator of LoanEvent over one feed; `pages()` for page-at-a-time.
+
+    Use one view per Feed object. `checkpoint` is the resume token covering
+    everything consumed so far (after a page's last event in the event view,
+    as each page is yielded in the page view).
+    """
+
+    def __init__(
+        self,
+        spec: FeedSpec,
+        fetch: Fetch,
+        *,
+        account: str = "default",
+        since: int | None = None,
+        until: int | None = None,
+        resume: str | None = None,
+        strict: bool = False,
+        keep_raw: bool = False,
+        max_pages: int = 100_000,
+        clock: Callable[[], int] = now_ms,
+        filters: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        if since is not None and until is not None and since > until:
+            raise InvalidArgument("since", f"since ({since}) is after until ({until})")
+        if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
+            raise InvalidArgument("max_pages", f"{max_pages!r} must be a positive int")
+        for flag, value in (("strict", strict), ("keep_raw", keep_raw)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{flag}: expected bool, got {type(value).__name__}")
+        self.spec = spec
+        self.id = spec.id
+        self._fetch = fetch
+        self.account = account
+        self.since = since
+        self.until = until
+        self.strict = strict
+        self.keep_raw = keep_raw
+        self.max_pages = max_pages
+        self._clock = clock
+        self._filters = "&".join(f"{k}={v}" for k, v in sorted(filters))
+        self._token = (
+            decode_token(resume, spec.id, self._filters) if resume is not None
+            else Token(feed=spec.id, flt=self._filters)
+        )
+        self.checkpoint: str | None = resume
+        self.stats = FeedStats()
+        self._gen: AsyncGenerator[Any, None] | None = None
+        self._events: AsyncGenerator[FeedPage, None] | None = None  # the walk behind the event view
+        self._it: Iterator[LoanEvent] | None = None  # the events of the current page
+        self._held: str | None = None  # its token, in force once its last event was consumed
+        self._warned_retention = False
+
+    def __repr__(self) -> str:
+        return f"Feed({self.id!r}, account={self.account!r}, since={self.since}, until={self.until})"
+
+    # --- the two views ---------------------------------------------------------------
+
+    def __aiter__(self) -> Feed:
+        return self
+
+    async def __anext__(self) -> LoanEvent:
+        # the per-event path: the next event of the current page, no generator hop
+        it = self._it
+        if it is not None:
+            ev = next(it, None)
+            if ev is not None:
+                return ev
+        return await self._next_page()
+
+    def _start(self, gen: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+        if self._gen is not None:
+            raise RuntimeError(f"feed {self.id} is already being iterated; create a new feed")
+        self._gen = gen
+        return gen
+
+    async def _next_page(self) -> LoanEvent:
+        """The first event of the next page with events. The token of the page just
+        consumed takes effect here, when the event after its last one is asked for
+        (pages without events take effect at once)."""
+        if self._events is None:
+            self._events = self._start(self._run())
+        elif self._held is not None:
+            self.checkpoint, self._held = self._held, None
+        while True:
+            page = await self._events.__anext__()  # StopAsyncIteration ends the view
+            if page.events:
+                self._held = page.checkpoint
+                self._it = it = iter(page.events)
+                return next(it)
+            self.checkpoint = page.checkpoint
+
+    def pages(self) -> AsyncGenerator[FeedPage, None]:
+        """Page-at-a-time view: each FeedPage carries its events and the token after it."""
+        return self._start(self._page_view())
+
+    async def _page_view(self) -> AsyncGenerator[FeedPage, None]:
+        async for page in self._run():
+            self.checkpoint = page.checkpoint
+            yield page
+
+    async def aclose(self) -> None:
+        """Stop the walk. Nothing is in flight between pages; a pending request is cancelled
+        by cancelling the task that awaits the feed."""
+        # nor are the rest of the current page's events handed out (nor its token applied)
+        self._it = self._held = None
+        if self._gen is not None:
+            await self._gen.aclose()
+
+    async def collect(self) -> list[LoanEvent]:
+        """All events of the walk as a list (for small feeds and tests)."""
+        return [ev async for ev in self]
+
+    # --- the walk ---------------------------------------------------------------------
+
+    def _bounds(self, floor: Mark | None, pend: Mapping[str, int], now: int) -> Bounds:
+        lo: int | None = None
+        if floor is not None:
+            lo = floor.ts
+        if pend:
+            p = min(pend.values())
+            lo = p if lo is None else min(lo, p)
+        if self.since is not None:
+            lo = self.since if lo is None else max(lo, self.since)
+        if lo is None:
+            lo = self.spec.default_since
+        if lo is None and self.spec.lookback_ms is not None:
+            lo = now - self.spec.lookback_ms  # relative to the venue's clock when this walk starts
+        # "up to now" reaches a little past our estimate of the venue's clock: a venue whose
+        # clock runs ahead (by less than it tolerates in request timestamps, or before our
+        # first resync) stamps new records after our now
+        return Bounds(lo, now + AHEAD_MS if self.until is None else min(self.until, now))
+
+    def _retention_check(self, lo: int | None, now: int) -> None:
+        r = self.spec.retention_ms
+        if r is None or self._warned_retention or lo is None or self.since is None:
+            return
+        if lo < now - r:
+            self._warned_retention = True
+            self.stats.gaps += 1
+            warnings.warn(
+                f"{self.id} keeps only {r // DAY_MS} days of records; "
+                f"nothing before {now - r} can be fetched (since={self.since})",
+                DataGapWarning,
+                stacklevel=3,
+            )
+
+    async def _run(self) -> AsyncGenerator[FeedPage, None]:
+        tok = self._token
+        number = 0
+        # first an interrupted walk, then a fresh walk from the newest record
+        for fresh in (False, True):
+            if not fresh and tok.walk is None:
+                continue
+            if fresh:
+                now = self._clock()
+                b = self._bounds(tok.floor, tok.pend, now)
+                tok.walk = WalkState(pos={}, lo=b.lo, hi=b.hi)
+                first = True
+            else:
+                assert tok.walk is not None
+                b = Bounds(tok.walk.lo, tok.walk.hi)
+                first = False
+            self._retention_check(b.lo, self._clock())
+            ws = tok.walk
+            walk = self.spec.cursor.walk(b, None if first else ws.pos, self.strict)
+            ctx = DecodeContext(
+                feed=self.spec.id, account=self.account, keep_raw=self.keep_raw,
+                occurrences=(ws.occ if ws.occ is not None else {}) if self.spec.derived_ids else None,
+            )
+            segment = walk.segment
+            prev_ids: set[str] = set()
+            low_ids: set[str] = set(ws.low.ids) if ws.low is not None else set()
+            low_ts = ws.low.ts if ws.low is not None else None
+            top = ws.top
+            floor = tok.floor
+            pend = dict(tok.pend)
+            seen_pending: set[str] = set()
+            pages = 0
+            early = self.spec.cursor.early_stop
+            while not walk.done:
+                pages += 1
+                if pages > self.max_pages:
+                    raise PaginationError(f"{self.id}: more than {self.max_pages} pages; raise max_pages")
+                if walk.segment != segment and ctx.occurrences is not None:
+                    ctx.occurrences = {}
+                segment = walk.segment
+                window = walk.window
+                page = await self._fetch(walk.params(), ctx, self.stats)
+                self.stats.pages += 1
+                self.stats.records += page.count
+                # order guard: newest-first walks may stop early only if pages really descend
+                if early and low_ts is not None and page.max_ts is not None and page.max_ts > low_ts:
+                    early = False
+                gaps = walk.gaps
+                kept = walk.advance(page)
+                self.stats.gaps += walk.gaps - gaps
+                out: list[LoanEvent] = []
+                if kept:
+                    out, top, low_ts, prev_ids = self._select(
+                        kept, window, b, floor, pend, seen_pending, top, low_ts, low_ids, prev_ids
+                    )
+                if (
+                    early
+                    and not walk.done
+                    and b.lo is not None
+                    and page.min_ts is not None
+                    and page.min_ts < b.lo
+                ):
+                    walk.done = True
+                if walk.done:
+                    floor, pend = self._complete(floor, top, pend, seen_pending, b)
+                    tok = Token(feed=self.spec.id, flt=self._filters, floor=floor, pend=pend, walk=None)
+                else:
+                    tok = Token(
+                        feed=self.spec.id, flt=self._filters, floor=floor, pend=pend,
+                        walk=WalkState(
+                            pos=walk.position(), lo=b.lo, hi=b.hi, top=top,
+                            low=Mark(low_ts, sorted(low_ids)) if low_ts is not None else None,
+                            occ=dict(ctx.occurrences) if ctx.occurrences is not None else None,
+                        ),
+                    )
+                self._token = tok
+                self.stats.events += len(out)
+                number += 1
+                yield FeedPage(out, encode_token(tok), page.count, number, walk.done)
+
+    def _select(
+        self,
+        events: list[LoanEvent],
+        window: tuple[int, int] | None,
+        b: Bounds,
+        floor: Mark | None,
+        pend: dict[str, int],
+        seen_pending: set[str],
+        top: Mark | None,
+        low_ts: int | None,
+        low_ids: set[str],
+        prev_ids: set[str],
+    ) -> tuple[list[LoanEvent], Mark | None, int | None, set[str]]:
+        """Filter one page's events; update the top/low edges. The hot loop of every feed."""
+        fast = self._select_all(events, window, b, floor, pend, top, low_ts, low_ids, prev_ids)
+        if fast is not None:
+            return fast
+        return self._select_each(events, window, b, floor, pend, seen_pending, top, low_ts, low_ids, prev_ids)
+
+    def _select_each(
+        self,
+        events: list[LoanEvent],
+        window: tuple[int, int] | None,
+        b: Bounds,
+        floor: Mark | None,
+        pend: dict[str, int],
+        seen_pending: set[str],
+        top: Mark | None,
+        low_ts: int | None,
+        low_ids: set[str],
+        prev_ids: set[str],
+    ) -> tuple[list[LoanEvent], Mark | None, int | None, set[str]]:
+        """`_select` event by event: the general case (and the reference for `_select_all`)."""
+        out: list[LoanEvent] = []
+        page_ids: set[str] = set()
+        lo = b.lo if b.lo is not None else -1
+        since = self.since if self.since is not None else -1
+        hi = b.hi
+        w_lo, w_hi = window if window is not None else (-1, hi)
+        f_ts = floor.ts if floor is not None else -1
+        f_ids = floor.ids if floor is not None else ()
+        parent: str | None = None
+        keep_parent = False
+        pending = EventStatus.PENDING
+        for ev in events:
+            pid = ev.parent_id
+            if pid is not None and pid == parent:
+                if keep_parent:
+                    out.append(ev)
+                continue
+            ts = ev.ts
+            eid = ev.id
+            parent = eid
+            keep_parent = False
+            if ts > hi or ts < since or ts < w_lo or ts > w_hi:
+                continue
+            # edges of what this walk has seen (dedup memory and the next floor)
+            if top is None or ts > top.ts:
+                top = Mark(ts, [eid])
+            elif ts == top.ts and eid not in top.ids:
+                top.ids.append(eid)
+            if low_ts is None or ts < low_ts:
+                low_ts = ts
+                low_ids.clear()
+            if eid in page_ids or eid in prev_ids or (ts == low_ts and eid in low_ids):
+                self.stats.duplicates += 1
+                continue
+            page_ids.add(eid)
+            if ts == low_ts:
+                low_ids.add(eid)
+            if ts < lo:
+                continue
+            if ts <= f_ts and not (ts == f_ts and eid not in f_ids) and eid not in pend:
+                continue
+            if ev.status is pending:
+                pend[eid] = ts
+                seen_pending.add(eid)
+            elif eid in pend:
+                del pend[eid]
+                seen_pending.add(eid)
+            keep_parent = True
+            out.append(ev)
+        return out, top, low_ts, page_ids
+
+    def _select_all(
+        self,
+        events: list[LoanEvent],
+        window: tuple[int, int] | None,
+        b: Bounds,
+        floor: Mark | None,
+        pend: dict[str, int],
+        top: Mark | None,
+        low_ts: int | None,
+        low_ids: set[str],
+        prev_ids: set[str],
+    ) -> tuple[list[LoanEvent], Mark | None, int | None, set[str]] | None:
+        """`_select` for the common page (a backfill, the body of an incremental walk): every
+        event is inside the bounds, above the floor, new, and nothing is pending. Then every
+        event is kept and only the edges move, computed with C-level passes instead of the
+        per-event loop; the result is the loop's. None when the page needs the loop (it
+        also handles events that belong to a parent: they take no part in the edges)."""
+        if pend or {e.parent_id for e in events} != _NO_PARENT:
+            return None
+        stamps = [e.ts for e in events]
+        first, last = min(stamps), max(stamps)
+        lo = max(b.lo if b.lo is not None else first, self.since if self.since is not None else first)
+        hi = b.hi
+        if window is not None:
+            lo, hi = max(lo, window[0]), min(hi, window[1])
+        if first < lo or last > hi or (floor is not None and first <= floor.ts):
+            return None
+        ids = [e.id for e in events]
+        page_ids = set(ids)
+        if (
+            len(page_ids) != len(ids)
+            or not page_ids.isdisjoint(prev_ids)
+            or (low_ts is not None and first <= low_ts and not page_ids.isdisjoint(low_ids))
+            or _PENDING in {e.status for e in events}
+        ):
+            return None
+        if top is None or last > top.ts:
+            top = Mark(last, _ids_at(last, ids, stamps))
+        elif last == top.ts:
+            top.ids.extend(i for i in _ids_at(last, ids, stamps) if i not in top.ids)
+        if low_ts is None or first < low_ts:
+            low_ts = first
+            low_ids.clear()
+        if first == low_ts:
+            low_ids.update(_ids_at(first, ids, stamps))
+        return list(events), top, low_ts, page_ids
+
+    def _complete(
+        self,
+        floor: Mark | None,
+        top: Mark | None,
+        pend: dict[str, int],
+        seen_pending: set[str],
+        b: Bounds,
+    ) -> tuple[Mark | None, dict[str, int]]:
+        """A walk finished: the next one starts above `top`; vanished pending ids are dropped."""
+        if self.until is not None and (top is None or top.ts < b.hi):
+            top = Mark(b.hi, [])  # everything up to `until` was walked
+        if top is not None:
+            if floor is None or top.ts > floor.ts:
+                floor = Mark(top.ts, list(top.ids))
+            elif top.ts == floor.ts:
+                floor = Mark(floor.ts, sorted(set(floor.ids) | set(top.ids)))
+        lost = [i for i, ts in pend.items() if i not in seen_pending and b.lo is not None and ts >= b.lo]
+        if lost:
+            self.stats.gaps += 1
+            warnings.warn(
+                f"{self.id}: {len(lost)} pending record(s) no longer returned by the venue "
+                "(outside its retention?); their last known status stands",
+                DataGapWarning,
+                stacklevel=3,
+            )
+            pend = {i: ts for i, ts in pend.items() if i not in lost}
+        return floor, pend
