@@ -11,6 +11,7 @@ import asyncio
 import decimal
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -145,43 +146,82 @@ def _conditions(
 
 class SQLiteStore:
     """`SQLiteStore("ledger.db")`: events upserted by (venue, account, feed, id), checkpoints
-    per feed, each page committed with its checkpoint in one transaction."""
+    per feed, each page committed with its checkpoint in one transaction.
 
-    def __init__(self, path: str | Path) -> None:
+    `read_only=True` opens an existing ledger for reading only (SQLite ``mode=ro``): it never
+    creates the file nor migrates the schema, and refuses (StoreError) a file that is not a
+    loanledger store or whose schema is older or newer than this loanledger's. A writable
+    store creates the file if missing and migrates it, but refuses a database that already
+    holds other tables (another application's file)."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         if not isinstance(path, str | Path):
             raise TypeError(f"path: expected str or Path, got {type(path).__name__}")
         if str(path) == "":
             raise InvalidArgument("path", "must not be empty (use ':memory:' for a throwaway store)")
+        if not isinstance(read_only, bool):
+            raise TypeError(f"read_only: expected bool, got {type(read_only).__name__}")
+        if read_only and str(path) == ":memory:":
+            raise InvalidArgument("read_only", "a ':memory:' store is empty: it cannot be opened read-only")
         self.path = str(path)
+        self.read_only = read_only
         self._db: aiosqlite.Connection | None = None
         # one connection serves every feed task: a page's transaction must not interleave with another's
         self._write = asyncio.Lock()
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({self.path!r})"
+        return f"SQLiteStore({self.path!r}{', read_only=True' if self.read_only else ''})"
 
     # --- lifecycle ------------------------------------------------------------------
 
     async def open(self) -> None:
         if self._db is not None:
             return
-        db = await aiosqlite.connect(self.path, isolation_level=None)
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=FULL")
-            await db.execute("PRAGMA busy_timeout=10000")
-            await db.execute("PRAGMA foreign_keys=ON")
-            async with db.execute("PRAGMA user_version") as cur:
-                row = await cur.fetchone()
-            version = int(row[0]) if row else 0
-            if version > len(MIGRATIONS):
-                raise StoreError(f"{self.path}: schema version {version} is newer than this loanledger")
-            for n in range(version, len(MIGRATIONS)):
-                await db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[n]} PRAGMA user_version = {n + 1}; COMMIT;")
+            if self.read_only:
+                # a URI so that SQLite never creates the file: mode=ro (the path is percent-quoted)
+                uri = f"file:{urllib.parse.quote(str(Path(self.path).absolute()))}?mode=ro"
+                db = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+            else:
+                db = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open ({exc})") from None
+        try:
+            await self._prepare(db)
+        except sqlite3.OperationalError as exc:  # e.g. a directory that cannot be read or written
+            await db.close()
+            raise StoreError(f"{self.path}: cannot open ({exc})") from None
+        except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
+            await db.close()
+            raise StoreError(f"{self.path}: not a loanledger store ({exc})") from None
         except BaseException:
             await db.close()
             raise
         self._db = db
+
+    async def _prepare(self, db: aiosqlite.Connection) -> None:
+        await db.execute("PRAGMA busy_timeout=10000")
+        # what the file holds is checked before anything is set or written in it
+        async with db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        async with db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+            tables = {str(r[0]) async for r in cur}
+        ours = {"events", "checkpoints"} <= tables
+        if (version == 0 and tables) or (version > 0 and not ours) or (self.read_only and version == 0):
+            raise StoreError(f"{self.path}: not a loanledger store (no loanledger schema in it)")
+        if version > len(MIGRATIONS):
+            raise StoreError(f"{self.path}: schema version {version} is newer than this loanledger")
+        if self.read_only:
+            if version < len(MIGRATIONS):
+                raise StoreError(f"{self.path}: schema version {version} is older than this loanledger; "
+                                 "open it writable once (e.g. loanledger sync) to migrate it")
+            return
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        for n in range(version, len(MIGRATIONS)):
+            await db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[n]} PRAGMA user_version = {n + 1}; COMMIT;")
 
     async def close(self) -> None:
         if self._db is not None:
@@ -218,11 +258,17 @@ class SQLiteStore:
         self, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str, *, expected: str | None
     ) -> list[LoanEvent]:
         db = self._conn()
+        if self.read_only:
+            raise StoreError(f"{self!r}: opened read-only")
         for ev in events:
             if (ev.venue, ev.account, ev.feed) != (key.venue, key.account, key.feed):
                 raise InvalidArgument("events", f"event {ev.id!r} belongs to {ev.venue}/{ev.account}/{ev.feed}, not {key}")
         async with self._write:
             return await self._commit(db, key, events, checkpoint, expected)
+
+    async def changed(self, key: FeedKey, events: Sequence[LoanEvent]) -> list[LoanEvent]:
+        """The events `commit_page` would report as new or changed, read now (writes nothing)."""
+        return await self._changed(self._conn(), key, events)
 
     async def _commit(
         self, db: aiosqlite.Connection, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str,
