@@ -189,7 +189,11 @@ async def test_config_errors_exit_2_with_one_line_and_write_nothing(tmp_path: Pa
 
 async def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, config("http://127.0.0.1:9"))
+    keyless = write_config(tmp_path, config("http://127.0.0.1:9").replace(
+        'secret_env = "T_BN_SECRET"', 'private_key_file = "keys/none.pem"'), "keyless.toml")
     cases = [
+        (["sync", "--config", str(keyless), "--db", str(tmp_path / "x.db")],
+         f"account b: cannot read private_key_file {tmp_path / 'keys' / 'none.pem'}: No such file or directory"),
         (["sync", "--config", str(tmp_path / "none.toml")], f"--config: {tmp_path / 'none.toml'} does not exist"),
         (["sync", "--config", str(cfg), "--db", "/nonexistent/dir/x.db"],
          "--db: cannot create /nonexistent/dir/x.db: directory /nonexistent/dir does not exist"),
@@ -214,6 +218,8 @@ async def test_debug_adds_the_traceback(tmp_path: Path) -> None:
     code, _, err = await run_cli("sync", "--config", str(tmp_path / "none.toml"), "--debug")
     assert code == 2 and "Traceback (most recent call last)" in err and "UsageError" in err
     assert err.splitlines()[-1] == f"loanledger: --config: {tmp_path / 'none.toml'} does not exist"
+    code, _, err = await run_cli("--debug", "sync", "--config", str(tmp_path / "none.toml"))  # before the command
+    assert code == 2 and "Traceback (most recent call last)" in err
 
 
 async def test_a_database_that_is_not_a_ledger_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
