@@ -1,34 +1,47 @@
-"""The `loanledger` command: sync, export, demo, simulate, feeds.
+"""The `loanledger` command: sync, export, demo, simulate, feeds (docs/CLI.md).
 
 Keys never live in the config file: it names the environment variables (or
-PEM file paths) that hold them. Exit codes: 0 ok, 1 a feed failed, 2 bad
-usage or configuration.
+PEM file paths) that hold them. Everything that can be checked (arguments,
+config, environment, key files, paths) is checked before a store is opened or
+a request is sent.
+
+Exit codes: 0 ok; 1 a feed failed (one line per failure on stderr, even with
+--quiet); 2 bad usage or configuration (one line); 130 interrupted (Ctrl-C);
+141 stdout was closed by its reader (`| head`), as a process ended by SIGPIPE.
+Tracebacks only with --debug.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import enum
 import io
+import logging
 import os
+import shlex
+import shutil
 import sys
+import tempfile
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import traceback
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import msgspec
 
 from ._args import check_label, to_ms
+from ._console import drive, failure_lines, report_table
 from .client import VenueClient
-from .errors import InvalidArgument, LoanLedgerError
-from .events import FIELDS, EventKind, encode_json, encode_msgpack
-from .ledger import Ledger, SyncReport, SyncRun
+from .errors import InvalidArgument, LoanLedgerError, StoreError
+from .events import FIELDS, EventKind, LoanEvent, encode_json, encode_msgpack
+from .ledger import Ledger, SyncReport
 from .ratelimit import RateLimits
 from .registry import FEEDS
 from .store import SQLiteStore
@@ -36,14 +49,28 @@ from .venues.binance import Binance
 from .venues.bybit import Bybit
 from .venues.okx import OKX
 
-__all__ = ["AccountConfig", "Config", "load_config", "main"]
+__all__ = ["AccountConfig", "Config", "UsageError", "build_client", "load_config", "main", "parser"]
 
 VENUES = ("okx", "binance", "bybit")
 _SECRET_KEYS = {"api_key", "secret", "passphrase", "private_key", "private_key_password", "key"}
 
+#: exit statuses (docs/CLI.md)
+EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 130, 141
+
+_INTERRUPTED = {
+    "sync": "interrupted; nothing was lost: every stored page was committed whole with its checkpoint, "
+            "and a re-run resumes from there",
+    "export": "interrupted; the ledger is unchanged (export only reads it) and no --output file was written",
+    "demo": "interrupted",
+}
+
 
 class UsageError(Exception):
     """Bad command line or configuration (exit code 2)."""
+
+
+class StdoutClosed(Exception):
+    """The reader of stdout went away (exit code 141)."""
 
 
 # --- configuration ---------------------------------------------------------------------
@@ -58,7 +85,7 @@ class AccountConfig:
     api_key_env: str
     secret_env: str | None = None
     passphrase_env: str | None = None
-    private_key_file: str | None = None
+    private_key_file: str | None = None  # absolute: resolved against the config file's directory
     private_key_password_env: str | None = None
     base_url: str | None = None
     feeds: tuple[str, ...] = ()
@@ -69,20 +96,41 @@ class AccountConfig:
 @dataclass(frozen=True)
 class Config:
     accounts: tuple[AccountConfig, ...]
-    db: str | None = None
+    db: str | None = None  # absolute: resolved against the config file's directory
     rate_scale: float = 1.0
     source: str = ""
 
 
+_ACCOUNT_KEYS = {f.name for f in fields(AccountConfig)}
+_STRING_KEYS = ("name", "api_key_env", "secret_env", "passphrase_env", "private_key_file",
+                "private_key_password_env", "base_url")
+
+
+def _resolve(base: Path, value: str) -> str:
+    """A path from the config file: relative ones are relative to the file's directory."""
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else base.parent / p)
+
+
 def load_config(path: str | Path) -> Config:
-    """Read and check a loanledger.toml (see docs/CLI.md)."""
+    """Read and check a loanledger.toml (see docs/CLI.md). Paths in it (`db`,
+    `private_key_file`) resolve against the file's directory."""
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text())
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"--config: {p} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"--config: {p} is a directory") from None
+    except OSError as exc:
+        raise UsageError(f"--config: cannot read {p}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--config: {p} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"--config: {p} is not valid TOML: {exc}") from None
+    unknown_top = sorted(set(data) - {"account", "db", "rate_scale"})
+    if unknown_top:
+        raise UsageError(f"{p}: unknown keys {', '.join(unknown_top)} (expected db, rate_scale, [[account]])")
     raw_accounts = data.get("account", [])
     if not isinstance(raw_accounts, list) or not raw_accounts:
         raise UsageError(f"{p}: define at least one [[account]] table")
@@ -98,10 +146,15 @@ def load_config(path: str | Path) -> Config:
                 f"{where}: {', '.join(leaked)} must not be written in the file; name an environment "
                 f"variable instead ({', '.join(k + '_env' for k in leaked)})"
             )
-        known = {f.name for f in AccountConfig.__dataclass_fields__.values()}
-        unknown = sorted(set(a) - known)
+        unknown = sorted(set(a) - _ACCOUNT_KEYS)
         if unknown:
             raise UsageError(f"{where}: unknown keys {', '.join(unknown)}")
+        for key in _STRING_KEYS:
+            if key in a and not isinstance(a[key], str):
+                raise UsageError(f"{where}: {key} must be a string")
+        for key in ("demo", "testnet"):
+            if key in a and not isinstance(a[key], bool):
+                raise UsageError(f"{where}: {key} must be true or false")
         venue = a.get("venue")
         if venue not in VENUES:
             raise UsageError(f"{where}: venue must be one of {', '.join(VENUES)}")
@@ -110,28 +163,35 @@ def load_config(path: str | Path) -> Config:
             check_label("name", name)
         except (InvalidArgument, TypeError) as exc:
             raise UsageError(f"{where}: {exc}") from None
+        where = f"{p}: account {name!r}"
         if (venue, name) in names:
-            raise UsageError(f"{where}: duplicate account name {name!r} for {venue}")
+            raise UsageError(f"{where}: a second {venue} account with this name")
         names.add((venue, name))
-        if not isinstance(a.get("api_key_env"), str):
+        if "api_key_env" not in a:
             raise UsageError(f"{where}: api_key_env (the environment variable holding the API key) is required")
-        feeds = tuple(a.get("feeds", ()))
+        feeds = a.get("feeds", [])
+        if not isinstance(feeds, list) or not all(isinstance(f, str) for f in feeds):
+            raise UsageError(f"{where}: feeds must be a list of feed ids")
         for f in feeds:
-            if f not in FEEDS or not f.startswith(venue + "."):
-                raise UsageError(f"{where}: unknown {venue} feed {f!r}")
+            if f not in FEEDS or FEEDS[f].venue != venue:
+                raise UsageError(f"{where}: unknown {venue} feed {f!r} (loanledger feeds lists them)")
+        key_file = a.get("private_key_file")
         accounts.append(
             AccountConfig(
                 name=name, venue=venue, api_key_env=a["api_key_env"], secret_env=a.get("secret_env"),
-                passphrase_env=a.get("passphrase_env"), private_key_file=a.get("private_key_file"),
+                passphrase_env=a.get("passphrase_env"),
+                private_key_file=None if key_file is None else _resolve(p, key_file),
                 private_key_password_env=a.get("private_key_password_env"), base_url=a.get("base_url"),
-                feeds=feeds, demo=bool(a.get("demo", False)), testnet=bool(a.get("testnet", False)),
+                feeds=tuple(feeds), demo=a.get("demo", False), testnet=a.get("testnet", False),
             )
         )
     scale = data.get("rate_scale", 1.0)
-    if not isinstance(scale, int | float) or scale <= 0:
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale < float("inf"):
         raise UsageError(f"{p}: rate_scale must be a positive number")
     db = data.get("db")
-    return Config(tuple(accounts), db if isinstance(db, str) else None, float(scale), str(p))
+    if db is not None and (not isinstance(db, str) or not db):
+        raise UsageError(f"{p}: db must be a file path")
+    return Config(tuple(accounts), None if db is None else _resolve(p, db), float(scale), str(p))
 
 
 def _env(var: str | None, what: str, account: str) -> str | None:
@@ -144,15 +204,19 @@ def _env(var: str | None, what: str, account: str) -> str | None:
 
 
 def build_client(a: AccountConfig, limits: RateLimits) -> VenueClient:
-    """A client for one configured account, credentials read from the environment."""
+    """A client for one configured account, credentials read from the environment and
+    key files now (no request: a client opens its session on its first request)."""
     key = _env(a.api_key_env, "API key", a.name)
     assert key is not None
     pem: str | None = None
     if a.private_key_file is not None:
+        if a.venue == "okx":
+            raise UsageError(f"account {a.name}: okx signs with secret_env and passphrase_env, not a private_key_file")
         try:
-            pem = Path(a.private_key_file).read_text()
-        except OSError as exc:
-            raise UsageError(f"account {a.name}: cannot read private_key_file: {exc.strerror}") from None
+            pem = Path(a.private_key_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not a PEM text file"
+            raise UsageError(f"account {a.name}: cannot read private_key_file {a.private_key_file}: {why}") from None
     password = _env(a.private_key_password_env, "PEM password", a.name)
     try:
         if a.venue == "okx":
@@ -167,143 +231,182 @@ def build_client(a: AccountConfig, limits: RateLimits) -> VenueClient:
         return Bybit(key, _env(a.secret_env, "secret", a.name), private_key=pem, private_key_password=password,
                      account=a.name, base_url=a.base_url, testnet=a.testnet, limits=limits)
     except (InvalidArgument, TypeError) as exc:
-        raise UsageError(f"account {a.name}: {exc}") from None
+        where = f" (private_key_file {a.private_key_file})" if pem is not None else ""
+        raise UsageError(f"account {a.name}: {exc}{where}") from None
+
+
+def select_accounts(cfg: Config, feeds: Sequence[str] | None) -> tuple[list[AccountConfig], list[str] | None]:
+    """The accounts a sync needs and the Ledger selection among them: --feeds (feed ids,
+    venues, venue:account, venue:account:feed_id) wins; otherwise each account's `feeds`
+    from the config; otherwise everything. Unselected accounts are never loaded."""
+    def matches(a: AccountConfig, w: str) -> bool:
+        label = f"{a.venue}:{a.name}"
+        spec = FEEDS.get(w)
+        return (w in (a.venue, label) or (spec is not None and spec.venue == a.venue)
+                or (w.startswith(label + ":") and FEEDS.get(w[len(label) + 1:]) is not None
+                    and FEEDS[w[len(label) + 1:]].venue == a.venue))
+
+    if feeds:
+        for w in feeds:
+            if not any(matches(a, w) for a in cfg.accounts):
+                known = sorted({a.venue for a in cfg.accounts} | {f"{a.venue}:{a.name}" for a in cfg.accounts}
+                               | {f for f, s in FEEDS.items() if any(s.venue == a.venue for a in cfg.accounts)})
+                raise UsageError(f"--feeds: {w!r} is no feed, venue or venue:account of {cfg.source}; "
+                                 f"known: {', '.join(known)}")
+        return [a for a in cfg.accounts if any(matches(a, w) for w in feeds)], list(feeds)
+    if any(a.feeds for a in cfg.accounts):
+        selection = [f"{a.venue}:{a.name}:{f}" for a in cfg.accounts for f in a.feeds]
+        selection += [f"{a.venue}:{a.name}" for a in cfg.accounts if not a.feeds]
+        return list(cfg.accounts), selection
+    return list(cfg.accounts), None
 
 
 def parse_time(text: str | None, name: str) -> int | None:
     """--since / --until: int ms, a date (UTC midnight) or an ISO-8601 datetime with offset."""
     if text is None:
         return None
-    if text.isdigit():
-        return to_ms(name, int(text))
     try:
+        if text.isdigit():
+            return to_ms(name, int(text))
         if len(text) == 10:
             return to_ms(name, dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC))
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(f"--{name}: {text!r} is not ms, YYYY-MM-DD or an ISO-8601 datetime") from None
     if value.tzinfo is None:
         raise UsageError(f"--{name}: {text!r} has no UTC offset (add Z or +00:00)")
-    return to_ms(name, value)
-
-
-# --- progress ----------------------------------------------------------------------------
-
-
-@dataclass
-class _Progress:
-    """Per-feed progress: rich bars on a terminal, plain lines otherwise (to stderr)."""
-
-    report: SyncReport
-    out: IO[str]
-    rich: bool
-    _last: dict[str, tuple[int, int, bool]] = field(default_factory=dict)
-
-    async def run(self) -> None:
-        if self.rich:
-            await self._rich()
-        else:
-            while True:
-                self._plain()
-                await asyncio.sleep(0.5)
-
-    def _plain(self) -> None:
-        for f in self.report.feeds:
-            state = (f.pages, f.events, f.done or not f.ok)
-            if state == (0, 0, False):
-                continue  # nothing to say until the first page
-            if self._last.get(str(f.key)) != state:
-                self._last[str(f.key)] = state
-                status = "done" if f.done else ("FAILED " + (f.error or "")) if not f.ok else "syncing"
-                print(f"{f.key}: {f.pages} pages, {f.events} new events, {status}", file=self.out, flush=True)
-
-    async def _rich(self) -> None:
-        from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        console = Console(file=self.out)
-        with Progress(SpinnerColumn(), TextColumn("{task.description:<58}"), TextColumn("{task.fields[stat]}"),
-                      TimeElapsedColumn(), console=console, transient=False) as bars:
-            tasks = {str(f.key): bars.add_task(str(f.key), total=None, stat="") for f in self.report.feeds}
-            try:
-                while True:
-                    self._refresh(bars, tasks)
-                    await asyncio.sleep(0.2)
-            finally:
-                self._refresh(bars, tasks)
-
-    def _refresh(self, bars: Any, tasks: dict[str, Any]) -> None:
-        for f in self.report.feeds:
-            status = "[green]done" if f.done else "[red]FAILED" if not f.ok else "syncing"
-            bars.update(tasks[str(f.key)], stat=f"{f.pages:>4} pages {f.events:>7} events  {status}",
-                        total=1 if (f.done or not f.ok) else None, completed=1 if (f.done or not f.ok) else 0)
-
-
-def _use_rich(stream: IO[str]) -> bool:
-    if not stream.isatty():
-        return False
     try:
-        import rich  # noqa: F401
-    except ImportError:
-        return False
-    return True
+        return to_ms(name, value)
+    except (ValueError, OverflowError) as exc:
+        raise UsageError(f"--{name}: {exc}") from None
 
 
-async def _drive(run: SyncRun, out: IO[bytes] | None, err: IO[str], *, progress: bool) -> SyncReport:
-    """Consume a sync, optionally streaming JSON lines, with progress on `err`."""
-    bar = _Progress(run.report, err, _use_rich(err)) if progress else None
-    ticker = asyncio.create_task(bar.run()) if bar is not None else None
+# --- paths -------------------------------------------------------------------------------
+
+
+def _check_db(db: str, what: str) -> bool:
+    """A ledger path a sync can write: an existing file, or a new one in a writable
+    directory. Returns whether it exists."""
+    p = Path(db)
+    if p.is_dir():
+        raise UsageError(f"{what}: {db} is a directory")
+    if p.exists():
+        if not os.access(p, os.R_OK | os.W_OK):
+            raise UsageError(f"{what}: {db} is not writable")
+        return True
+    parent = p.absolute().parent
+    if not parent.is_dir():
+        raise UsageError(f"{what}: cannot create {db}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{what}: cannot create {db}: directory {parent} is not writable")
+    return False
+
+
+async def _discard_if_empty(db: str) -> None:
+    """Remove a ledger file this run created if no page was committed to it."""
+    if not Path(db).exists():
+        return
     try:
-        async for ev in run:
-            if out is not None:
-                out.write(encode_json(ev) + b"\n")
-                out.flush()
-    finally:
-        if ticker is not None:
-            ticker.cancel()
-            try:
-                await ticker
-            except asyncio.CancelledError:
-                pass
-            if bar is not None and not bar.rich:
-                bar._plain()
-    return run.report
+        async with SQLiteStore(db, read_only=True) as store:
+            if await store.feeds():
+                return
+    except StoreError:
+        pass  # not even the schema got in: nothing of value either
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(db + suffix).unlink(missing_ok=True)
+
+
+class _Output:
+    """--output FILE, written whole or not at all: a temporary file beside it, renamed over
+    it at the end (so a failed or interrupted export leaves no partial file)."""
+
+    def __init__(self, path: str) -> None:
+        target = Path(path)
+        if target.is_dir():
+            raise UsageError(f"--output: {path} is a directory")
+        parent = target.absolute().parent
+        if not parent.is_dir():
+            raise UsageError(f"--output: cannot write {path}: directory {parent} does not exist")
+        if target.exists() and not os.access(target, os.W_OK):
+            raise UsageError(f"--output: {path} is not writable")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".part")
+        except OSError as exc:
+            raise UsageError(f"--output: cannot write {path}: {exc.strerror}") from None
+        self.target, self.tmp = target, Path(tmp)
+        self.file: IO[bytes] = os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        self.file.close()
+        mask = os.umask(0)
+        os.umask(mask)
+        self.tmp.chmod(0o666 & ~mask)  # as if created by open(): mkstemp makes it 0600
+        os.replace(self.tmp, self.target)
+
+    def discard(self) -> None:
+        self.file.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 # --- commands ------------------------------------------------------------------------------
 
 
+class _JsonLines:
+    """--stream jsonl: each page's new or changed events, written and flushed to stdout before
+    the page commits (at-least-once). When the reader goes away it stops the sync."""
+
+    def __init__(self, out: IO[bytes], task: asyncio.Task[Any]) -> None:
+        self.out, self.task, self.closed = out, task, False
+
+    async def __call__(self, events: list[LoanEvent]) -> None:
+        if self.closed:
+            raise StdoutClosed("stdout is closed")
+        try:
+            self.out.write(b"".join([encode_json(ev) + b"\n" for ev in events]))
+            self.out.flush()
+        except BrokenPipeError:
+            self.closed = True
+            self.task.cancel()  # the page is not committed; the whole sync stops
+            raise StdoutClosed("stdout is closed") from None
+
+
 async def cmd_sync(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
-    db = args.db or cfg.db or "ledger.db"
     since = parse_time(args.since, "since")
+    accounts, selection = select_accounts(cfg, args.feeds)
     limits = RateLimits(scale=cfg.rate_scale)
-    clients = [build_client(a, limits) for a in cfg.accounts]
+    clients = [build_client(a, limits) for a in accounts]
+    db, what = (args.db, "--db") if args.db else (cfg.db, f"db (in {cfg.source})") if cfg.db else ("ledger.db", "--db")
+    existed = _check_db(db, what)
+    task = asyncio.current_task()
+    assert task is not None
+    sink = _JsonLines(sys.stdout.buffer, task) if args.stream == "jsonl" else None
     store = SQLiteStore(db)
-    async with Ledger(clients, store=store, keep_raw=args.keep_raw) as ledger:
-        wanted = _selection(ledger, cfg, args.feeds)
-        run = ledger.sync(wanted, since=since)
-        stream = sys.stdout.buffer if args.stream == "jsonl" else None
-        report = await _drive(run, stream, sys.stderr, progress=not args.quiet)
-    if not args.quiet:
-        print(report.table(), file=sys.stderr)
-    return 0 if report.ok else 1
-
-
-def _selection(ledger: Ledger, cfg: Config, feeds: Sequence[str] | None) -> list[str] | None:
-    """--feeds wins; otherwise per-account `feeds` from the config; otherwise everything."""
-    if feeds:
+    ledger = Ledger(clients, store=store, keep_raw=args.keep_raw)
+    report: SyncReport | None = None
+    try:
         try:
-            ledger.select(feeds)
-        except InvalidArgument as exc:
-            raise UsageError(f"--feeds: {exc}") from None
-        return list(feeds)
-    if any(a.feeds for a in cfg.accounts):
-        out: list[str] = []
-        for a in cfg.accounts:
-            out += list(a.feeds) if a.feeds else [f"{a.venue}:{a.name}"]
-        return out
-    return None
+            await store.open()  # before any request: a file that is not a ledger stops here
+        except StoreError as exc:
+            raise UsageError(f"{what}: {exc}") from None
+        async with ledger:
+            report = await drive(ledger.sync(selection, since=since, before_commit=sink), sys.stderr,
+                                 progress=not args.quiet)
+    except asyncio.CancelledError:
+        if sink is not None and sink.closed and task.uncancel() == 0:
+            raise StdoutClosed("stdout is closed") from None
+        raise
+    finally:
+        await ledger.close()
+        if not existed and (report is None or not report.ok):
+            await _discard_if_empty(db)
+    if sink is not None and sink.closed:
+        raise StdoutClosed("stdout is closed")
+    if not args.quiet:
+        print(report_table(report), file=sys.stderr)
+    for line in failure_lines(report):
+        print(f"loanledger: {line}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FEED_FAILED
 
 
 def _cell(value: Any) -> Any:
@@ -319,133 +422,313 @@ def _cell(value: Any) -> Any:
     return value
 
 
+async def _write_events(events: AsyncIterator[LoanEvent], fmt: str, out: IO[bytes]) -> int:
+    n = 0
+    if fmt == "csv":
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf)
+        writer.writerow(FIELDS)
+        async for ev in events:
+            writer.writerow([_cell(v) for v in msgspec.structs.astuple(ev)])
+            n += 1
+            if buf.tell() >= 1 << 16:
+                out.write(buf.getvalue().encode())
+                buf.seek(0)
+                buf.truncate()
+        out.write(buf.getvalue().encode())
+    else:
+        encode: Callable[[LoanEvent], bytes] = (
+            encode_msgpack if fmt == "msgpack" else (lambda e: encode_json(e) + b"\n")
+        )
+        async for ev in events:
+            out.write(encode(ev))
+            n += 1
+    out.flush()
+    return n
+
+
 async def cmd_export(args: argparse.Namespace) -> int:
-    if not Path(args.db).exists():
-        raise UsageError(f"--db: {args.db} does not exist")
     since, until = parse_time(args.since, "since"), parse_time(args.until, "until")
     if since is not None and until is not None and since > until:
         raise UsageError("--since is after --until")
-    kind = None
-    if args.kind is not None:
-        try:
-            kind = EventKind(args.kind)
-        except ValueError:
-            raise UsageError(f"--kind: one of {', '.join(k.value for k in EventKind)}") from None
-    out: IO[bytes] = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
-    n = 0
+    if not Path(args.db).exists():
+        raise UsageError(f"--db: {args.db} does not exist")
+    output = _Output(args.output) if args.output else None
+    store = SQLiteStore(args.db, read_only=True)  # never creates nor migrates a file
     try:
-        async with SQLiteStore(args.db) as store:
-            events = store.events(venue=args.venue, account=args.account, feed=args.feed, kind=kind,
-                                  currency=args.currency, since=since, until=until)
-            if args.format == "csv":
-                text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-                writer = csv.writer(text)
-                writer.writerow(FIELDS)
-                async for ev in events:
-                    writer.writerow([_cell(v) for v in msgspec.structs.astuple(ev)])
-                    n += 1
-                text.detach()
-            else:
-                encode = encode_msgpack if args.format == "msgpack" else (lambda e: encode_json(e) + b"\n")
-                async for ev in events:
-                    out.write(encode(ev))
-                    n += 1
-            out.flush()
+        try:
+            await store.open()
+        except StoreError as exc:
+            raise UsageError(f"--db: {exc}") from None
+        events = store.events(venue=args.venue, account=args.account, feed=args.feed, kind=args.kind,
+                              currency=args.currency, since=since, until=until)
+        try:
+            n = await _write_events(events, args.format, output.file if output else sys.stdout.buffer)
+        except BrokenPipeError:
+            raise StdoutClosed("stdout is closed") from None
+        finally:
+            # close the query now, inside the loop (an async generator left to the loop's shutdown
+            # would report "an error occurred during closing of asynchronous generator")
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if output is not None:
+            output.commit()
+            output = None
     finally:
-        if args.output:
-            out.close()
-    print(f"exported {n} events", file=sys.stderr)
-    return 0
+        if output is not None:
+            output.discard()
+        await store.close()
+    print(f"exported {n} events" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    return EXIT_OK
 
 
 async def cmd_simulate(args: argparse.Namespace) -> int:
-    from .testing import Simulator
-    from .testing.demo import DEMO_ACCOUNTS, populate_demo
+    import signal
 
-    sim = Simulator(seed=args.seed, rate_scale=args.scale, host=args.host, port=args.port)
-    if args.populate:
-        populate_demo(sim, seed=args.seed, size=args.size)
-    async with sim:
-        print(f"simulator serving OKX, Binance and Bybit on {sim.base_url}", flush=True)
-        if args.populate:
-            for venue, creds in DEMO_ACCOUNTS.items():
-                print(f"  {venue}: " + ", ".join(f"{k}={v}" for k, v in creds.items()), flush=True)
+    from .demo import DEMO_ACCOUNTS, populate_demo, sim_env, write_sim_config
+    from .testing import Simulator
+
+    keep = args.dir is not None
+    if keep and not args.empty:
+        directory = Path(args.dir)
         try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            pass
-    return 0
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--dir: cannot create {directory}: {exc.strerror}") from None
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise UsageError(f"--dir: {directory} is not writable")
+    sim = Simulator(seed=args.seed, rate_scale=args.scale, host=args.host, port=args.port)
+    if not args.empty:
+        populate_demo(sim, seed=args.seed, size=args.size)
+    try:
+        await sim.start()
+    except OSError as exc:
+        raise UsageError(f"--port: cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    made: Path | None = None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        say = print
+        say(f"loanledger simulator: OKX, Binance and Bybit on {sim.base_url} "
+            f"(seed {args.seed}, rate limits x{args.scale:g})", flush=True)
+        if args.empty:
+            say("no accounts (--empty): every signed request is refused", flush=True)
+        else:
+            if not keep:
+                made = Path(tempfile.mkdtemp(prefix="loanledger-sim-"))
+            target = Path(args.dir) if keep else made
+            assert target is not None
+            config, pem = write_sim_config(target.absolute(), sim.base_url, args.scale)
+            env = sim_env(sim.base_url, pem)
+            o, b, y = DEMO_ACCOUNTS["okx"], DEMO_ACCOUNTS["binance"], DEMO_ACCOUNTS["bybit"]
+            say("demo accounts (simulated; their credentials work against this simulator only):")
+            say(f"  okx-demo      api key {o['api_key']}, secret {o['secret']}, passphrase {o['passphrase']}")
+            say(f"  binance-demo  api key {b['api_key']}, Ed25519 private key in {pem}")
+            say(f"  bybit-demo    api key {y['api_key']}, secret {y['secret']}")
+            gone = "" if keep else " (both removed when the simulator stops)"
+            say(f"wrote {config} and the key file{gone}; in another shell:")
+            say("  export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()))
+            say(f"  loanledger sync --config {shlex.quote(str(config))} --db sim-ledger.db")
+            say("(the README's examples read the same variables)")
+        say("Ctrl-C stops the simulator.", flush=True)
+        try:
+            await stop.wait()
+        except asyncio.CancelledError:  # Ctrl-C: the way to stop it
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        await sim.stop()
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+    print("simulator stopped", file=sys.stderr)
+    return EXIT_OK
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:
-    from .testing.demo import run_demo
+    from .demo import run_demo
 
+    if _check_db(args.db, "--db"):  # the demo starts from a fresh ledger: only ever replace a ledger
+        try:
+            async with SQLiteStore(args.db, read_only=True):
+                pass
+        except StoreError as exc:
+            raise UsageError(f"--db: {exc}; the demo replaces its ledger, so give another path") from None
     return await run_demo(db=args.db, seed=args.seed, out=sys.stdout, size=args.size)
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
+    print(f"{'FEED':<45} {'VENUE':<8} {'PATH':<52} CURSOR")
     for feed_id, spec in FEEDS.items():
-        print(f"{feed_id:<45} {spec.path:<52} {spec.cursor.name}")
-    return 0
+        print(f"{feed_id:<45} {spec.venue:<8} {spec.path:<52} {spec.cursor.name}")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+# --- the parser ------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _count(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be from {low} to {high}" if high is not None
+                                             else f"{text!r}: must be at least {low}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number above 0")
+    return value
+
+
+def _add_debug(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="on an error, print the Python traceback too; log requests at DEBUG to stderr")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="loanledger", description="Crypto-loan history from OKX, Binance and Bybit.")
-    sub = p.add_subparsers(dest="command", required=True)
+    from . import __version__
 
-    s = sub.add_parser("sync", help="sync every configured account's feeds into a SQLite ledger")
-    s.add_argument("--config", required=True, help="loanledger.toml")
-    s.add_argument("--db", help="SQLite file (default: the config's db, else ledger.db)")
-    s.add_argument("--feeds", nargs="+", help="feed ids, venues or venue:account labels")
-    s.add_argument("--since", help="lower bound: ms, YYYY-MM-DD or ISO-8601 with offset")
-    s.add_argument("--stream", choices=["jsonl"], help="also write each new event to stdout")
-    s.add_argument("--quiet", action="store_true", help="no progress, no report")
+    p = _Parser(prog="loanledger", description="Crypto-loan history from OKX, Binance and Bybit.",
+                epilog="Exit codes: 0 ok, 1 a feed failed, 2 usage or configuration, 130 interrupted, "
+                       "141 stdout closed by its reader. docs/CLI.md has the details.")
+    p.add_argument("--version", action="version", version=f"loanledger {__version__}",
+                   help="print the version and exit")
+    _add_debug(p)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("sync", help="sync the configured accounts' feeds into a SQLite ledger",
+                       description="Sync every selected feed concurrently into a SQLite ledger; each feed "
+                                   "resumes from its checkpoint.")
+    s.add_argument("--config", required=True, metavar="FILE",
+                   help="loanledger.toml: the accounts and the environment variables holding their keys")
+    s.add_argument("--db", metavar="FILE", help="the SQLite ledger (default: the config's db, else ./ledger.db)")
+    s.add_argument("--feeds", nargs="+", metavar="SELECTOR",
+                   help="only these: feed ids, venues, venue:account or venue:account:feed_id "
+                        "(default: each account's feeds from the config, else all)")
+    s.add_argument("--since", metavar="TIME", help="lower bound of a first sync: ms, YYYY-MM-DD or ISO-8601 with offset")
+    s.add_argument("--stream", choices=["jsonl"],
+                   help="also write each new or changed event to stdout as a JSON line, before its page "
+                        "is committed (at-least-once)")
+    s.add_argument("--quiet", action="store_true", help="no progress and no report (failures are still printed)")
     s.add_argument("--keep-raw", action="store_true", help="store each record's venue JSON too (for audit)")
+    _add_debug(s)
 
-    e = sub.add_parser("export", help="export stored events")
-    e.add_argument("--db", required=True)
-    e.add_argument("--format", choices=["jsonl", "csv", "msgpack"], default="jsonl")
-    e.add_argument("--output", help="file (default: stdout)")
-    e.add_argument("--since")
-    e.add_argument("--until")
-    e.add_argument("--venue")
-    e.add_argument("--account")
-    e.add_argument("--feed")
-    e.add_argument("--kind")
-    e.add_argument("--currency")
+    e = sub.add_parser("export", help="write stored events as JSON lines, CSV or msgpack",
+                       description="Stored events in ts order. Opens the ledger read-only.")
+    e.add_argument("--db", required=True, metavar="FILE", help="the SQLite ledger to read (never created nor changed)")
+    e.add_argument("--format", choices=["jsonl", "csv", "msgpack"], default="jsonl",
+                   help="jsonl (default): one JSON object a line; csv: a header row and one row per event; "
+                        "msgpack: one msgpack map per event, back to back")
+    e.add_argument("--output", metavar="FILE", help="write FILE (whole, or not at all) instead of stdout")
+    e.add_argument("--since", metavar="TIME", help="only events at or after TIME (ms, YYYY-MM-DD or ISO-8601)")
+    e.add_argument("--until", metavar="TIME", help="only events at or before TIME (ms, YYYY-MM-DD or ISO-8601)")
+    e.add_argument("--venue", choices=VENUES, help="only this venue's events")
+    e.add_argument("--account", metavar="NAME", help="only this account's events (its name in the config)")
+    e.add_argument("--feed", choices=list(FEEDS), metavar="FEED_ID", help="only this feed's events (loanledger feeds)")
+    e.add_argument("--kind", choices=[k.value for k in EventKind], help="only events of this kind")
+    e.add_argument("--currency", metavar="CCY", help="only events in this currency (e.g. USDT)")
+    _add_debug(e)
 
-    d = sub.add_parser("demo", help="simulator + three venues + a full and an incremental sync")
-    d.add_argument("--db", default="demo-ledger.db")
-    d.add_argument("--seed", type=int, default=2026)
-    d.add_argument("--size", type=float, default=1.0, help="dataset size multiplier")
+    d = sub.add_parser("demo", help="the simulator, three venues, a full and an incremental sync",
+                       description="Serve the simulator with three generated demo accounts, sync them into a "
+                                   "fresh ledger, then sync again after new venue activity.")
+    d.add_argument("--db", default="demo-ledger.db", metavar="FILE",
+                   help="the ledger to (re)create (default: ./demo-ledger.db)")
+    d.add_argument("--seed", type=_count(0), default=2026, help="dataset seed (default: 2026)")
+    d.add_argument("--size", type=_positive, default=1.0, help="dataset size multiplier (default: 1)")
+    _add_debug(d)
 
-    m = sub.add_parser("simulate", help="serve the exchange simulator for your own tests")
-    m.add_argument("--host", default="127.0.0.1")
-    m.add_argument("--port", type=int, default=8999)
-    m.add_argument("--seed", type=int, default=1)
-    m.add_argument("--scale", type=float, default=1.0, help="multiply every venue rate limit")
-    m.add_argument("--populate", action="store_true", help="add the demo accounts with generated history")
-    m.add_argument("--size", type=float, default=1.0)
+    m = sub.add_parser("simulate", help="serve the exchange simulator with the demo accounts, for your own tests",
+                       description="Serve OKX, Binance and Bybit on one loopback port with the demo accounts and "
+                                   "generated history; print their credentials, write the Binance test key and a "
+                                   "loanledger.toml for them. Ctrl-C stops it.")
+    m.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    m.add_argument("--port", type=_count(0, 65535), default=8999,
+                   help="port to listen on; 0 picks a free one (default: 8999)")
+    m.add_argument("--seed", type=_count(0), default=1, help="dataset seed (default: 1)")
+    m.add_argument("--size", type=_positive, default=1.0, help="dataset size multiplier (default: 1)")
+    m.add_argument("--scale", type=_positive, default=1.0,
+                   help="multiply every venue rate limit; the written config's rate_scale matches (default: 1)")
+    m.add_argument("--empty", action="store_true", help="serve no accounts (every signed request is refused)")
+    m.add_argument("--dir", metavar="DIR",
+                   help="write the key file and loanledger.toml here and keep them (default: a temporary "
+                        "directory removed when the simulator stops)")
+    _add_debug(m)
 
-    sub.add_parser("feeds", help="list every feed")
+    f = sub.add_parser("feeds", help="list every feed id with its venue, path and cursor kind",
+                       description="Every feed id, its venue, its endpoint path and its cursor kind.")
+    _add_debug(f)
     return p
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout went away: nothing more to write (and no error at exit)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    debug: bool = getattr(args, "debug", False)
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    def fail(message: str, code: int) -> int:
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        print(f"loanledger: {message}", file=sys.stderr)
+        return code
+
+    handlers: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+        "sync": cmd_sync, "export": cmd_export, "demo": cmd_demo, "simulate": cmd_simulate,
+    }
     try:
         if args.command == "feeds":
             return cmd_feeds(args)
-        handler = {"sync": cmd_sync, "export": cmd_export, "demo": cmd_demo, "simulate": cmd_simulate}[args.command]
-        return asyncio.run(handler(args))
+        return asyncio.run(handlers[args.command](args))
     except UsageError as exc:
-        print(f"loanledger: {exc}", file=sys.stderr)
-        return 2
-    except LoanLedgerError as exc:
-        print(f"loanledger: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
-        return 130
+        return fail(_INTERRUPTED.get(args.command, "interrupted"), EXIT_INTERRUPTED)
+    except (StdoutClosed, BrokenPipeError):
+        _silence_stdout()
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        return EXIT_PIPE_CLOSED
+    except LoanLedgerError as exc:
+        return fail(f"{type(exc).__name__}: {exc}", EXIT_FEED_FAILED)
+    except Exception as exc:
+        hint = "" if debug else " (--debug prints the traceback)"
+        return fail(f"unexpected {type(exc).__name__}: {exc}{hint}", EXIT_FEED_FAILED)
 
 
 if __name__ == "__main__":  # pragma: no cover

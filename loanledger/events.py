@@ -10,12 +10,15 @@ round-trip exactly when `raw` is None. `raw` holds the venue's JSON bytes,
 which msgspec cannot embed in msgpack as-is nor decode back into an optional
 field, so use the codec helpers below (`encode_json`/`decode_json`,
 `encode_msgpack`/`decode_msgpack`): they round-trip every field, `raw`
-included, byte for byte.
+included, byte for byte. `iter_msgpack` reads a msgpack *stream* (objects
+back to back, what `loanledger export --format msgpack` writes) one event at
+a time, in linear time.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, overload
 
@@ -30,6 +33,7 @@ __all__ = [
     "decode_msgpack",
     "encode_json",
     "encode_msgpack",
+    "iter_msgpack",
 ]
 
 
@@ -172,7 +176,100 @@ def decode_msgpack(data: bytes) -> LoanEvent: ...
 @overload
 def decode_msgpack(data: bytes, *, many: bool) -> LoanEvent | list[LoanEvent]: ...
 def decode_msgpack(data: bytes, *, many: bool = False) -> LoanEvent | list[LoanEvent]:
-    """Inverse of `encode_msgpack`."""
+    """Inverse of `encode_msgpack`. `many=True` reads a msgpack array of events (what
+    `encode_msgpack(list)` writes) or a stream of events back to back (what
+    `loanledger export --format msgpack` writes; empty input is no events)."""
     if many:
-        return [_from_pack_mirror(m) for m in _pack_many.decode(data)]
+        view = memoryview(data)
+        if len(view) and view[0] in _ARRAY_HEADS:
+            return [_from_pack_mirror(m) for m in _pack_many.decode(view)]
+        return list(iter_msgpack(view))
     return _from_pack_mirror(_pack_one.decode(data))
+
+
+def iter_msgpack(data: bytes | bytearray | memoryview) -> Iterator[LoanEvent]:
+    """The events of a msgpack stream (objects back to back, as `loanledger export --format
+    msgpack` writes them), one at a time. Linear time; `data` can be any buffer, e.g. an
+    `mmap` of a large export file. A truncated or malformed stream raises msgspec.DecodeError."""
+    view = memoryview(data).cast("B")
+    start = 0
+    for end in _object_ends(view):
+        yield _from_pack_mirror(_pack_one.decode(view[start:end]))
+        start = end
+
+
+_ARRAY_HEADS = frozenset({*range(0x90, 0xA0), 0xDC, 0xDD})
+
+
+def _lead_bytes() -> tuple[tuple[int, int, int], ...]:
+    """What each msgpack lead byte means, as (action, a, b):
+    0: the item is `a` bytes long in all;  1: an `a`-byte length L follows, the item is
+    1 + a + b + L bytes (b = 1 for ext's type byte);  2: a container of `a` items (fixmap,
+    fixarray: the lead byte is the header);  3: an `a`-byte count N follows, the container
+    holds b * N items;  4: not a msgpack lead byte."""
+    table: list[tuple[int, int, int]] = []
+    for lead in range(256):
+        if lead <= 0x7F or lead >= 0xE0:  # positive / negative fixint
+            table.append((0, 1, 0))
+        elif lead <= 0x8F:  # fixmap: key and value per entry
+            table.append((2, 2 * (lead & 0x0F), 0))
+        elif lead <= 0x9F:  # fixarray
+            table.append((2, lead & 0x0F, 0))
+        elif lead <= 0xBF:  # fixstr
+            table.append((0, 1 + (lead & 0x1F), 0))
+        elif lead in (0xC0, 0xC2, 0xC3):  # nil, false, true
+            table.append((0, 1, 0))
+        elif 0xC4 <= lead <= 0xC6:  # bin 8/16/32
+            table.append((1, 1 << (lead - 0xC4), 0))
+        elif 0xC7 <= lead <= 0xC9:  # ext 8/16/32
+            table.append((1, 1 << (lead - 0xC7), 1))
+        elif 0xCA <= lead <= 0xCB:  # float 32/64
+            table.append((0, 1 + (4 << (lead - 0xCA)), 0))
+        elif 0xCC <= lead <= 0xD3:  # uint / int 8-64
+            table.append((0, 1 + (1 << ((lead - 0xCC) % 4)), 0))
+        elif 0xD4 <= lead <= 0xD8:  # fixext 1-16 (a type byte, then the data)
+            table.append((0, 2 + (1 << (lead - 0xD4)), 0))
+        elif 0xD9 <= lead <= 0xDB:  # str 8/16/32
+            table.append((1, 1 << (lead - 0xD9), 0))
+        elif lead in (0xDC, 0xDD):  # array 16/32
+            table.append((3, 2 << (lead - 0xDC), 1))
+        elif lead in (0xDE, 0xDF):  # map 16/32
+            table.append((3, 2 << (lead - 0xDE), 2))
+        else:  # 0xc1: never used
+            table.append((4, 0, 0))
+    return tuple(table)
+
+
+_LEAD = _lead_bytes()
+
+
+def _object_ends(view: memoryview) -> Iterator[int]:
+    """The offset just past each top-level msgpack object in `view`: only headers are read,
+    values are skipped (msgspec then decodes each object's own bytes)."""
+    n = len(view)
+    lead = _LEAD
+    pos = 0
+    while pos < n:
+        pending = 1  # items of this object still to skip
+        while pending:
+            if pos >= n:
+                raise msgspec.DecodeError(f"MessagePack stream truncated at byte {n}")
+            action, a, b = lead[view[pos]]
+            pending -= 1
+            if action == 0:
+                pos += a
+            elif action == 2:
+                pending += a
+                pos += 1
+            elif action == 4:
+                raise msgspec.DecodeError(f"MessagePack stream: invalid byte 0x{view[pos]:02x} at {pos}")
+            else:
+                value = int.from_bytes(view[pos + 1 : pos + 1 + a], "big")
+                if action == 1:
+                    pos += 1 + a + b + value
+                else:
+                    pending += b * value
+                    pos += 1 + a
+        if pos > n:
+            raise msgspec.DecodeError(f"MessagePack stream truncated at byte {n}")
+        yield pos

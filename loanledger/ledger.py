@@ -14,6 +14,13 @@ new or changed are yielded. Without a store the ledger keeps one in memory
 (`MemoryStore`: the same semantics, gone with the ledger, every event held).
 A feed that fails (auth, ban, ...) is recorded in the report and does not stop
 the others.
+
+Events are yielded after their page is committed: a consumer that stops
+early may never see events that were already stored. For at-least-once
+delivery give `sync(before_commit=...)`: an async callback that receives each
+page's new or changed events before that page's checkpoint commits (if it
+raises, the page is not committed and its feed fails; the next sync hands
+those events over again).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -33,7 +40,10 @@ from .events import LoanEvent
 from .store.base import FeedKey, Store
 from .store.memory import MemoryStore
 
-__all__ = ["FeedReport", "Ledger", "SyncReport", "SyncRun"]
+__all__ = ["BeforeCommit", "FeedReport", "Ledger", "SyncReport", "SyncRun"]
+
+#: `sync(before_commit=...)`: called with a page's new or changed events before it commits
+BeforeCommit = Callable[[list[LoanEvent]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -101,8 +111,10 @@ class SyncRun(AsyncIterator[LoanEvent]):
         *,
         queue_pages: int = 4,
         keep_raw: bool = False,
+        before_commit: BeforeCommit | None = None,
     ) -> None:
         self._selected = selected
+        self._before_commit = before_commit
         self._keep_raw = keep_raw
         self._store = store
         self._since = since
@@ -151,6 +163,10 @@ class SyncRun(AsyncIterator[LoanEvent]):
             token = await self._store.checkpoint(key)
             feed = client.events(feed_id, since=self._since, resume=token, keep_raw=self._keep_raw)
             async for page in feed.pages():
+                if self._before_commit is not None:
+                    fresh = await self._store.changed(key, page.events)
+                    if fresh:
+                        await self._before_commit(list(fresh))
                 changed = await self._store.commit_page(key, page.events, page.checkpoint, expected=token)
                 token = page.checkpoint
                 rep.pages += 1
@@ -228,8 +244,8 @@ class Ledger:
             await self.store.close()
 
     def select(self, feeds: Iterable[str] | None = None) -> list[tuple[VenueClient, str]]:
-        """(client, feed id) pairs: every feed, or those named (feed ids, venue names or
-        ``venue:account`` labels)."""
+        """(client, feed id) pairs: every feed, or those named (feed ids, venue names,
+        ``venue:account`` labels, or ``venue:account:feed_id`` for one feed of one account)."""
         every = [(c, f) for c in self.clients for f in c.feed_ids()]
         if feeds is None:
             return every
@@ -237,14 +253,24 @@ class Ledger:
             feeds = [feeds]
         wanted = list(feeds)
         known = {f for _, f in every} | {c.venue for c in self.clients} | {f"{c.venue}:{c.account}" for c in self.clients}
+        one = {f"{c.venue}:{c.account}:{f}" for c, f in every}
         for w in wanted:
-            if w not in known:
+            if w not in known and w not in one:
                 raise InvalidArgument("feeds", f"unknown feed or venue {w!r}; known: {', '.join(sorted(known))}")
-        return [(c, f) for c, f in every if f in wanted or c.venue in wanted or f"{c.venue}:{c.account}" in wanted]
+        return [(c, f) for c, f in every if f in wanted or c.venue in wanted or f"{c.venue}:{c.account}" in wanted
+                or f"{c.venue}:{c.account}:{f}" in wanted]
 
-    def sync(self, feeds: Iterable[str] | None = None, since: TimeArg = None) -> SyncRun:
-        """Every selected feed, concurrently; events as they arrive (those new or changed in the store)."""
-        run = SyncRun(self.select(feeds), self.store, to_ms("since", since), keep_raw=self.keep_raw)
+    def sync(
+        self, feeds: Iterable[str] | None = None, since: TimeArg = None, *, before_commit: BeforeCommit | None = None
+    ) -> SyncRun:
+        """Every selected feed, concurrently; events as they arrive (those new or changed in the store).
+
+        `before_commit`: an async callback given each page's new or changed events before the
+        page is committed (at-least-once delivery; see the module docstring)."""
+        if before_commit is not None and not callable(before_commit):
+            raise TypeError(f"before_commit: expected an async callable, got {type(before_commit).__name__}")
+        run = SyncRun(self.select(feeds), self.store, to_ms("since", since), keep_raw=self.keep_raw,
+                      before_commit=before_commit)
         self.last_report = run.report
         return run
 

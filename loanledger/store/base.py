@@ -106,6 +106,12 @@ class Store(Protocol):
         """
         ...
 
+    async def changed(self, key: FeedKey, events: Sequence[LoanEvent]) -> list[LoanEvent]:
+        """The events of `events` that are not stored yet or differ from the stored version:
+        what `commit_page` would return if it ran now. A read; writes nothing. (The Ledger
+        uses it to hand a page's changes to a `before_commit` callback before committing.)"""
+        ...
+
     def events(
         self,
         *,

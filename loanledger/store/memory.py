@@ -92,6 +92,13 @@ class MemoryStore:
         data.checkpoints[key] = checkpoint
         return new
 
+    async def changed(self, key: FeedKey, events: Sequence[LoanEvent]) -> list[LoanEvent]:
+        """The events `commit_page` would report as new or changed, read now (writes nothing)."""
+        check_page(key, events, "")
+        prefix = (key.venue, key.account, key.feed)
+        data = self._data
+        return changed({ev.id: old for ev in events if (old := data.events.get((*prefix, ev.id))) is not None}, events)
+
     # --- queries ------------------------------------------------------------------------
 
     async def events(

@@ -327,6 +327,16 @@ class PostgresStore:
             await conn.execute(_SET_CHECKPOINT, (*k, checkpoint, now))
         return new
 
+    async def changed(self, key: FeedKey, events: Sequence[LoanEvent]) -> list[LoanEvent]:
+        """The events `commit_page` would report as new or changed, read now (writes nothing)."""
+        check_page(key, events, "")
+        if not events:
+            return []
+        rows = await self._guard(f"reading a page of {key}", self._fetch(
+            _STORED, (key.venue, key.account, key.feed, list({ev.id for ev in events}))))
+        stored = {ev.id: ev for ev in map(EVENT_LAYOUT.event, rows)}
+        return changed(stored, events)
+
     # --- queries ------------------------------------------------------------------------
 
     async def events(

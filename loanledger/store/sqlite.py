@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -86,7 +87,13 @@ _CHUNK = 400  # SQLite's host-parameter limit is comfortably above 4 * 400
 
 class SQLiteStore:
     """`SQLiteStore("ledger.db")`: events upserted by (venue, account, feed, id), checkpoints
-    per feed, each page committed with its checkpoint in one transaction."""
+    per feed, each page committed with its checkpoint in one transaction.
+
+    `read_only=True` opens an existing ledger for reading only (SQLite ``mode=ro``): it never
+    creates the file nor migrates the schema, and refuses (StoreError) a file that is not a
+    loanledger store or whose schema is older or newer than this loanledger's. A writable
+    store creates the file if missing and migrates it, but refuses a database that already
+    holds other tables (another application's file)."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         if not isinstance(path, str | Path):
@@ -95,6 +102,8 @@ class SQLiteStore:
             raise InvalidArgument("path", "must not be empty (use ':memory:' for a throwaway store)")
         if not isinstance(read_only, bool):
             raise TypeError(f"read_only: expected bool, got {type(read_only).__name__}")
+        if read_only and str(path) == ":memory:":
+            raise InvalidArgument("read_only", "a ':memory:' store is empty: it cannot be opened read-only")
         self.path = str(path)
         self.read_only = read_only
         self._db: aiosqlite.Connection | None = None
@@ -109,57 +118,51 @@ class SQLiteStore:
     async def open(self) -> None:
         if self._db is not None:
             return
-        if self.read_only:
-            self._db = await self._open_read_only()
-            return
-        db = await aiosqlite.connect(self.path, isolation_level=None)
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=FULL")
-            await db.execute("PRAGMA busy_timeout=10000")
-            await db.execute("PRAGMA foreign_keys=ON")
-            async with db.execute("PRAGMA user_version") as cur:
-                row = await cur.fetchone()
-            version = int(row[0]) if row else 0
-            if version > len(MIGRATIONS):
-                raise StoreError(f"{self.path}: schema version {version} is newer than this loanledger")
-            for n in range(version, len(MIGRATIONS)):
-                await db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[n]} PRAGMA user_version = {n + 1}; COMMIT;")
-        except BaseException:
+            if self.read_only:
+                # a URI so that SQLite never creates the file: mode=ro (the path is percent-quoted)
+                uri = f"file:{urllib.parse.quote(str(Path(self.path).absolute()))}?mode=ro"
+                db = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+            else:
+                db = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open{' read-only' if self.read_only else ''} ({exc})") from None
+        try:
+            await self._prepare(db)
+        except sqlite3.OperationalError as exc:  # e.g. a directory that cannot be read or written
             await db.close()
-            raise
-        self._db = db
-
-    async def _open_read_only(self) -> aiosqlite.Connection:
-        """mode=ro: never creates the file nor migrates it; refuses what is not a loanledger store."""
-        if self.path == ":memory:":
-            raise InvalidArgument("path", "a read-only store needs a file (':memory:' would be empty)")
-        try:
-            db = await aiosqlite.connect(f"{Path(self.path).absolute().as_uri()}?mode=ro", uri=True,
-                                         isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open read-only ({exc})") from None
-        try:
-            await db.execute("PRAGMA busy_timeout=10000")
-            async with db.execute("PRAGMA user_version") as cur:
-                row = await cur.fetchone()
-            version = int(row[0]) if row else 0
-            async with db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='events'") as cur:
-                has_events = await cur.fetchone() is not None
-            if version > len(MIGRATIONS):
-                raise StoreError(f"{self.path}: schema version {version} is newer than this loanledger")
-            if version == 0 or not has_events:
-                raise StoreError(f"{self.path}: not a loanledger store")
-            if version < len(MIGRATIONS):
-                raise StoreError(f"{self.path}: schema version {version} is older than this loanledger; "
-                                 "open it once without read_only to upgrade it")
-        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open{' read-only' if self.read_only else ''} ({exc})") from None
+        except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
             await db.close()
             raise StoreError(f"{self.path}: not a loanledger store ({exc})") from None
         except BaseException:
             await db.close()
             raise
-        return db
+        self._db = db
+
+    async def _prepare(self, db: aiosqlite.Connection) -> None:
+        await db.execute("PRAGMA busy_timeout=10000")
+        # what the file holds is checked before anything is set or written in it
+        async with db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        async with db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+            tables = {str(r[0]) async for r in cur}
+        ours = {"events", "checkpoints"} <= tables
+        if version > len(MIGRATIONS):
+            raise StoreError(f"{self.path}: schema version {version} is newer than this loanledger")
+        if (version == 0 and tables) or (version > 0 and not ours) or (self.read_only and version == 0):
+            raise StoreError(f"{self.path}: not a loanledger store (no loanledger schema in it)")
+        if self.read_only:
+            if version < len(MIGRATIONS):
+                raise StoreError(f"{self.path}: schema version {version} is older than this loanledger; "
+                                 "open it writable once (e.g. loanledger sync) to migrate it")
+            return
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        for n in range(version, len(MIGRATIONS)):
+            await db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[n]} PRAGMA user_version = {n + 1}; COMMIT;")
 
     async def close(self) -> None:
         if self._db is not None:
@@ -201,6 +204,11 @@ class SQLiteStore:
         db = self._conn()
         async with self._write:
             return await self._commit(db, key, events, checkpoint, expected)
+
+    async def changed(self, key: FeedKey, events: Sequence[LoanEvent]) -> list[LoanEvent]:
+        """The events `commit_page` would report as new or changed, read now (writes nothing)."""
+        check_page(key, events, "")
+        return changed(await self._stored(self._conn(), key, events), events)
 
     async def _commit(
         self, db: aiosqlite.Connection, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str,

@@ -118,6 +118,18 @@ async def test_upsert_returns_only_new_or_changed_and_pending_settles(store: Sto
     assert fixed in await all_events(store)
 
 
+async def test_changed_reads_what_a_commit_would_report_and_writes_nothing(store: Store) -> None:
+    running = ev("1742194481852:USDC", 1742194481852, "-9.0", status=EventStatus.PENDING, venue_type="running")
+    other = ev("1742192217511:USDC", 1742192217511, "-100")
+    assert await store.changed(KEY, [running, other]) == [running, other]
+    assert await all_events(store) == [] and await store.checkpoint(KEY) is None  # a read only
+    await store.commit_page(KEY, [running, other], "t1", expected=None)
+    filled = msgspec.structs.replace(running, status=EventStatus.DONE, venue_type="filled")
+    assert await store.changed(KEY, [filled, other]) == [filled]
+    assert await store.commit_page(KEY, [filled, other], "t2", expected="t1") == [filled]
+    assert await store.changed(KEY, [filled, other]) == []
+
+
 async def test_an_id_repeated_within_a_page_is_stored_once(store: Store) -> None:
     a1 = ev("a", T0, "-1")
     a2 = ev("a", T0, "-2")

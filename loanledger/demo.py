@@ -1,4 +1,6 @@
-"""`loanledger demo`: the whole product on loopback, in well under a minute.
+"""`loanledger demo` and `loanledger simulate`: the whole product on loopback.
+
+`run_demo` (`loanledger demo`, `make demo`), in well under a minute:
 
 Starts the simulator with generated multi-venue history, configures one
 account per venue (OKX HMAC, Binance Ed25519, Bybit HMAC), syncs every feed
@@ -6,6 +8,11 @@ into a fresh SQLite ledger through real HTTP, signing, pagination and
 (scaled) rate limits, prints what was stored and the net change per
 currency, then lets each venue produce new records and settle pending ones
 and runs a second, incremental sync that fetches only those.
+
+`populate_demo` adds the same demo accounts to any simulator (`loanledger
+simulate` serves them); `write_sim_config` writes the Binance test key and a
+loanledger.toml for them, and `sim_env` names the environment variables that
+config and the README's examples read.
 """
 
 from __future__ import annotations
@@ -17,16 +24,27 @@ from typing import IO, Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ..client import VenueClient
-from ..ledger import Ledger, SyncReport
-from ..ratelimit import RateLimits
-from ..store import SQLiteStore
-from ..venues.binance import Binance
-from ..venues.bybit import Bybit
-from ..venues.okx import OKX
-from .server import Simulator
+from ._console import drive, failure_lines, print_table, report_table
+from .client import VenueClient
+from .ledger import Ledger, SyncReport
+from .ratelimit import RateLimits
+from .store import SQLiteStore
+from .testing import Simulator
+from .venues.binance import Binance
+from .venues.bybit import Bybit
+from .venues.okx import OKX
 
-__all__ = ["DEMO_ACCOUNTS", "DEMO_RATE_SCALE", "populate_demo", "run_demo"]
+__all__ = [
+    "DEMO_ACCOUNTS",
+    "DEMO_RATE_SCALE",
+    "SIM_ENV",
+    "demo_binance_pem",
+    "demo_clients",
+    "populate_demo",
+    "run_demo",
+    "sim_env",
+    "write_sim_config",
+]
 
 #: every documented limit x this, on both sides (simulator and clients)
 DEMO_RATE_SCALE = 10.0
@@ -49,6 +67,11 @@ def _demo_binance_key() -> tuple[str, ed25519.Ed25519PublicKey]:
     return pem, key.public_key()
 
 
+def demo_binance_pem() -> str:
+    """The demo Binance account's Ed25519 private key (PKCS#8 PEM; a published test key)."""
+    return _demo_binance_key()[0]
+
+
 def populate_demo(sim: Simulator, *, seed: int, size: float = 1.0) -> dict[str, Any]:
     """Add the demo accounts to `sim` and generate their history; returns the sim accounts."""
     o, b, y = DEMO_ACCOUNTS["okx"], DEMO_ACCOUNTS["binance"], DEMO_ACCOUNTS["bybit"]
@@ -65,8 +88,9 @@ def populate_demo(sim: Simulator, *, seed: int, size: float = 1.0) -> dict[str, 
 
 
 def demo_clients(base_url: str, limits: RateLimits) -> list[VenueClient]:
+    """One client per demo account, on `base_url`."""
     o, b, y = DEMO_ACCOUNTS["okx"], DEMO_ACCOUNTS["binance"], DEMO_ACCOUNTS["bybit"]
-    pem, _ = _demo_binance_key()
+    pem = demo_binance_pem()
     return [
         OKX(o["api_key"], o["secret"], o["passphrase"], account="okx-demo", base_url=base_url, limits=limits),
         Binance(b["api_key"], private_key=pem, account="binance-demo", base_url=base_url, limits=limits),
@@ -81,34 +105,8 @@ def _fresh(db: Path) -> None:
             p.unlink()
 
 
-def _table(out: IO[str], title: str, header: list[str], rows: list[list[str]]) -> None:
-    if out.isatty():
-        try:
-            from rich.console import Console
-            from rich.table import Table
-
-            t = Table(title=title)
-            for i, h in enumerate(header):
-                t.add_column(h, justify="right" if i >= len(header) - 1 else "left")
-            for r in rows:
-                t.add_row(*r)
-            Console(file=out).print(t)
-            return
-        except ImportError:
-            pass
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    print(f"\n{title}", file=out)
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
-    print("  ".join("-" * w for w in widths), file=out)
-    for r in rows:
-        print("  ".join(c.ljust(w) if i < len(r) - 1 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(r, widths, strict=True))), file=out)
-
-
 async def run_demo(*, db: str = "demo-ledger.db", seed: int = 2026, out: IO[str], size: float = 1.0) -> int:
     """The demo; returns the process exit code."""
-    from ..cli import _drive
-
     path = Path(db)
     _fresh(path)
     started = time.perf_counter()
@@ -119,20 +117,22 @@ async def run_demo(*, db: str = "demo-ledger.db", seed: int = 2026, out: IO[str]
         limits = RateLimits(scale=DEMO_RATE_SCALE)
         async with Ledger(demo_clients(sim.base_url, limits), store=SQLiteStore(path)) as ledger:
             print(f"\n1) full sync of every feed into {path}", file=out, flush=True)
-            first = await _drive(ledger.sync(), None, out, progress=True)
-            print(first.table(), file=out)
+            first = await drive(ledger.sync(), out, progress=True)
+            print(report_table(first), file=out)
+            for line in failure_lines(first):
+                print(line, file=out)
             assert ledger.store is not None
             summary = await ledger.store.summary()
-            _table(out, "stored events", ["venue", "account", "feed", "kind", "events"],
-                   [[v, a, f, k, str(n)] for v, a, f, k, n in summary])
+            print_table(out, "stored events", ["venue", "account", "feed", "kind", "events"],
+                        [[v, a, f, k, str(n)] for v, a, f, k, n in summary])
             balances = await ledger.store.balances()
             print("\n(the generated amounts are synthetic: they include 18-20 digit values and random prices"
                   " to exercise exact decimal handling; every total below is summed exactly)", file=out)
-            _table(out, "balances per venue, account and currency (settled events)",
-                   ["venue", "account", "currency", "wallet", "debt", "collateral", "interest"],
-                   [[k.venue, k.account, k.currency, *(format(v, "f") for v in (b.wallet, b.debt, b.collateral,
+            print_table(out, "balances per venue, account and currency (settled events)",
+                        ["venue", "account", "currency", "wallet", "debt", "collateral", "interest"],
+                        [[k.venue, k.account, k.currency, *(format(v, "f") for v in (b.wallet, b.debt, b.collateral,
                                                                                  b.interest))]
-                    for k, b in balances.items()])
+                         for k, b in balances.items()])
 
             sim.okx.grow(accounts["okx"], seed=seed + 10, n=3)
             sim.binance.grow(accounts["binance"], seed=seed + 11, n=3)
@@ -142,11 +142,13 @@ async def run_demo(*, db: str = "demo-ledger.db", seed: int = 2026, out: IO[str]
             run = ledger.sync()
             new = [ev async for ev in run]
             second: SyncReport = run.report
-            print(second.table(), file=out)
-            _table(out, "new or changed events in the incremental sync",
-                   ["venue", "feed", "id", "kind", "status", "amount", "currency"],
-                   [[e.venue, e.feed, e.id, e.kind.value, e.status.value, format(e.amount, "f"), e.currency]
-                    for e in new[:40]])
+            print(report_table(second), file=out)
+            for line in failure_lines(second):
+                print(line, file=out)
+            print_table(out, "new or changed events in the incremental sync",
+                        ["venue", "feed", "id", "kind", "status", "amount", "currency"],
+                        [[e.venue, e.feed, e.id, e.kind.value, e.status.value, format(e.amount, "f"), e.currency]
+                         for e in new[:40]])
             total = sum(n for *_, n in summary)
             print(
                 f"\nfirst sync: {first.events} events stored ({total} in the ledger) with "
@@ -160,3 +162,69 @@ async def run_demo(*, db: str = "demo-ledger.db", seed: int = 2026, out: IO[str]
 
 
 _RATE_CODES = {"50011", "-1003", "10006"}
+
+
+# --- `loanledger simulate`: a config and the environment for the demo accounts --------------
+
+#: the environment variables the written loanledger.toml and the README's examples read
+SIM_ENV: tuple[str, ...] = (
+    "OKX_API_KEY", "OKX_SECRET", "OKX_PASSPHRASE", "BINANCE_API_KEY", "BINANCE_PRIVATE_KEY_FILE",
+    "BYBIT_API_KEY", "BYBIT_SECRET", "LOANLEDGER_BASE_URL",
+)
+
+PEM_NAME = "binance-demo-ed25519.pem"
+CONFIG_NAME = "loanledger.toml"
+
+
+def sim_env(base_url: str, pem_file: Path) -> dict[str, str]:
+    """SIM_ENV's values for the demo accounts of a simulator on `base_url`."""
+    o, b, y = DEMO_ACCOUNTS["okx"], DEMO_ACCOUNTS["binance"], DEMO_ACCOUNTS["bybit"]
+    env = {
+        "OKX_API_KEY": o["api_key"], "OKX_SECRET": o["secret"], "OKX_PASSPHRASE": o["passphrase"],
+        "BINANCE_API_KEY": b["api_key"], "BINANCE_PRIVATE_KEY_FILE": str(pem_file),
+        "BYBIT_API_KEY": y["api_key"], "BYBIT_SECRET": y["secret"], "LOANLEDGER_BASE_URL": base_url,
+    }
+    assert tuple(env) == SIM_ENV
+    return env
+
+
+def write_sim_config(directory: Path, base_url: str, rate_scale: float) -> tuple[Path, Path]:
+    """Write the demo Binance key (PEM) and a loanledger.toml for the demo accounts of the
+    simulator on `base_url` into `directory`; returns (config, pem)."""
+    pem = directory / PEM_NAME
+    pem.write_text(demo_binance_pem())
+    pem.chmod(0o600)
+    config = directory / CONFIG_NAME
+    config.write_text(_sim_toml(base_url, rate_scale, PEM_NAME))
+    return config, pem
+
+
+def _sim_toml(base_url: str, rate_scale: float, pem_name: str) -> str:
+    url = base_url.replace("\\", "\\\\").replace('"', '\\"')
+    return f"""# Written by `loanledger simulate` for the simulator on {base_url}.
+# The demo accounts are simulated: their credentials (in the environment variables named
+# below; `loanledger simulate` prints them) work against this simulator only.
+rate_scale = {rate_scale!r}   # the simulator's --scale: the clients pace themselves to match
+
+[[account]]
+name = "okx-demo"
+venue = "okx"
+api_key_env = "OKX_API_KEY"
+secret_env = "OKX_SECRET"
+passphrase_env = "OKX_PASSPHRASE"
+base_url = "{url}"
+
+[[account]]
+name = "binance-demo"
+venue = "binance"
+api_key_env = "BINANCE_API_KEY"
+private_key_file = "{pem_name}"   # relative paths resolve against this file's directory
+base_url = "{url}"
+
+[[account]]
+name = "bybit-demo"
+venue = "bybit"
+api_key_env = "BYBIT_API_KEY"
+secret_env = "BYBIT_SECRET"
+base_url = "{url}"
+"""
