@@ -29,6 +29,7 @@ from .ledger import FeedReport, Ledger, SyncReport
 from .feeds import FeedSpec
 from .paginate import Feed, FeedPage
 from .ratelimit import RateLimits
+from .reconcile import Book, Check, Position, ReconcileReport, Residual, Scope, Verdict
 from .registry import FEEDS, decode
 from .store import Balance, BalanceKey, FeedKey, MemoryStore, SQLiteStore, Store, open_store
 from .transport import RetryPolicy
@@ -50,6 +51,8 @@ __all__ = [
     "Balance",
     "BalanceKey",
     "Binance",
+    "Book",
+    "Check",
     "CheckpointConflict",
     "Bybit",
     "ClientClosed",
@@ -73,18 +76,23 @@ __all__ = [
     "MemoryStore",
     "PaginationError",
     "PmLoanAmount",
+    "Position",
     "PostgresStore",
     "RateLimited",
     "RateLimits",
+    "ReconcileReport",
+    "Residual",
     "RequestTimeout",
     "RetryPolicy",
     "SQLiteStore",
+    "Scope",
     "Store",
     "StoreError",
     "SyncReport",
     "TransportError",
     "VenueError",
     "VenueUnavailable",
+    "Verdict",
     "__version__",
     "decode",
     "open_store",

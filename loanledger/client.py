@@ -19,6 +19,7 @@ from .errors import InvalidArgument
 from .feeds import OPTIONS, FeedSpec
 from .paginate import DecodeContext, Feed, FeedStats, Page, Params
 from .ratelimit import RateLimits
+from .reconcile import Position, Scope
 from .transport import Dialect, Request, RetryPolicy, Transport
 
 __all__ = ["VenueClient"]
@@ -32,6 +33,8 @@ class VenueClient:
     venue: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
     feed_specs: ClassVar[Mapping[str, FeedSpec]] = {}
+    #: the venue products whose positions `positions()` reads, with the feeds each covers
+    scopes: ClassVar[Mapping[str, Scope]] = {}
 
     def __init__(
         self,
@@ -97,6 +100,12 @@ class VenueClient:
         """The venue's clock (ms); also stores the offset used for signing."""
         await self.transport.sync_clock()
         return self.transport.clock.now_ms()
+
+    async def positions(self) -> list[Position]:
+        """What the venue reports the account owes and has pledged now, per scope and currency
+        (every position endpoint of the venue; see `scopes`). Compared with the ledger by
+        `Ledger.reconcile()`."""
+        return []
 
     # --- feeds -----------------------------------------------------------------------
 
