@@ -12,6 +12,7 @@ every request (`sim.log`, no headers) and injects faults (`sim.faults`).
 
 from .binance import BinanceAccount, BinanceVenue
 from .bybit import BybitAccount, BybitVenue
+from .mock import MockSender
 from .okx import OkxAccount, OkxVenue
 from .server import Faults, LoggedRequest, Route, SimCall, SimError, Simulator, VenueSim
 
@@ -22,6 +23,7 @@ __all__ = [
     "BybitVenue",
     "Faults",
     "LoggedRequest",
+    "MockSender",
     "OkxAccount",
     "OkxVenue",
     "Route",
