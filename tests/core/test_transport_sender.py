@@ -435,14 +435,3 @@ async def test_secrets_never_reach_reprs_errors_or_logs_through_a_sender(caplog:
         assert secret not in text
     await t.close()
 
-
-async def test_the_readme_mock_sender_example() -> None:
-    import re
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "MockSender" in b]
-    body = "async def example():\n" + "".join(f"    {line}\n" for line in block.splitlines())
-    scope: dict[str, Any] = {}
-    exec(compile(body, "README.md", "exec"), scope)  # the example asserts what it shows
-    await scope["example"]()
