@@ -24,6 +24,7 @@ __all__ = [
     "failure_lines",
     "plain_table",
     "print_table",
+    "reconcile_text",
     "reconcile_verdict",
     "report_table",
     "use_rich",
@@ -229,3 +230,9 @@ def reconcile_verdict(report: ReconcileReport) -> list[str]:
     lines += [f"error: {label}: {err}" for label, err in report.errors.items()]
     lines += [f"skipped: {label}: {why}" for label, why in report.skipped.items()]
     return lines
+
+
+def reconcile_text(report: ReconcileReport) -> str:
+    """The report's table, then the verdict in words (errors and skipped parts are in the table)."""
+    words = [line for line in reconcile_verdict(report) if not line.startswith(("error:", "skipped:"))]
+    return report.table() + "\n\n" + "\n".join(words)

@@ -38,7 +38,15 @@ from typing import IO, Any, NoReturn
 import msgspec
 
 from ._args import check_label, to_ms
-from ._console import balance_rows, balances_table, drive, failure_lines, reconcile_verdict, report_table
+from ._console import (
+    balance_rows,
+    balances_table,
+    drive,
+    failure_lines,
+    reconcile_text,
+    reconcile_verdict,
+    report_table,
+)
 from .client import VenueClient
 from .errors import InvalidArgument, LoanLedgerError, StoreError
 from .events import FIELDS, EventKind, LoanEvent, encode_json, encode_msgpack
@@ -571,8 +579,7 @@ async def cmd_reconcile(args: argparse.Namespace) -> int:
     if args.format == "json":
         _emit(_report_json(report).decode() + "\n")
     else:
-        words = [line for line in verdict if not line.startswith(("error:", "skipped:"))]  # the table has those
-        _emit(report.table() + "\n\n" + "\n".join(words) + "\n")
+        _emit(reconcile_text(report) + "\n")
     if not report.ok:  # on stderr too, even when stdout goes to a file or a pipe
         for line in verdict[1:]:
             if line.startswith(("differs:", "error:")):
