@@ -39,7 +39,7 @@ from ._args import TimeArg, check_positive_number, to_ms
 from ._money import EXACT
 from .client import VenueClient
 from .errors import InvalidArgument, LoanLedgerError
-from .events import LoanEvent
+from .events import EventKind, LoanEvent
 from .reconcile import Book, ReconcileReport, Scope, compare
 from .store.base import Balance, BalanceKey, FeedKey, Store
 from .store.memory import MemoryStore
@@ -361,6 +361,18 @@ class Ledger:
         return await self.store.balances(venue=venue, account=account, currency=currency, until=until,
                                          include_pending=include_pending)
 
+    async def _stale(self, client: VenueClient, scope: Scope) -> int:
+        """How many of the scope's borrow / repay events move the wallet but not the debt: every
+        borrow and repay moves the debt (docs/EVENTS.md), so such an event was stored by a
+        loanledger before 0.2 (its row got debt 0 when the ledger was upgraded in place)."""
+        n = 0
+        for f in scope.feeds:
+            for kind in (EventKind.BORROW, EventKind.REPAY):
+                async for ev in self.store.events(venue=client.venue, account=client.account, feed=f, kind=kind):
+                    if ev.debt == 0 and ev.amount != 0:
+                        n += 1
+        return n
+
     async def reconcile(self, feeds: Iterable[str] | None = None) -> ReconcileReport:
         """Compare the ledger's debt and collateral with each venue's own positions (see
         loanledger.reconcile): every currency matched, explained by a named residual, or
@@ -369,9 +381,10 @@ class Ledger:
         `feeds` selects as `sync()` does (feed ids, venues, ``venue:account``, ...): a scope
         (a venue product with a position endpoint) is checked when any of its feeds is
         selected, summing every stored event of all its feeds. A scope one of whose feeds
-        was never synced into this store is skipped (its sum could not be complete), as is an
-        account whose venue has no position loanledger reads: both are listed in
-        `report.skipped` with the reason, never reported as matched. An account whose
+        was never synced into this store is skipped (its sum could not be complete), as is a
+        scope holding borrow / repay events stored before loanledger booked debt (a ledger
+        upgraded in place from schema 1) and an account whose venue has no position loanledger
+        reads: all are listed in `report.skipped` with the reason, never reported as matched. An account whose
         positions cannot be read, or that reports a scope its client does not declare, is
         an error in the report (the others are still checked)."""
         selected = self.select(feeds)
@@ -398,6 +411,12 @@ class Ledger:
                 if never:
                     report.skipped[f"{label}:{scope.id}"] = (
                         f"{', '.join(never)} never synced into this ledger: its sum could not be complete")
+                    continue
+                stale = await self._stale(client, scope)
+                if stale:
+                    report.skipped[f"{label}:{scope.id}"] = (
+                        f"{stale} borrow/repay events were stored before loanledger booked debt (a ledger upgraded "
+                        "from schema 1 keeps them as they were): sync into a new ledger to book them")
                     continue
                 scopes.append(scope)
             if scopes:

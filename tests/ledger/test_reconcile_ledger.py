@@ -109,3 +109,28 @@ async def test_positions_of_an_undeclared_scope_are_an_error_not_dropped(tmp_pat
     assert report.errors == {"binance:b": "positions of undeclared scope(s) binance.pm_bankrupcy_loan"}
     assert not report.ok and report.checks == []
     assert balances  # a read-only ledger reports
+
+
+async def test_a_ledger_upgraded_from_schema_1_is_not_passed_off_as_explained(tmp_path: Path) -> None:
+    """Repayments stored before loanledger booked debt got debt 0 when their ledger was upgraded in
+    place; summing them would make the whole loan look 'opened with no record' (explained). The scope
+    is skipped instead, saying why and what to do."""
+    import sqlite3
+
+    db = tmp_path / "l.db"
+    async with Simulator(seed=3, rate_scale=SCALE) as sim:
+        binance, okx = await _world(sim)
+        await okx.close()
+        async with Ledger([binance], store=SQLiteStore(db)) as ledger:
+            async for _ in ledger.sync():
+                pass
+        with sqlite3.connect(db) as conn:  # what migration 2 leaves in rows written by schema 1
+            n = conn.execute("UPDATE events SET debt = '0' WHERE kind = 'repay'").rowcount
+        assert n > 0
+        again = Binance("bk", "bs", account="b", base_url=sim.base_url, limits=RateLimits(scale=SCALE))
+        async with Ledger([again], store=SQLiteStore(db, read_only=True)) as reader:
+            report = await reader.reconcile()
+    assert report.checks == [] and report.ok
+    assert report.skipped == {"binance:b:binance.pm_bankruptcy_loan": (
+        f"{n} borrow/repay events were stored before loanledger booked debt (a ledger upgraded from schema 1 "
+        "keeps them as they were): sync into a new ledger to book them")}
