@@ -39,7 +39,7 @@ from ._args import TimeArg, check_positive_number, to_ms
 from ._money import EXACT
 from .client import VenueClient
 from .errors import InvalidArgument, LoanLedgerError
-from .events import EventKind, LoanEvent
+from .events import EventKind, EventStatus, LoanEvent
 from .reconcile import Book, ReconcileReport, Scope, compare
 from .store.base import Balance, BalanceKey, FeedKey, Store
 from .store.memory import MemoryStore
@@ -362,14 +362,15 @@ class Ledger:
                                          include_pending=include_pending)
 
     async def _stale(self, client: VenueClient, scope: Scope) -> int:
-        """How many of the scope's borrow / repay events move the wallet but not the debt: every
-        borrow and repay moves the debt (docs/EVENTS.md), so such an event was stored by a
-        loanledger before 0.2 (its row got debt 0 when the ledger was upgraded in place)."""
+        """How many of the scope's settled borrow / repay events move the wallet but not the debt:
+        every settled borrow and repay moves the debt (docs/EVENTS.md), so such an event was
+        stored by a loanledger before 0.2 (its row got debt 0 when the ledger was upgraded in
+        place). Only settled events count in the sums, so only they are looked at."""
         n = 0
         for f in scope.feeds:
             for kind in (EventKind.BORROW, EventKind.REPAY):
                 async for ev in self.store.events(venue=client.venue, account=client.account, feed=f, kind=kind):
-                    if ev.debt == 0 and ev.amount != 0:
+                    if ev.status is EventStatus.DONE and ev.debt == 0 and ev.amount != 0:
                         n += 1
         return n
 
