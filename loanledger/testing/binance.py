@@ -61,7 +61,7 @@ from .books import AccountBooks
 from .cursors import newest_first, page_by_number, rows_in_window
 from .server import Route, SimCall, SimError, VenueSim
 
-__all__ = ["BinanceAccount", "BinanceVenue"]
+__all__ = ["BANKRUPTCY_SCOPE", "LOAN_OPENED", "NEGATIVE_BALANCE", "BinanceAccount", "BinanceVenue"]
 
 PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 

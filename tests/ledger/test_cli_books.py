@@ -217,3 +217,36 @@ async def test_reconcile_usage_errors_exit_2_before_any_request(
     assert message.format(tmp=tmp_path) in err
     assert_one_line(err)
     assert sim.log == [] and not (tmp_path / "missing.db").exists() and not (tmp_path / "ledger.db").exists()
+
+
+# --- a PostgreSQL ledger ---------------------------------------------------------------------------
+
+
+async def test_balances_and_reconcile_read_a_postgresql_ledger(postgres_dsn: str, tmp_path: Path) -> None:
+    from loanledger import Binance, Ledger, PostgresStore, RateLimits
+    from cli_support import SCALE
+
+    async with populated(seed=8, size=0.1) as sim:
+        client = Binance(SECRETS["T_BN_KEY"], SECRETS["T_BN_SECRET"], account="b", base_url=sim.base_url,
+                         limits=RateLimits(scale=SCALE))
+        async with Ledger([client], store=PostgresStore(postgres_dsn)) as ledger:
+            async for _ in ledger.sync():
+                pass
+            want = await ledger.balances()
+        code, out, err = await run_cli("balances", "--db", postgres_dsn, "--format", "json")
+        assert code == 0, err
+        assert {(o["venue"], o["currency"]): (Decimal(o["wallet"]), Decimal(o["debt"]), Decimal(o["interest"]))
+                for o in json.loads(out)} == {(k.venue, k.currency): (b.wallet, b.debt, b.interest)
+                                              for k, b in want.items()}
+        cfg = tmp_path / "loanledger.toml"
+        cfg.write_text(config(sim.base_url))
+        code, out, err = await run_cli("reconcile", "--config", str(cfg), "--db", postgres_dsn, "--feeds", "binance",
+                                       "--format", "json")
+        assert code == 0, err
+        assert {c["currency"]: Decimal(c["difference"]) for c in json.loads(out)["checks"]} == opened(sim)
+        # a database that does not exist: exit 2, one line, the password never shown
+        password = postgres_dsn.split(":")[2].split("@")[0]
+        missing = postgres_dsn.rsplit("/", 1)[0] + "/no_such_ledger"
+        code, out, err = await run_cli("balances", "--db", missing)
+        assert code == 2 and out == b"" and password not in err and err.startswith("loanledger: --db: "), err
+        assert_one_line(err)
