@@ -262,8 +262,9 @@ class BinanceVenue(VenueSim):
     def grow(self, account: BinanceAccount | str, *, seed: int, n: int = 3) -> None:
         """`n` new repayments of the open bankruptcy loan and `n` new interest charges, newer
         than everything present (no Binance row is ever pending, so there is nothing to
-        settle). A repayment never pays more than is owed; once a loan is repaid, the next
-        one opens (recorded nowhere) before the next repayment."""
+        settle). A repayment never pays more than is owed (a drawn amount above it pays the
+        rest, or half of it); once a loan is repaid, the next one opens (recorded nowhere)
+        before the next repayment."""
         acct = self.account(account)
         rng = random.Random(f"binance-grow:{seed}")
         now = self.sim.now_ms()
@@ -273,8 +274,12 @@ class BinanceVenue(VenueSim):
             if acct.owed == 0:
                 self._book_loan(acct, LoanOpened(ts, rng.choice(data.PMLOAN_ASSETS), Decimal(data.wire_amount(rng))))
             wire = data.wire_amount(rng)
-            if Decimal(wire) >= acct.owed:
-                wire = acct.loan_amount  # the rest of the loan: repaid in full
+            if Decimal(wire) >= acct.owed:  # more than is owed: the rest in full, or half of it
+                if rng.random() < 0.3:
+                    wire = acct.loan_amount
+                else:
+                    with localcontext(EXACT):
+                        wire = format(acct.owed / 2, "f")
             row = PmloanRow(seq + i + 1, acct.loan_asset, wire, ts)
             acct.pmloan.append(row)
             self._book_repay(acct, row)
