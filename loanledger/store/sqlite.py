@@ -104,7 +104,7 @@ class SQLiteStore:
         if not isinstance(read_only, bool):
             raise TypeError(f"read_only: expected bool, got {type(read_only).__name__}")
         if read_only and str(path) == ":memory:":
-            raise InvalidArgument("read_only", "a ':memory:' store is empty: it cannot be opened read-only")
+            raise InvalidArgument("path", "a read-only store needs a file (':memory:' would be empty)")
         self.path = str(path)
         self.read_only = read_only
         self._db: aiosqlite.Connection | None = None

@@ -306,13 +306,17 @@ async def test_a_ledger_cancelled_while_closing_still_closes_everything(tmp_path
             c.transport._session_or_create()  # sessions exist, as after a sync
         ledger = Ledger(clients, store=SlowStore(tmp_path / "l.db"))
 
+        entered = asyncio.Event()
+
         async def use() -> None:
             async with ledger:
-                pass
+                entered.set()
 
         for delay in (0.02, 0.07):  # during the clients' close, during the store's close
             closed.clear()
+            entered.clear()
             task = asyncio.create_task(use())
+            await entered.wait()  # the store is open (a slow machine may take longer than `delay` for that)
             await asyncio.sleep(delay)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
