@@ -170,8 +170,10 @@ def _bn_rows(rows: list[Any], account: str, feed: str, amount_key: str, kind: Ev
         key = f"{ts}:{asset}:{_plain(amount)}"
         n = seen.get(key, 0)
         seen[key] = n + 1
+        paid = _signed(amount, True)  # a repayment reduces the debt too; interest is charged to the wallet only
         out.append(LoanEvent(venue="binance", account=account, feed=feed, id=f"{key}#{n}", kind=kind, status=DONE,
-                             ts=int(ts), currency=asset, amount=_signed(amount, True), venue_type=vt))
+                             ts=int(ts), currency=asset, amount=paid, debt=paid if kind is K.REPAY else ZERO,
+                             venue_type=vt))
     return out
 
 
@@ -598,8 +600,10 @@ def _p_bn_rows(rows: Any, account: str, feed: str, kind: EventKind, vt: str, amo
         key = f"{ts}:{asset}:{_plain(a)}"
         n = seen.get(key, 0)
         seen[key] = n + 1
+        paid = _signed(a, True)
         out.append(LoanEvent(venue="binance", account=account, feed=feed, id=f"{key}#{n}", kind=kind, status=DONE,
-                             ts=ts, currency=asset, amount=_signed(a, True), venue_type=vt))
+                             ts=ts, currency=asset, amount=paid, debt=paid if kind is K.REPAY else ZERO,
+                             venue_type=vt))
     return out
 
 
