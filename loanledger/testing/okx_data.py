@@ -604,14 +604,47 @@ def _historic(book: OkxBook, rng: random.Random, start: int, end: int, count: in
                 ts = book.release(ts + rng.randint(1, 999), order, ccy, amt)
 
 
+def _session(book: OkxBook, rng: random.Random, t0: int, what: str) -> None:
+    """An order opened, worked and closed (repaid and released, or liquidated whole) within the
+    first 50 minutes of one hour: it never owes at an hour mark, so it accrues no interest."""
+    loan = rng.choice(("USDC", "ETH", "SOL") if what == "sell_collateral" else ("USDT", "USDC", "ETH", "SOL"))
+    order = book.open_order(loan, _rate(rng))
+    coll = [c for c in ("BTC", "ETH", "DOT", "TRX") if c != loan]
+    ts = book.borrow(t0, order, Decimal(_amount(rng)), [(c, Decimal(_amount(rng))) for c in rng.sample(coll, 1)])
+    for k in range(0 if what == "liquidate" else rng.randint(0, 2)):
+        ts = _act(book, rng, max(ts, t0 + (k + 1) * 8 * MINUTE_MS), order,
+                  rng.choice(("repay", "pledge", "release", "borrow")))
+    if what != "liquidate":
+        ts = _act(book, rng, max(ts, t0 + 25 * MINUTE_MS), order, what)
+    at = max(ts + 2 * MINUTE_MS, t0 + 35 * MINUTE_MS)
+    if len(order.collateral) == 1 and (what == "liquidate" or rng.random() < 0.3):  # liquidated whole
+        (ccy, amt), = order.collateral.items()
+        book.liquidate(at, order, ccy, amt, order.owed, partial=False)
+        return
+    ts = book.repay(at, order, order.owed)
+    for ccy, amt in sorted(order.collateral.items()):
+        ts = book.release(ts + rng.randint(1, 999), order, ccy, amt)
+
+
 def _flexible_loan(book: OkxBook, rng: random.Random, anchor: int, scale: float) -> None:
     now = book.now_ms
-    # before the 30 days the interest feed serves: orders that came and went
+    # before the 30 days the interest feed serves: orders that came and went, accruing interest
     _historic(book, rng, anchor - 90 * DAY_MS, now - INTEREST_WINDOW_MS - 12 * HOUR_MS, max(2, round(8 * scale)))
-    # inside the window: three orders open for `hours`, busy, and a fourth that is liquidated
-    # whole within the hour it was opened in (no interest row)
     hours = max(3, round(70 * scale))
     start = anchor - hours * HOUR_MS
+    # inside the window, until the standing orders open: short sessions (every liquidation path
+    # at least once), each within one hour
+    first = now - INTEREST_WINDOW_MS + 12 * HOUR_MS
+    sessions = ["forced_repayment", "sell_collateral", "partial_liquidation", "liquidate"]
+    sessions += [rng.choice(("repay", "pledge", "release", *_PATHS)) for _ in range(max(1, round(30 * scale)))]
+    rng.shuffle(sessions)
+    span = (start - 2 * HOUR_MS - first) // len(sessions)
+    for i, what in enumerate(sessions):
+        t0 = first + i * span + rng.randint(0, max(0, span - 2 * HOUR_MS))
+        t0 += HOUR_MS - t0 % HOUR_MS + rng.randint(1, 9) * MINUTE_MS  # early in an hour
+        book.accrue_until(t0)
+        _session(book, rng, t0, what)
+    # the last `hours`: three orders open all along (an interest row each every hour), busy
     standing = [
         book.open_order("USDT", Decimal("0.0876"), LOAN_ORDERS[0]),
         book.open_order("USDC", Decimal("0.41"), LOAN_ORDERS[1]),
@@ -622,28 +655,16 @@ def _flexible_loan(book: OkxBook, rng: random.Random, anchor: int, scale: float)
                      [("BTC", Decimal("1.5")), ("ETH", Decimal("0.123456789012345678"))])
     ts = book.borrow(ts + 5 * MINUTE_MS, standing[1], Decimal("0.865993090000000001"), [("DOT", Decimal("0.5"))])
     ts = book.borrow(ts + 5 * MINUTE_MS, standing[2], Decimal("1.2345678"), [("ETH", Decimal("40"))])
-    count = max(12, round(150 * scale))
-    showcase = ["forced_repayment", "sell_collateral", "partial_liquidation", "release", "repay", "liquidate"]
-    plan = showcase + [rng.choice(("repay", "repay", "pledge", "release", "borrow", "repay", "pledge",
-                                   *_PATHS)) for _ in range(count - len(showcase))]
+    count = max(8, round(40 * scale))
+    plan = ["forced_repayment", "sell_collateral", "partial_liquidation", "release", "repay"]
+    plan += [rng.choice(("repay", "repay", "pledge", "release", "borrow", *_PATHS)) for _ in range(count - len(plan))]
     rng.shuffle(plan)
     gap = (anchor - 2 * MINUTE_MS - ts) // (count + 1)
     for i, what in enumerate(plan):
         at = max(ts + 2 * MINUTE_MS, start + 20 * MINUTE_MS + (i + 1) * gap)
         book.accrue_until(at)
-        if what == "liquidate":  # a short order, liquidated whole before its first interest hour
-            if at % HOUR_MS > 50 * MINUTE_MS:
-                at += HOUR_MS - at % HOUR_MS + 2 * MINUTE_MS
-                book.accrue_until(at)
-            crash = book.open_order("SOL", _rate(rng))
-            coll = Decimal(_amount(rng))
-            t = book.borrow(at, crash, Decimal("12.5"), [("TRX", coll)])
-            ts = book.liquidate(t + MINUTE_MS, crash, "TRX", coll, crash.owed, partial=False)
-            continue
-        if what == "sell_collateral":
-            ts = _act(book, rng, at, standing[rng.choice((1, 2))], what)  # not the USDT loan
-            continue
-        ts = _act(book, rng, at, rng.choice(standing), what)
+        order = standing[rng.choice((1, 2))] if what == "sell_collateral" else rng.choice(standing)  # not USDT
+        ts = _act(book, rng, at, order, what)
     book.accrue_until(anchor)
 
 

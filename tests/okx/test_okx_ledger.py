@@ -398,7 +398,7 @@ def _build(plan: dict[str, Any], now: int) -> OkxBook:
             fill = _amount(n, min(e, 10))
             owed = fill if debt == "USDT" else _net(fill)
             if status != "failed":
-                book.spot_borrow(debt, owed if pick % 3 else _net(owed + amount))
+                book.spot_borrow(debt, owed if pick % 3 else EXACT.add(owed, amount))  # some left owing
             book.one_click_repay(t, debt, pay=[("BTC", _amount(pick + 1, 6)), ("DOGE", None)],
                                  buy=None if debt == "USDT" else fill, repaid=fill if debt == "USDT" else None,
                                  status=status, shown="" if status == "running" else None)
