@@ -381,26 +381,23 @@ class _LoanRow(msgspec.Struct, gc=False):
     ts: int
 
 
-#: the user-action types: (kind, wallet, debt, collateral signs)
+def _slot(sign: int) -> int:
+    """The index of a book's value in (0, +a, -a)."""
+    return 2 if sign < 0 else sign
+
+
+#: the user-action types: (kind, then per book the index into (0, +a, -a))
 _FIXED: Mapping[str, tuple[EventKind, int, int, int]] = {
-    t: (LOAN_HISTORY_TYPES[t], *LOAN_HISTORY_BOOKS[t]) for t in LOAN_HISTORY_TYPES if t not in LIQUIDATION_LEGS
+    t: (LOAN_HISTORY_TYPES[t], _slot(w), _slot(d), _slot(c))
+    for t, (w, d, c) in LOAN_HISTORY_BOOKS.items() if t not in LIQUIDATION_LEGS
 }
 _LIQUIDATION, _LINK_FAMILY = EventKind.LIQUIDATION, frozenset({"forced_liquidation", "partial_liquidation"})
 
 
-class _Leg(msgspec.Struct, gc=False):
-    """One liquidation-path record while its episode is worked out."""
-
-    index: int  # its place in the page's records (and events: one event per record)
-    row: _LoanRow
-    raw: msgspec.Raw | None
-    ccy: str
-    mag: Decimal
-
-
-def _ref_order(leg: _Leg) -> tuple[int, str]:
-    ref = leg.row.refId
-    return (len(ref), ref)  # refIds are digit strings: numeric order
+#: one liquidation-path record while its episode is worked out:
+#: (len(refId), refId, index in the page, ts, type, currency, |amt|, raw) - sorts in refId order
+_LegRow = tuple[int, str, int, int, str, str, Decimal, "msgspec.Raw | None"]
+_COLL, _DEBT, _TIN, _EITHER = Leg.COLLATERAL, Leg.DEBT, Leg.TRANSITION_IN, Leg.EITHER
 
 
 def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: DecodeContext,
@@ -410,7 +407,7 @@ def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: Dec
     account, feed_id, done, fixed, legs_of = ctx.account, ctx.feed, _DONE, _FIXED, LIQUIDATION_LEGS
     events: list[LoanEvent | None] = []
     append = events.append
-    legs: list[_Leg] | None = None
+    legs: list[_LegRow] | None = None
     zero = _ZERO
     for index, (row, raw) in enumerate(zip(rows, _NO_RAW if raws is None else raws)):
         vtype = row.type
@@ -430,15 +427,15 @@ def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: Dec
         if entry is None:
             if legs is None:
                 legs = []
-            legs.append(_Leg(index, row, raw, ccy.upper(), mag))
+            legs.append((len(ref), ref, index, row.ts, vtype, ccy.upper(), mag, raw))
             append(None)
             continue
         kind, w, d, c = entry
-        neg = mag.copy_negate() if mag else mag
+        books = (zero, mag, mag.copy_negate() if mag else mag)
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed_id, id=ref, kind=kind, status=done, ts=row.ts,
-            currency=ccy.upper(), amount=mag if w > 0 else neg, debt=zero if not d else (mag if d > 0 else neg),
-            collateral=zero if not c else (mag if c > 0 else neg), ref_id=ref, venue_type=vtype, raw=raw,
+            currency=ccy.upper(), amount=books[w], debt=books[d], collateral=books[c], ref_id=ref,
+            venue_type=vtype, raw=raw,
         ))
     if legs is None:
         out.extend(events)  # type: ignore[arg-type]  # no placeholder left
@@ -448,7 +445,7 @@ def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: Dec
     return held
 
 
-def _episodes(legs: list[_Leg], events: list[LoanEvent | None], rows: list[_LoanRow],
+def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_LoanRow],
               ctx: DecodeContext) -> Held | None:
     """Fill in the liquidation-path events of one page, episode by episode.
 
@@ -467,8 +464,9 @@ def _episodes(legs: list[_Leg], events: list[LoanEvent | None], rows: list[_Loan
     EPISODE_GAP_MS of the page's last record, the page's records from its newest leg on are
     `Held` (a walk asks for them again with the rest of the episode), unless that is the page.
     """
-    legs.sort(key=_ref_order)
-    account, feed_id, done, zero = ctx.account, ctx.feed, _DONE, _ZERO
+    legs.sort()  # refId order (digit strings: by length, then text); a repeated refId by page position
+    account, feed_id, done, zero, kinds, roles, gap = (
+        ctx.account, ctx.feed, _DONE, _ZERO, LOAN_HISTORY_TYPES, LIQUIDATION_LEGS, EPISODE_GAP_MS)
     first_episode_end = len(legs)
     prev_ts: int | None = None
     parent: str | None = None
@@ -476,31 +474,31 @@ def _episodes(legs: list[_Leg], events: list[LoanEvent | None], rows: list[_Loan
     coll_side: list[str] = []
     carried: dict[str, bool] = {}  # currency -> debt cleared by liquidation records (True) or buy legs
     paired = 0
-    for n, leg in enumerate(legs):
-        row = leg.row
-        ts = row.ts
-        if prev_ts is None or abs(ts - prev_ts) > EPISODE_GAP_MS:
+    for n, (_, ref, index, ts, vtype, ccy, mag, raw) in enumerate(legs):
+        if prev_ts is None or ts - prev_ts > gap or prev_ts - ts > gap:
             if prev_ts is not None and first_episode_end == len(legs):
                 first_episode_end = n
             parent, paired = None, 0
             debt_side, coll_side, carried = set(), [], {}
         prev_ts = ts
-        vtype, ccy, mag, ref = row.type, leg.ccy, leg.mag, row.refId
-        role = LIQUIDATION_LEGS[vtype]
-        if role is Leg.EITHER:
+        role = roles[vtype]
+        if role is _EITHER:
             if ccy in debt_side:
-                role = Leg.DEBT
+                role = _DEBT
             elif ccy in coll_side:
-                role = Leg.COLLATERAL
+                role = _COLL
             else:
-                role = Leg.DEBT if coll_side else Leg.COLLATERAL
+                role = _DEBT if coll_side else _COLL
         neg = mag.copy_negate() if mag else mag
         debt = collateral = zero
         counter: str | None = None
-        if role is Leg.COLLATERAL:
+        parent_id = parent
+        if role is _COLL:
             collateral = neg
             coll_side.append(ccy)
-        elif role is Leg.DEBT:
+            if parent is None:
+                parent = ref
+        elif role is _DEBT:
             family = vtype in _LINK_FAMILY
             if carried.setdefault(ccy, family) == family:
                 debt = neg
@@ -509,19 +507,17 @@ def _episodes(legs: list[_Leg], events: list[LoanEvent | None], rows: list[_Loan
                 paired += 1
             debt_side.add(ccy)
         else:
-            collateral = mag if role is Leg.TRANSITION_IN else neg
-        parent_id = parent
-        if role is Leg.COLLATERAL and parent is None:
-            parent = ref
-        events[leg.index] = LoanEvent(
-            venue=VENUE, account=account, feed=feed_id, id=ref, kind=LOAN_HISTORY_TYPES[vtype], status=done,
+            collateral = mag if role is _TIN else neg
+        events[index] = LoanEvent(
+            venue=VENUE, account=account, feed=feed_id, id=ref, kind=kinds[vtype], status=done,
             ts=ts, currency=ccy, amount=zero, debt=debt, collateral=collateral, counter_currency=counter,
-            ref_id=ref, parent_id=parent_id, venue_type=vtype, raw=leg.raw,
+            ref_id=ref, parent_id=parent_id, venue_type=vtype, raw=raw,
         )
     # the oldest episode (legs[:first_episode_end]) may continue in the next page
-    oldest = legs[0].row.ts
-    newest_index = min(leg.index for leg in legs[:first_episode_end])
-    if newest_index > 0 and abs(oldest - rows[-1].ts) <= EPISODE_GAP_MS:
+    oldest = legs[0][3]
+    newest_index = min(leg[2] for leg in legs[:first_episode_end])
+    last = rows[-1].ts
+    if newest_index > 0 and -gap <= oldest - last <= gap:
         rows_held = len(rows) - newest_index
         return Held(rows_held, rows_held)  # one event per record
     return None
