@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from okx_support import KEY, LABEL, PASSPHRASE, SCALE, SECRET, SEED, ClientFactory
 
-from loanledger import OKX, Ledger, LoanEvent, MemoryStore, RateLimits, RetryPolicy, SQLiteStore
+from loanledger import OKX, Ledger, LoanEvent, MemoryStore, RateLimits, RetryPolicy, SQLiteStore, open_store
 from loanledger._money import EXACT
 from loanledger.reconcile import Book, ReconcileReport, Verdict
 from loanledger.testing import Simulator
@@ -92,17 +92,23 @@ async def _sync_and_check(sim: Simulator, label: str, key: str, *, store: Any = 
 # --- the populated account ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("store", ["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """A fresh store of each kind (PostgreSQL: skipped when the machine has no server binaries)."""
+    if request.param == "postgres":
+        return open_store(request.getfixturevalue("postgres_dsn"))
+    return SQLiteStore(tmp_path / "okx.db") if request.param == "sqlite" else MemoryStore()
+
+
 async def test_populated_account_balances_equal_its_state_and_reconcile_is_explained(
-    okx_sim: Simulator, store: str, tmp_path: Any
+    okx_sim: Simulator, any_store: Any
 ) -> None:
     state = okx_sim.okx.books(LABEL)
     # the dataset exercises both named residuals and every book
     names = {name for (_, book, _, name) in state.unrecorded if book != "wallet"}
     assert names == {okx_data.PRE_WINDOW, okx_data.SPOT_BORROWING}
     assert any(k[0] == okx_data.FLEXIBLE for k in state.collateral)
-    await _sync_and_check(okx_sim, LABEL, KEY,
-                          store=SQLiteStore(tmp_path / "okx.db") if store == "sqlite" else MemoryStore())
+    await _sync_and_check(okx_sim, LABEL, KEY, store=any_store)
 
 
 async def test_after_grow_the_books_still_match(okx_sim: Simulator) -> None:
