@@ -1,11 +1,14 @@
-"""OKX: flexible-loan history, one-click repay history v2, convert history, interest accrued.
+"""OKX: flexible-loan history, one-click repay history v2, convert history, interest accrued,
+in three books (wallet, debt, collateral), and the positions they are reconciled with.
 
 Reads top to bottom: hosts, the error table, the dialect (signing and error
 mapping), the envelope, the normalization tables, then one block per feed (its
-wire Struct, normalizer and `feed()` declaration), the client.
+wire Struct, normalizer and `feed()` declaration), the positions (loan-info, the
+one-click repay currency list, the scopes), the client.
 Sources: the OKX API v5 docs, https://www.okx.com/docs-v5/en/ (sections
 "Financial Product > Flexible loan", "Trade > Get one-click repay history (New)",
-"Funding Account > Get convert history", "REST Authentication", "Error Code").
+"Trade > Get one-click repay currency list (New)", "Funding Account > Get convert
+history", "REST Authentication", "Error Code"); docs/venues/okx.md has every record's books.
 """
 
 from __future__ import annotations
@@ -391,7 +394,8 @@ _FIXED: Mapping[str, tuple[EventKind, int, int, int]] = {
     t: (LOAN_HISTORY_TYPES[t], _slot(w), _slot(d), _slot(c))
     for t, (w, d, c) in LOAN_HISTORY_BOOKS.items() if t not in LIQUIDATION_LEGS
 }
-_LIQUIDATION, _LINK_FAMILY = EventKind.LIQUIDATION, frozenset({"forced_liquidation", "partial_liquidation"})
+#: the debt-side records of the liquidation-record family (the other family: the buy legs)
+_LINK_FAMILY = frozenset({"forced_liquidation", "partial_liquidation"})
 
 
 #: one liquidation-path record while its episode is worked out:
