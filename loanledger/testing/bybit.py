@@ -452,8 +452,7 @@ class BybitVenue(VenueSim):
         book: BybitBook = call.account.book
         if oid not in book.legacy_open:
             raise SimError(177021, "repayment failed: loan order not found")
-        if any(r.wire["orderId"] == oid and r.wire["repayStatus"] == 2
-               for r in book.feeds["bybit.legacy_repayment_history"]):
+        if book.legacy_processing(oid):
             raise SimError(177021, "repayment failed: a repayment of this order is processing")
         rid = Activity(book).legacy_repay(call.now_ms, oid, amount)
         self._executed(call, "/v5/crypto-loan/repay", rid)

@@ -125,7 +125,9 @@ LEGACY_HOURLY_RATE = Decimal("0.0000010241")
 FIXED_RATES = ("0.022", "0.05", "0.0561", "0.08")
 ZERO = Decimal(0)
 _CALC = decimal.Context(prec=60, rounding=decimal.ROUND_DOWN)
-_HALF_UP = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)
+#: fixed interest rounds up at 18 decimals (the doc examples: 0.0025315068493150684... -> "...069",
+#: 0.000180821917808219178... -> "0.00018082191780822")
+_UP = decimal.Context(prec=60, rounding=decimal.ROUND_UP)
 _INTEREST_STEP = Decimal("1E-8")  # the venue's interest precision (ongoing-coin example "0.00000019")
 _FIXED_INTEREST_STEP = Decimal("1E-18")  # interestPaid "0.002531506849315069"
 
@@ -144,8 +146,8 @@ def _minus(a: Decimal, b: Decimal) -> Decimal:
 
 
 def _s(value: Decimal) -> str:
-    """A Decimal as the venue writes it: plain notation, never an exponent."""
-    return format(value, "f")
+    """A Decimal as the venue writes it: plain notation, never an exponent; zero is "0"."""
+    return format(value, "f") if value else "0"
 
 
 def _d(value: Any) -> Decimal:
@@ -248,6 +250,11 @@ class BybitBook:
             out[ccy] = _plus(out.get(ccy, ZERO), _d(w["residualPrincipal"]), _d(w["residualPenaltyInterest"]))
         return out
 
+    def legacy_processing(self, order_id: str) -> bool:
+        """A repayment of this legacy order is still processing (the venue takes no other meanwhile)."""
+        return any(r.wire["orderId"] == order_id and r.wire["repayStatus"] == 2
+                   for r in self.feeds["bybit.legacy_repayment_history"])
+
     def ins_unpaid(self) -> dict[str, Decimal]:
         return {c: v for (s, c), v in self.books.debt.items() if s == INSTITUTIONAL and v}
 
@@ -306,6 +313,7 @@ class Activity:
         #: grow: only fresh contracts are repaid, every repayment by user, nothing processing
         self.fresh = False
         self.fresh_contracts: list[Row] = []
+        self.fresh_ins: list[Row] = []
 
     # --- the timeline --------------------------------------------------------------------------
 
@@ -449,9 +457,9 @@ class Activity:
     def fixed_contract(self, ts: int, oid: str, ccy: str, principal: Decimal, *, term: int, rate: str,
                        repay_type: str) -> Row:
         lid = self.book.new_id()
-        # P x annualRate x term / 365, to 18 decimals (the doc example: 1.4 x 0.022 x 30 / 365)
-        yearly = _HALF_UP.multiply(_HALF_UP.multiply(principal, Decimal(rate)), Decimal(term))
-        interest = _HALF_UP.divide(yearly, Decimal(365)).quantize(_FIXED_INTEREST_STEP, context=_HALF_UP)
+        # P x annualRate x term / 365, up to 18 decimals (the doc example: 1.4 x 0.022 x 30 / 365)
+        yearly = _CALC.multiply(_CALC.multiply(principal, Decimal(rate)), Decimal(term))
+        interest = _UP.divide(yearly, Decimal(365)).quantize(_FIXED_INTEREST_STEP, context=_UP).normalize(_UP)
         self.books.move(CRYPTO_LOAN, ccy, wallet=principal, debt=principal)  # the order's filledQty
         self.books.move(CRYPTO_LOAN, ccy, wallet=interest.copy_negate())  # the contract's interestPaid
         row = self.book.add("bybit.fixed_borrow_contracts", ts, lid, _extra(self.rng, {
@@ -476,7 +484,9 @@ class Activity:
                     partial: bool = False, number: bool = False) -> str:
         """One repayment over `rows` (contracts of one coin), one detail leg each, in shuffled
         order. Legs are principal; an overdue contract's penalty is paid beside them and moves
-        into `interestPaid` (U12). Type 8 moves the debt to the flexible loan (U13)."""
+        into `interestPaid` (U12). Type 8 moves the debt to the flexible loan (U13). A processing
+        one (`status` 2) holds its contracts (the venue refuses another repayment of them) and
+        fails when it settles: the contracts never change under a record already listed as final."""
         rid = self.book.new_id()
         ccy = rows[0].wire["borrowCurrency"]
         legs: list[tuple[Row, Decimal]] = []
@@ -512,10 +522,16 @@ class Activity:
         details = [{"loanCurrency": ccy, "loanId": r.key, "repayAmount": _s(a)} for r, a in legs]
         self.rng.shuffle(details)  # the venue's detail order is not the id order
         total = _s(_plus(*(a for _, a in legs)))
-        self.book.add("bybit.fixed_repayment_history", ts, rid, _extra(self.rng, {
+        row = self.book.add("bybit.fixed_repayment_history", ts, rid, _extra(self.rng, {
             "details": details, "loanCurrency": ccy, "repayAmount": _number(total) if number else total,
-            "repayId": rid, "repayStatus": status, "repayTime": ts, "repayType": rtype}),
-            settle=apply if status == 2 else None)
+            "repayId": rid, "repayStatus": status, "repayTime": ts, "repayType": rtype}))
+
+        def fail(_: int) -> None:
+            row.wire["repayStatus"] = 3
+            self.book.locked.difference_update(r.key for r, _ in legs)
+
+        if status == 2:
+            row.settle = fail
         return rid
 
     def failed_fixed_repay(self, ts: int, ccy: str, amount: Decimal) -> None:
@@ -565,6 +581,8 @@ class Activity:
         venue sold part of the collateral first (in no feed)."""
         book = self.book
         order = book.legacy_open[oid]
+        if book.legacy_processing(oid):
+            raise ValueError(f"legacy order {oid}: a repayment is still processing")
         rid = book.legacy_id()
         owed = _plus(_d(order["totalDebt"]), _d(order["residualInterest"]), _d(order["residualPenaltyInterest"]))
         final = status == 1 and amount >= owed
@@ -648,24 +666,37 @@ class Activity:
     def ins_loan(self, ts: int, coin: str, amount: Decimal) -> str:
         oid = "14" + self.book.new_id().rjust(17, "0")
         self.books.move(INSTITUTIONAL, coin, wallet=amount, debt=amount)
-        self.book.add("bybit.institutional_loan_orders", ts, oid, _extra(self.rng, {
+        row = self.book.add("bybit.institutional_loan_orders", ts, oid, _extra(self.rng, {
             "orderId": oid, "orderProductId": "96", "parentUid": "1631521", "loanTime": str(ts),
             "loanCoin": coin, "loanAmount": _s(amount), "unpaidAmount": _s(amount), "unpaidInterest": "0",
             "repaidAmount": "0", "repaidInterest": "0", "interestRate": "0.00019178", "status": "1",
             "leverage": "4", "spotSymbols": [], "contractSymbols": []}))
+        if self.fresh:
+            self.fresh_ins.append(row)
         return oid
+
+    def ins_owed(self) -> dict[str, Decimal]:
+        """Unpaid principal per coin of the loans a repayment may take from (in a grow: its own)."""
+        if not self.fresh:
+            return self.book.ins_unpaid()
+        out: dict[str, Decimal] = {}
+        for r in self.fresh_ins:
+            if _d(r.wire["unpaidAmount"]):
+                out[r.wire["loanCoin"]] = _plus(out.get(r.wire["loanCoin"], ZERO), _d(r.wire["unpaidAmount"]))
+        return out
 
     def ins_repay(self, ts: int, coin: str, quantity: Decimal, *, interest: Decimal = ZERO,
                   business: str = "1", status: str = "1", visible_at: int = 0) -> str:
         """Principal from the wallet (a liquidation sells the risk unit's assets into it first, outside
-        these feeds), interest beside it to the wallet only; loans repaid oldest first."""
+        these feeds), interest beside it to the wallet only; loans repaid oldest first (in a grow,
+        only its own loans: a record listed before never changes under a later sync)."""
         rid = self.book.new_id()
         if status == "1":
             self.books.move(INSTITUTIONAL, coin, wallet=quantity.copy_negate(), debt=quantity.copy_negate())
             if interest:
                 self.books.move(INSTITUTIONAL, coin, wallet=interest.copy_negate())
             left = quantity
-            for r in self.book.feeds["bybit.institutional_loan_orders"]:
+            for r in self.fresh_ins if self.fresh else self.book.feeds["bybit.institutional_loan_orders"]:
                 w = r.wire
                 if w["loanCoin"] != coin or w["status"] != "1" or not left:
                     continue
@@ -786,13 +817,13 @@ def _fill(act: Activity, counts: dict[str, int], lo: int, hi: int) -> None:
 
     def ins_repay(t: int) -> None:
         i = next(ins_repays)
-        owing = sorted(book.ins_unpaid())
+        owing = sorted(act.ins_owed())
         if not owing:
             act.ins_loan(t, rng.choice(INS_COINS), amount())
-            owing = sorted(book.ins_unpaid())
+            owing = sorted(act.ins_owed())
         coin = rng.choice(owing)
         status = "2" if not fresh and i % 7 == 6 else "1"
-        value = min(amount(), book.ins_unpaid()[coin])
+        value = min(amount(), act.ins_owed()[coin])
         act.ins_repay(t, coin, value, interest=Decimal(_amount(rng)) if i % 3 == 0 else ZERO,
                       business="2" if not fresh and i % 5 == 4 else "1", status=status)
 
@@ -893,7 +924,7 @@ def populate_book(book: BybitBook, *, seed: int, scale: float, now: int) -> None
     rng = random.Random(seed)
     act = Activity(book, rng)
     counts = {k: max(1, round(n * scale)) for k, n in BASE_COUNTS.items()}
-    _fill(act, counts, now - 170 * DAY, now - 20 * DAY)
+    _fill(act, counts, now - 170 * DAY, now - 120_000)
     _open_positions(act, now - 60_000)
 
 
@@ -905,7 +936,7 @@ def grow_book(book: BybitBook, *, seed: int, n: int, now: int) -> None:
     act = Activity(book, random.Random(seed))
     for feed, name in PROCESSING_FIELDS.items():
         for r in book.feeds[feed]:
-            if r.wire.get(name) == 2:  # 2 = processing
+            if r.wire.get(name) == 2:  # 2 = processing: success, unless its settle says otherwise
                 r.wire[name] = 1
                 if r.settle is not None:
                     r.settle(lo)
