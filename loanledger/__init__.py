@@ -27,6 +27,7 @@ from .errors import (
 from .events import EventKind, EventStatus, LoanEvent
 from .ledger import FeedReport, Ledger, SyncReport
 from .feeds import FeedSpec
+from .exports import to_arrow
 from .paginate import Feed, FeedPage
 from .ratelimit import RateLimits
 from .reconcile import Book, Check, Position, ReconcileReport, Residual, Scope, Verdict
@@ -96,6 +97,7 @@ __all__ = [
     "__version__",
     "decode",
     "open_store",
+    "to_arrow",
 ]
 
 

@@ -424,7 +424,14 @@ def _cell(value: Any) -> Any:
 
 async def _write_events(events: AsyncIterator[LoanEvent], fmt: str, out: IO[bytes]) -> int:
     n = 0
-    if fmt == "csv":
+    if fmt in ("parquet", "koinly", "cointracking"):
+        from .exports import write_cointracking, write_koinly, write_parquet
+
+        if fmt == "parquet":
+            n = await write_parquet(events, out)
+        else:
+            n = await (write_koinly if fmt == "koinly" else write_cointracking)(events, out)
+    elif fmt == "csv":
         buf = io.StringIO(newline="")
         writer = csv.writer(buf)
         writer.writerow(FIELDS)
@@ -451,8 +458,18 @@ async def cmd_export(args: argparse.Namespace) -> int:
     since, until = parse_time(args.since, "since"), parse_time(args.until, "until")
     if since is not None and until is not None and since > until:
         raise UsageError("--since is after --until")
+    if args.format == "beancount" and (args.kind or args.currency):
+        raise UsageError("--kind/--currency: a beancount export keeps whole books (its balance assertions are "
+                         "the store's sums); filter by --venue, --account, --feed, --since or --until")
     if not Path(args.db).exists():
         raise UsageError(f"--db: {args.db} does not exist")
+    if args.format == "parquet":
+        from .exports.arrow import _require_pyarrow
+
+        try:
+            _require_pyarrow()
+        except ImportError as exc:
+            raise UsageError(f"--format parquet: {exc}") from None
     output = _Output(args.output) if args.output else None
     store = SQLiteStore(args.db, read_only=True)  # never creates nor migrates a file
     try:
@@ -460,6 +477,21 @@ async def cmd_export(args: argparse.Namespace) -> int:
             await store.open()
         except StoreError as exc:
             raise UsageError(f"--db: {exc}") from None
+        if args.format == "beancount":
+            from .exports.beancount import write_beancount
+
+            try:
+                n = await write_beancount(store, output.file if output else sys.stdout.buffer, venue=args.venue,
+                                          account=args.account, feed=args.feed, since=since, until=until,
+                                          path_hint=args.output or "ledger.beancount")
+                (output.file if output else sys.stdout.buffer).flush()
+            except BrokenPipeError:
+                raise StdoutClosed("stdout is closed") from None
+            if output is not None:
+                output.commit()
+                output = None
+            print(f"exported {n} transactions" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+            return EXIT_OK
         events = store.events(venue=args.venue, account=args.account, feed=args.feed, kind=args.kind,
                               currency=args.currency, since=since, until=until)
         try:
@@ -479,7 +511,8 @@ async def cmd_export(args: argparse.Namespace) -> int:
         if output is not None:
             output.discard()
         await store.close()
-    print(f"exported {n} events" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    unit = "rows" if args.format in ("koinly", "cointracking") else "events"
+    print(f"exported {n} {unit}" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
     return EXIT_OK
 
 
@@ -569,6 +602,10 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 # --- the parser ------------------------------------------------------------------------------
 
 
+#: export formats beyond the event dumps (loanledger/exports/)
+_MORE_FORMATS = ("parquet", "beancount", "koinly", "cointracking")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (exit 2)."""
 
@@ -636,12 +673,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--keep-raw", action="store_true", help="store each record's venue JSON too (for audit)")
     _add_debug(s)
 
-    e = sub.add_parser("export", help="write stored events as JSON lines, CSV or msgpack",
+    e = sub.add_parser("export", help="write stored events as JSON lines, CSV, msgpack, Parquet, Beancount or "
+                                      "tax-tool CSV",
                        description="Stored events in ts order. Opens the ledger read-only.")
     e.add_argument("--db", required=True, metavar="FILE", help="the SQLite ledger to read (never created nor changed)")
-    e.add_argument("--format", choices=["jsonl", "csv", "msgpack"], default="jsonl",
+    e.add_argument("--format", choices=["jsonl", "csv", "msgpack", *_MORE_FORMATS], default="jsonl",
                    help="jsonl (default): one JSON object a line; csv: a header row and one row per event; "
-                        "msgpack: one msgpack map per event, back to back")
+                        "msgpack: one msgpack map per event, back to back; parquet: typed columns, exact "
+                        "decimals (the arrow extra); beancount: a double-entry ledger with balance assertions; "
+                        "koinly / cointracking: the tax tools' CSV imports (docs/CLI.md)")
     e.add_argument("--output", metavar="FILE", help="write FILE (whole, or not at all) instead of stdout")
     e.add_argument("--since", metavar="TIME", help="only events at or after TIME (ms, YYYY-MM-DD or ISO-8601)")
     e.add_argument("--until", metavar="TIME", help="only events at or before TIME (ms, YYYY-MM-DD or ISO-8601)")
