@@ -1,4 +1,4 @@
-"""The `loanledger` command: sync, export, demo, simulate, feeds (docs/CLI.md).
+"""The `loanledger` command: sync, export, report, demo, simulate, feeds (docs/CLI.md).
 
 Keys never live in the config file: it names the environment variables (or
 PEM file paths) that hold them. Everything that can be checked (arguments,
@@ -61,6 +61,7 @@ _INTERRUPTED = {
     "sync": "interrupted; nothing was lost: every stored page was committed whole with its checkpoint, "
             "and a re-run resumes from there",
     "export": "interrupted; the ledger is unchanged (export only reads it) and no --output file was written",
+    "report": "interrupted; the ledger is unchanged and no --output file was written",
     "demo": "interrupted",
 }
 
@@ -516,6 +517,52 @@ async def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_report(args: argparse.Namespace) -> int:
+    from .reconcile import ReconcileReport
+    from .report import build_report, render_html
+
+    clients: list[VenueClient] = []
+    if args.config:  # everything checked before the ledger is opened or a request is sent
+        cfg = load_config(args.config)
+        limits = RateLimits(scale=cfg.rate_scale)
+        clients = [build_client(a, limits) for a in cfg.accounts]
+    if not Path(args.db).exists():
+        raise UsageError(f"--db: {args.db} does not exist")
+    output = _Output(args.output) if args.output else None
+    store = SQLiteStore(args.db, read_only=True)  # never creates nor migrates a file
+    verdict: ReconcileReport | None = None
+    try:
+        try:
+            await store.open()
+        except StoreError as exc:
+            raise UsageError(f"--db: {exc}") from None
+        if clients:
+            # a Ledger writes, so it gets its own (writable) handle; reconcile only reads through it
+            async with Ledger(clients, store=SQLiteStore(args.db)) as ledger:
+                verdict = await ledger.reconcile()
+        data = await build_report(store, reconcile=verdict)
+        page = render_html(data).encode()
+        try:
+            (output.file if output else sys.stdout.buffer).write(page)
+            (output.file if output else sys.stdout.buffer).flush()
+        except BrokenPipeError:
+            raise StdoutClosed("stdout is closed") from None
+        if output is not None:
+            output.commit()
+            output = None
+    finally:
+        if output is not None:
+            output.discard()
+        await store.close()
+        for c in clients:
+            await c.close()
+    what = "no reconcile verdict (no --config)" if verdict is None else (
+        "reconcile: matched or explained" if verdict.ok else f"reconcile: {len(verdict.differences)} differences")
+    print(f"report of {data.events} events, {len(data.positions)} currencies with debt or collateral, "
+          f"{what}" + (f": {args.output}" if args.output else ""), file=sys.stderr)
+    return EXIT_OK if verdict is None or verdict.ok else EXIT_FEED_FAILED
+
+
 async def cmd_simulate(args: argparse.Namespace) -> int:
     import signal
 
@@ -692,6 +739,17 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--currency", metavar="CCY", help="only events in this currency (e.g. USDT)")
     _add_debug(e)
 
+    r = sub.add_parser("report", help="one self-contained HTML page: debt, collateral, interest, reconcile, feeds",
+                       description="Write one offline HTML page made from the ledger: outstanding debt and collateral "
+                                   "per currency over time, interest paid per month and venue, the reconcile "
+                                   "verdict (with --config) and per-feed coverage.")
+    r.add_argument("--db", required=True, metavar="FILE", help="the SQLite ledger to read (never created nor changed)")
+    r.add_argument("--output", metavar="FILE", help="write FILE (whole, or not at all) instead of stdout")
+    r.add_argument("--config", metavar="FILE",
+                   help="loanledger.toml: reconcile the ledger with every configured account's venue positions "
+                        "now and show the verdict (exit 1 when it differs)")
+    _add_debug(r)
+
     d = sub.add_parser("demo", help="the simulator, three venues, a full and an incremental sync",
                        description="Serve the simulator with three generated demo accounts, sync them into a "
                                    "fresh ledger, then sync again after new venue activity.")
@@ -750,6 +808,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
         "sync": cmd_sync, "export": cmd_export, "demo": cmd_demo, "simulate": cmd_simulate,
+        "report": cmd_report,
     }
     try:
         if args.command == "feeds":
