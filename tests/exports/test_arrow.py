@@ -138,3 +138,15 @@ def test_cli_parquet_on_the_demo_ledger(demo_db: Path, tmp_path: Path) -> None:
         assert D(amount) == ev.amount
         assert (None if counter is None else D(counter)) == ev.counter_amount
     assert any(len(D(a).as_tuple().digits) >= 20 for _, _, a, _ in rows)  # the demo's 20-digit amounts
+
+
+def test_without_pyarrow_parquet_is_a_usage_error_naming_the_extra(small_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.parquet"
+    code = ("import sys; sys.modules['pyarrow'] = None; from loanledger.cli import main; "
+            f"sys.exit(main(['export', '--db', {str(small_db)!r}, '--format', 'parquet', '--output', {str(out)!r}]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "loanledger[arrow]" in done.stderr and not out.exists()
+    # the rest of the package imports without it
+    done = subprocess.run([sys.executable, "-c", "import sys; sys.modules['pyarrow'] = None; import loanledger; "
+                           "loanledger.to_arrow([])"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "pip install 'loanledger[arrow]'" in done.stderr
