@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import decimal
 import enum
 import io
 from collections.abc import AsyncIterable, Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import IO
+from typing import IO, NamedTuple
 
 from .._money import EXACT
 from ..events import EventKind, EventStatus, LoanEvent
@@ -54,8 +52,7 @@ class Role(enum.Enum):
     WITHDRAWAL = "withdrawal"
 
 
-@dataclass(frozen=True, slots=True)
-class TaxRow:
+class TaxRow(NamedTuple):
     """One tax-tool row: what left (`sent`) and/or arrived (`received`), positive amounts."""
 
     event: LoanEvent
@@ -69,11 +66,10 @@ def tax_rows(ev: LoanEvent) -> list[TaxRow]:
     """The rows of one event (see the module docstring); none for a pending or failed event."""
     if ev.status is not EventStatus.DONE:
         return []
-    change: dict[str, Decimal] = {}
-    with decimal.localcontext(EXACT):
-        change[ev.currency] = ev.amount + ev.collateral
-        if ev.counter_currency is not None and ev.counter_amount is not None:
-            change[ev.counter_currency] = change.get(ev.counter_currency, _ZERO) + ev.counter_amount
+    add = EXACT.add  # exact: raises rather than rounds
+    change = {ev.currency: add(ev.amount, ev.collateral) if ev.collateral else ev.amount}
+    if ev.counter_currency is not None and ev.counter_amount is not None:
+        change[ev.counter_currency] = add(change.get(ev.counter_currency, _ZERO), ev.counter_amount)
     ins = [(v, c) for c, v in change.items() if v > 0]
     outs = [(v.copy_abs(), c) for c, v in change.items() if v < 0]
     if len(ins) == 1 and len(outs) == 1:  # a conversion (or a repay in another coin that returned change)
@@ -82,7 +78,7 @@ def tax_rows(ev: LoanEvent) -> list[TaxRow]:
     rows = [TaxRow(ev, _role(ev.kind, incoming=True), None, leg) for leg in ins]
     rows += [TaxRow(ev, _role(ev.kind, incoming=False), leg, None) for leg in outs]
     if len(rows) > 1:
-        rows = [TaxRow(r.event, r.role, r.sent, r.received, i + 1) for i, r in enumerate(rows)]
+        rows = [r._replace(seq=i + 1) for i, r in enumerate(rows)]
     return rows
 
 
