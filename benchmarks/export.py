@@ -4,8 +4,9 @@ A generated three-book history (loanledger.testing.ledgers: borrows, repays, int
 releases, liquidations and conversions over three venues, amounts with 8 and 18 decimals) is
 written into a SQLite ledger, then each format is exported by the real command in a fresh
 process (`python -m loanledger export --db L --format F --output FILE`, and `loanledger report`),
-timed from start to exit; its peak RSS is the child's own ru_maxrss (os.wait4). The ledger is
-built once and reused when it already holds the asked-for number of events.
+timed from start to exit; its peak RSS is the process's own high-water mark (VmHWM), printed
+as it exits. The ledger is built once and reused when it already holds the asked-for number of
+events (`--dir`).
 
     python benchmarks/export.py [--events 1000000] [--dir DIR]
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -79,21 +79,31 @@ def build_ledger(db: Path, n: int, note: Callable[[str], None] = lambda s: None)
     return time.perf_counter() - started
 
 
+#: runs the command's main() and, at exit, prints the process's own peak RSS (VmHWM, kB) on stderr.
+#: (ru_maxrss of a child is unusable here: Linux carries the parent's high-water mark across fork + exec.)
+_WRAPPER = ("import atexit, sys\n"
+            "def hwm():\n"
+            "    for line in open('/proc/self/status'):\n"
+            "        if line.startswith('VmHWM:'):\n"
+            "            print('VmHWM', line.split()[1], file=sys.stderr)\n"
+            "atexit.register(hwm)\n"
+            "from loanledger.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+
+
 def _export(db: Path, fmt: str, out: Path) -> tuple[str, float, float]:
     if fmt == "report":
-        cmd = [sys.executable, "-m", "loanledger", "report", "--db", str(db), "--output", str(out)]
+        args = ["report", "--db", str(db), "--output", str(out)]
     else:
-        cmd = [sys.executable, "-m", "loanledger", "export", "--db", str(db), "--format", fmt, "--output", str(out)]
+        args = ["export", "--db", str(db), "--format", fmt, "--output", str(out)]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
+    done = subprocess.run([sys.executable, "-c", _WRAPPER, *args], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
-    err = proc.stderr.read() if proc.stderr else ""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err.strip()}")
-    said = err.strip().splitlines()[-1]
-    return said, seconds, usage.ru_maxrss / 1024
+    lines = done.stderr.strip().splitlines()
+    if done.returncode != 0 or len(lines) < 2 or not lines[-1].startswith("VmHWM"):
+        raise RuntimeError(f"loanledger {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
+    return lines[-2], seconds, int(lines[-1].split()[1]) / 1024
 
 
 def run(n: int, directory: Path, progress: Callable[[str], None] = lambda s: None) -> list[ExportRun]:
