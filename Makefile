@@ -4,7 +4,7 @@
 #   make bench  - benchmarks (BENCH_ARGS=--quick for a short run); results in benchmarks/README.md
 #   make soak   - the long reliability variants (docs/RELIABILITY.md)
 #   make test-browser - install Debian's chromium and Playwright, render the HTML report headless,
-#                 check its charts are drawn and save a screenshot (the path is printed)
+#                 check its charts are drawn and save screenshots (the paths are printed)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -25,7 +25,7 @@ typecheck: $(STAMP)
 test: typecheck
 	$(BIN)/python -m pytest -q
 
-SCREENSHOT ?= $(CURDIR)/build/report.png
+SCREENSHOTS ?= $(CURDIR)/build
 
 # Debian's chromium (no browser download: Playwright drives /usr/bin/chromium); apt-get needs root
 test-browser: $(STAMP)
@@ -33,8 +33,8 @@ test-browser: $(STAMP)
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver; fi; fi
 	$(BIN)/python -m pip install --quiet -e '.[browser]'
-	LOANLEDGER_SCREENSHOT=$(SCREENSHOT) $(BIN)/python -m pytest -q -s --browser -m browser tests/exports/test_browser.py
-	@echo "report screenshot: $(SCREENSHOT)"
+	LOANLEDGER_SCREENSHOTS=$(SCREENSHOTS) $(BIN)/python -m pytest -q -s --browser -m browser tests/exports/test_browser.py
+	@echo "report screenshots: $(SCREENSHOTS)/report-demo.png (the demo ledger), $(SCREENSHOTS)/report-books.png (a generated three-book history)"
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -m soak --soak

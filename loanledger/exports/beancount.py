@@ -92,6 +92,9 @@ class BeancountNames:
             if not _COMPONENT.fullmatch(base):
                 base = "X" + base
             name = base if base not in self._taken_components else f"{base}-{_hash(label)}"
+            if name in self._taken_components:
+                raise ExportError(f"labels {label!r} and {self._taken_components[name]!r} map to one Beancount "
+                                  f"account component {name!r}")
             self._components[label], self._taken_components[name] = name, label
         return name
 
@@ -107,6 +110,9 @@ class BeancountNames:
                     name = f"X{re.sub(r'[^A-Z0-9]', '-', name)[:16]}-{_hash(code)}"
             if name in self._taken_commodities:  # another code upper-cases or maps to it
                 name = f"{name[:17]}-{_hash(code)}"
+            if name in self._taken_commodities:
+                raise ExportError(f"currencies {code!r} and {self._taken_commodities[name]!r} map to one Beancount "
+                                  f"commodity {name!r}")
             self._commodities[code], self._taken_commodities[name] = name, code
         return name
 
@@ -136,13 +142,17 @@ class _Digits:
         self.integer = 1
         self.fraction = 0
 
-    def see(self, value: Decimal) -> None:
-        if not value:
-            return
-        exp = value.as_tuple().exponent
-        assert isinstance(exp, int)
-        self.fraction = max(self.fraction, -exp)
-        self.integer = max(self.integer, value.adjusted() + 1)
+    def see(self, text: str, value: Decimal) -> None:
+        """A posting or assertion number (`text` its plain notation)."""
+        dot = text.find(".")
+        if dot >= 0:
+            self.fraction = max(self.fraction, len(text) - dot - 1)
+        self.sum(value)
+
+    def sum(self, value: Decimal) -> None:
+        """A sum (its fractional digits never exceed those of the numbers added)."""
+        if value:
+            self.integer = max(self.integer, value.adjusted() + 1)
 
     @property
     def needed(self) -> int:
@@ -157,17 +167,21 @@ class _Writer:
         self.running: dict[tuple[str, str], Decimal] = {}  # (account, commodity) -> exact balance
         self.digits = _Digits()
         self.transactions = 0
+        self.names_of: dict[tuple[str, str], dict[str, str]] = {}
 
     def write(self, text: str) -> None:
         self.out.write(text.encode())
 
     def accounts(self, venue: str, account: str) -> dict[str, str]:
-        base = f"{self.names.component(venue)}:{self.names.component(account)}"
-        acc = {"wallet": f"Assets:{base}:Wallet", "collateral": f"Assets:{base}:Collateral",
-               "loans": f"Liabilities:{base}:Loans", "interest": f"Expenses:{base}:Interest",
-               "conversions": f"Equity:{base}:Conversions"}
-        if self.with_opening:
-            acc["opening"] = f"Equity:{base}:Opening-Balances"
+        acc = self.names_of.get((venue, account))
+        if acc is None:
+            base = f"{self.names.component(venue)}:{self.names.component(account)}"
+            acc = {"wallet": f"Assets:{base}:Wallet", "collateral": f"Assets:{base}:Collateral",
+                   "loans": f"Liabilities:{base}:Loans", "interest": f"Expenses:{base}:Interest",
+                   "conversions": f"Equity:{base}:Conversions"}
+            if self.with_opening:
+                acc["opening"] = f"Equity:{base}:Opening-Balances"
+            self.names_of[(venue, account)] = acc
         return acc
 
     def open(self, venue: str, account: str, day: dt.date) -> dict[str, str]:
@@ -188,22 +202,25 @@ class _Writer:
     def posting_lines(self, postings: list[tuple[str, Decimal, str]], day: dt.date, what: str) -> list[str]:
         lines = []
         partial: dict[str, Decimal] = {}
-        with decimal.localcontext(EXACT):
-            for account, number, code in postings:
-                commodity = self.commodity(code, day)
-                key = (account, commodity)
-                self.running[key] = self.running.get(key, _ZERO) + number
-                partial[commodity] = partial.get(commodity, _ZERO) + number
-                for v in (number, self.running[key], partial[commodity]):
-                    self.digits.see(v)
-                if self.digits.needed > MAX_PRECISION:
-                    raise ExportError(f"{what}: {format(number, 'f')} {code} in {account} needs more than "
-                                      f"{MAX_PRECISION} significant digits; Beancount cannot check it exactly")
-                lines.append(f"  {account}  {_plain(number)} {commodity}\n")
+        add = EXACT.add  # exact: raises rather than rounds
+        for account, number, code in postings:
+            commodity = self.commodity(code, day)
+            key = (account, commodity)
+            text = _plain(number)
+            self.running[key] = total = add(self.running.get(key, _ZERO), number)
+            partial[commodity] = part = add(partial.get(commodity, _ZERO), number)
+            self.digits.see(text, number)
+            self.digits.sum(total)
+            self.digits.sum(part)
+            if self.digits.needed > MAX_PRECISION:
+                raise ExportError(f"{what}: {text} {code} in {account} needs more than {MAX_PRECISION} "
+                                  "significant digits; Beancount cannot check it exactly")
+            lines.append(f"  {account}  {text} {commodity}\n")
         return lines
 
     def transaction(self, ev: LoanEvent) -> None:
-        day = _day(ev.ts)
+        moment = dt.datetime.fromtimestamp(ev.ts / 1000, dt.UTC)
+        day = moment.date()
         acc = self.open(ev.venue, ev.account, day)
         postings: list[tuple[str, Decimal, str]] = []
         if ev.amount:
@@ -215,16 +232,16 @@ class _Writer:
         if ev.counter_currency is not None and ev.counter_amount:
             postings.append((acc["wallet"], ev.counter_amount, ev.counter_currency))
         residual: dict[str, Decimal] = {}
-        with decimal.localcontext(EXACT):
-            for _, number, code in postings:
-                residual[code] = residual.get(code, _ZERO) - number
+        for _, number, code in postings:
+            residual[code] = EXACT.subtract(residual.get(code, _ZERO), number)
         balancing = acc["interest"] if ev.kind is EventKind.INTEREST else acc["conversions"]
         postings += [(balancing, r, code) for code, r in residual.items() if r]
         what = f"event {ev.venue}/{ev.account}/{ev.feed}/{ev.id}"
         body = self.posting_lines(postings, day, what)
         link = f" ^{_LINK_BAD.sub('-', f'{ev.venue}-{ev.ref_id}')}" if ev.ref_id else ""
         narration = f"{ev.kind.value} {ev.currency}" + (f" ({ev.venue_type})" if ev.venue_type else "")
-        meta = [f"  id: {_q(ev.id)}\n", f"  feed: {_q(ev.feed)}\n", f"  ts: {_q(_iso(ev.ts))}\n"]
+        iso = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        meta = [f"  id: {_q(ev.id)}\n", f"  feed: {_q(ev.feed)}\n", f"  ts: {_q(iso)}\n"]
         if ev.ref_id:
             meta.append(f"  ref: {_q(ev.ref_id)}\n")
         if ev.parent_id:
@@ -306,8 +323,9 @@ async def write_beancount(
             commodity = w.commodity(k.currency, last)
             for account_name, number in ((acc["wallet"], b.wallet), (acc["loans"], b.debt.copy_negate()),
                                          (acc["collateral"], b.collateral)):
-                w.digits.see(number)
-                lines.append(f"{check_day} balance {account_name}  {_plain(number)} ~ 0 {commodity}\n")
+                text = _plain(number)
+                w.digits.see(text, number)
+                lines.append(f"{check_day} balance {account_name}  {text} ~ 0 {commodity}\n")
         w.write("\n" + "".join(lines))
     need = w.digits.needed
     if need <= DEFAULT_PRECISION:
