@@ -5,13 +5,16 @@ screenshot is saved. Run by `make test-browser` (which installs Chromium and Pla
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
+from export_support import fill, small_ledger
 
 from loanledger import SQLiteStore
 from loanledger.report import build_report, render_html
+from loanledger.testing.ledgers import three_book_events
 
 pytestmark = pytest.mark.browser
 
@@ -20,22 +23,29 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
-@pytest.mark.parametrize("ledger", ["demo", "books"])
-async def test_report_renders_in_headless_chromium(ledger: str, request: pytest.FixtureRequest,
-                                                  tmp_path: Path) -> None:
+@pytest.fixture(params=["demo", "books"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Path]:
     """`demo`: the demo ledger (`loanledger demo`); `books`: a generated three-book history."""
+    if request.param == "demo":
+        return "demo", request.getfixturevalue("demo_db")
+    db = tmp_path / "books.db"
+    asyncio.run(fill(db, [*three_book_events(3000, seed=5), *small_ledger()]))
+    return "books", db
+
+
+async def test_report_renders_in_headless_chromium(ledger: tuple[str, Path], tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no browser at {CHROMIUM}: `make test-browser` installs Debian's chromium package")
     from playwright.async_api import async_playwright
 
-    db: Path = request.getfixturevalue("demo_db" if ledger == "demo" else "books_db")
+    name, db = ledger
     async with SQLiteStore(db, read_only=True) as store:
         data = await build_report(store)
     page_file = tmp_path / "report.html"
     page_file.write_text(render_html(data), encoding="utf-8")
     shots = Path(os.environ.get("LOANLEDGER_SCREENSHOTS", str(tmp_path)))
     shots.mkdir(parents=True, exist_ok=True)
-    shot = shots / f"report-{ledger}.png"
+    shot = shots / f"report-{name}.png"
 
     errors: list[str] = []
     requests: list[str] = []
@@ -59,7 +69,7 @@ async def test_report_renders_in_headless_chromium(ledger: str, request: pytest.
             await browser.close()
     assert title == "loanledger report"
     assert charts == len(data.positions) + len(data.interest) > 0
-    if ledger == "books":
+    if name == "books":
         assert len(data.positions) >= 4 and len(data.interest) >= 2
     for chart in sizes:
         assert chart["box"] > 300, chart["id"]  # laid out at a readable width
