@@ -1,8 +1,8 @@
-"""`make bench`: decode throughput, end-to-end budget use and flat memory, as three tables.
+"""`make bench`: decode throughput, end-to-end budget use, flat memory and export costs, as four tables.
 
     python benchmarks/run.py                 # the full run (about 4-5 minutes on 2 cores)
     python benchmarks/run.py --quick         # smaller parameters (about a minute)
-    python benchmarks/run.py --only decode   # one part (decode, sync, memory)
+    python benchmarks/run.py --only decode   # one part (decode, sync, memory, export)
     python benchmarks/run.py --markdown FILE # also write the tables and the machine note to FILE
 
 Headline figures are ratios (loanledger against the baselines and the ceiling, achieved
@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import decode  # noqa: E402
+import export  # noqa: E402
 import memory  # noqa: E402
 import sync  # noqa: E402
 
@@ -38,7 +39,8 @@ def machine_note() -> str:
     except OSError:
         pass
     versions = []
-    for dist in ("loanledger", "msgspec", "aiohttp", "aiolimiter", "orjson", "pydantic", "pydantic-core", "psutil"):
+    for dist in ("loanledger", "msgspec", "aiohttp", "aiolimiter", "orjson", "pydantic", "pydantic-core", "psutil",
+                 "pyarrow"):
         try:
             versions.append(f"{dist} {metadata.version(dist)}")
         except metadata.PackageNotFoundError:
@@ -54,10 +56,10 @@ def machine_note() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="loanledger benchmarks: decode, sync, memory")
     ap.add_argument("--quick", action="store_true", help="smaller parameters (a smoke run)")
-    ap.add_argument("--only", choices=("decode", "sync", "memory"), action="append")
+    ap.add_argument("--only", choices=("decode", "sync", "memory", "export"), action="append")
     ap.add_argument("--markdown", help="also write the tables and the machine note to this file")
     args = ap.parse_args(argv)
-    parts = args.only or ["decode", "sync", "memory"]
+    parts = args.only or ["decode", "sync", "memory", "export"]
 
     def note(msg: str) -> None:
         print(f"  {msg}", file=sys.stderr, flush=True)
@@ -90,6 +92,16 @@ def main(argv: list[str] | None = None) -> int:
         ok &= max(r.peak_rss for r in runs) <= 1.10 * runs[0].peak_rss
         print(text, flush=True)
         out += [f"## 3. Memory: peak RSS streaming {sizes[0]:,} vs {sizes[1]:,} events", "", text, ""]
+    if "export" in parts:
+        n = 100_000 if args.quick else 1_000_000
+        print(f"\n## 4. Export: {n:,} events per format (the real command, a fresh process each)\n", flush=True)
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            runs4 = export.run(n, Path(tmp), progress=note)
+        text = export.table(runs4)
+        print(text, flush=True)
+        out += [f"## 4. Export: {n:,} events per format", "", text, ""]
     print(f"\n(benchmarks took {time.perf_counter() - started:.0f} s)")
     if args.markdown:
         Path(args.markdown).write_text("\n".join(out))

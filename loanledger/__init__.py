@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         VenueUnavailable,
     )
     from .events import EventKind, EventStatus, LoanEvent
+    from .exports import to_arrow
     from .feeds import FeedSpec
     from .ledger import FeedReport, Ledger, SyncReport
     from .paginate import Feed, FeedPage
@@ -99,6 +100,7 @@ __all__ = [
     "Verdict",
     "decode",
     "open_store",
+    "to_arrow",
     "__version__",
 ]
 
@@ -112,6 +114,7 @@ _EXPORTS = {
         "RateLimited", "RequestTimeout", "StoreError", "TransportError", "VenueError", "VenueUnavailable",
     ),
     ".events": ("EventKind", "EventStatus", "LoanEvent"),
+    ".exports": ("to_arrow",),  # needs the `arrow` extra (pyarrow)
     ".feeds": ("FeedSpec",),
     ".ledger": ("FeedReport", "Ledger", "SyncReport"),
     ".paginate": ("Feed", "FeedPage"),
@@ -131,7 +134,8 @@ _EXPORTS = {
 
 #: the public submodules, reachable as attributes (``loanledger.events``) once imported or on first use
 _SUBMODULES = (
-    "cli", "client", "errors", "events", "feeds", "ledger", "paginate", "ratelimit", "reconcile", "registry", "signing",
+    "cli", "client", "errors", "events", "exports", "feeds", "ledger", "paginate", "ratelimit", "reconcile",
+    "registry", "report", "signing",
     "store", "transport", "venues",
 )
 

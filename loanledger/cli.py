@@ -1,4 +1,4 @@
-"""The `loanledger` command: sync, export, balances, reconcile, demo, simulate, feeds (docs/CLI.md).
+"""The `loanledger` command: sync, export, report, balances, reconcile, demo, simulate, feeds (docs/CLI.md).
 
 Keys never live in the config file: it names the environment variables (or
 PEM file paths) that hold them. Everything that can be checked (arguments,
@@ -64,6 +64,7 @@ _INTERRUPTED = {
     "sync": "interrupted; nothing was lost: every stored page was committed whole with its checkpoint, "
             "and a re-run resumes from there",
     "export": "interrupted; the ledger is unchanged (export only reads it) and no --output file was written",
+    "report": "interrupted; the ledger is unchanged and no --output file was written",
     "demo": "interrupted",
     "balances": "interrupted; the ledger is unchanged (balances only reads it)",
     "reconcile": "interrupted; the ledger is unchanged (reconcile only reads it)",
@@ -439,7 +440,14 @@ def _cell(value: Any) -> Any:
 
 async def _write_events(events: AsyncIterator[LoanEvent], fmt: str, out: IO[bytes]) -> int:
     n = 0
-    if fmt == "csv":
+    if fmt in ("parquet", "koinly", "cointracking"):
+        from .exports import write_cointracking, write_koinly, write_parquet
+
+        if fmt == "parquet":
+            n = await write_parquet(events, out)
+        else:
+            n = await (write_koinly if fmt == "koinly" else write_cointracking)(events, out)
+    elif fmt == "csv":
         buf = io.StringIO(newline="")
         writer = csv.writer(buf)
         writer.writerow(FIELDS)
@@ -468,8 +476,18 @@ async def cmd_export(args: argparse.Namespace) -> int:
     since, until = parse_time(args.since, "since"), parse_time(args.until, "until")
     if since is not None and until is not None and since > until:
         raise UsageError("--since is after --until")
+    if args.format == "beancount" and (args.kind or args.currency):
+        raise UsageError("--kind/--currency: a beancount export keeps whole books (its balance assertions are "
+                         "the store's sums); filter by --venue, --account, --feed, --since or --until")
     if not Path(args.db).exists():
         raise UsageError(f"--db: {args.db} does not exist")
+    if args.format == "parquet":
+        from .exports.arrow import _require_pyarrow
+
+        try:
+            _require_pyarrow()
+        except ImportError as exc:
+            raise UsageError(f"--format parquet: {exc}") from None
     output = _Output(args.output) if args.output else None
     store = SQLiteStore(args.db, read_only=True)  # never creates nor migrates a file
     try:
@@ -477,6 +495,21 @@ async def cmd_export(args: argparse.Namespace) -> int:
             await store.open()
         except StoreError as exc:
             raise UsageError(f"--db: {exc}") from None
+        if args.format == "beancount":
+            from .exports.beancount import write_beancount
+
+            try:
+                n = await write_beancount(store, output.file if output else sys.stdout.buffer, venue=args.venue,
+                                          account=args.account, feed=args.feed, since=since, until=until,
+                                          path_hint=args.output or "ledger.beancount")
+                (output.file if output else sys.stdout.buffer).flush()
+            except BrokenPipeError:
+                raise StdoutClosed("stdout is closed") from None
+            if output is not None:
+                output.commit()
+                output = None
+            print(f"exported {n} transactions" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+            return EXIT_OK
         events = store.events(venue=args.venue, account=args.account, feed=args.feed, kind=args.kind,
                               currency=args.currency, since=since, until=until)
         try:
@@ -496,7 +529,8 @@ async def cmd_export(args: argparse.Namespace) -> int:
         if output is not None:
             output.discard()
         await store.close()
-    print(f"exported {n} events" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    unit = "rows" if args.format in ("koinly", "cointracking") else "events"
+    print(f"exported {n} {unit}" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
     return EXIT_OK
 
 
@@ -599,6 +633,48 @@ async def cmd_reconcile(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FEED_FAILED
 
 
+async def cmd_report(args: argparse.Namespace) -> int:
+    from .ledger import Ledger
+    from .reconcile import ReconcileReport
+    from .report import build_report, render_html
+
+    clients: list[VenueClient] = []
+    if args.config:  # everything checked before the ledger is opened or a request is sent
+        cfg = load_config(args.config)
+        limits = RateLimits(scale=cfg.rate_scale)
+        clients = [build_client(a, limits) for a in cfg.accounts]
+    store = _reading(args.db, "--db")  # a SQLite path or a postgresql:// URL, never created nor changed
+    output = _Output(args.output) if args.output else None
+    ledger = Ledger(clients, store=store) if clients else None  # reconcile reads through a read-only store
+    verdict: ReconcileReport | None = None
+    try:
+        await _open_reading(store, "--db")
+        if ledger is not None:
+            verdict = await ledger.reconcile()
+        data = await build_report(store, reconcile=verdict)
+        page = render_html(data).encode()
+        try:
+            (output.file if output else sys.stdout.buffer).write(page)
+            (output.file if output else sys.stdout.buffer).flush()
+        except BrokenPipeError:
+            raise StdoutClosed("stdout is closed") from None
+        if output is not None:
+            output.commit()
+            output = None
+    finally:
+        if output is not None:
+            output.discard()
+        if ledger is not None:
+            await ledger.close()  # its clients and the store
+        else:
+            await store.close()
+    what = "no reconcile verdict (no --config)" if verdict is None else (
+        "reconcile: matched or explained" if verdict.ok else f"reconcile: {len(verdict.differences)} differences")
+    print(f"report of {data.events} events, {len(data.positions)} currencies with debt or collateral, "
+          f"{what}" + (f": {args.output}" if args.output else ""), file=sys.stderr)
+    return EXIT_OK if verdict is None or verdict.ok else EXIT_FEED_FAILED
+
+
 async def cmd_simulate(args: argparse.Namespace) -> int:
     import signal
 
@@ -686,6 +762,10 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 # --- the parser ------------------------------------------------------------------------------
 
 
+#: export formats beyond the event dumps (loanledger/exports/)
+_MORE_FORMATS = ("parquet", "beancount", "koinly", "cointracking")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (exit 2)."""
 
@@ -754,12 +834,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--keep-raw", action="store_true", help="store each record's venue JSON too (for audit)")
     _add_debug(s)
 
-    e = sub.add_parser("export", help="write stored events as JSON lines, CSV or msgpack",
+    e = sub.add_parser("export", help="write stored events as JSON lines, CSV, msgpack, Parquet, Beancount or "
+                                      "tax-tool CSV",
                        description="Stored events in ts order. Opens the ledger read-only.")
     e.add_argument("--db", required=True, metavar="FILE", help="the SQLite ledger to read (never created nor changed)")
-    e.add_argument("--format", choices=["jsonl", "csv", "msgpack"], default="jsonl",
+    e.add_argument("--format", choices=["jsonl", "csv", "msgpack", *_MORE_FORMATS], default="jsonl",
                    help="jsonl (default): one JSON object a line; csv: a header row and one row per event; "
-                        "msgpack: one msgpack map per event, back to back")
+                        "msgpack: one msgpack map per event, back to back; parquet: typed columns, exact "
+                        "decimals (the arrow extra); beancount: a double-entry ledger with balance assertions; "
+                        "koinly / cointracking: the tax tools' CSV imports (docs/CLI.md)")
     e.add_argument("--output", metavar="FILE", help="write FILE (whole, or not at all) instead of stdout")
     e.add_argument("--since", metavar="TIME", help="only events at or after TIME (ms, YYYY-MM-DD or ISO-8601)")
     e.add_argument("--until", metavar="TIME", help="only events at or before TIME (ms, YYYY-MM-DD or ISO-8601)")
@@ -798,6 +881,18 @@ def parser() -> argparse.ArgumentParser:
                         "venue:account:feed_id (default: each account's feeds from the config, else all)")
     r.add_argument("--format", choices=["table", "json"], default="table",
                    help="table (default): the checks and the verdict in words; json: one object")
+    _add_debug(r)
+
+    r = sub.add_parser("report", help="one self-contained HTML page: debt, collateral, interest, reconcile, feeds",
+                       description="Write one offline HTML page made from the ledger: outstanding debt and collateral "
+                                   "per currency over time, interest paid per month and venue, the reconcile "
+                                   "verdict (with --config) and per-feed coverage.")
+    r.add_argument("--db", required=True, metavar="LEDGER",
+                   help="the ledger to read: a SQLite file or a postgresql:// URL (never created nor changed)")
+    r.add_argument("--output", metavar="FILE", help="write FILE (whole, or not at all) instead of stdout")
+    r.add_argument("--config", metavar="FILE",
+                   help="loanledger.toml: reconcile the ledger with every configured account's venue positions "
+                        "now and show the verdict (exit 1 when it differs)")
     _add_debug(r)
 
     d = sub.add_parser("demo", help="the simulator, three venues, a full and an incremental sync",
@@ -859,6 +954,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
         "sync": cmd_sync, "export": cmd_export, "demo": cmd_demo, "simulate": cmd_simulate,
         "balances": cmd_balances, "reconcile": cmd_reconcile,
+
+
+        "report": cmd_report,
     }
     try:
         if args.command == "feeds":

@@ -73,9 +73,16 @@ async def postgres_dsn(postgres_server: TempPostgres) -> AsyncIterator[str]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak", action="store_true", default=False, help="run the long soak variants")
+    parser.addoption("--browser", action="store_true", default=False,
+                     help="run the headless-browser tests (make test-browser)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--browser"):
+        skip_browser = pytest.mark.skip(reason="renders in headless Chromium: run with `make test-browser`")
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(skip_browser)
     if config.getoption("--soak"):
         return
     skip = pytest.mark.skip(reason="soak variant: run with `make soak`")

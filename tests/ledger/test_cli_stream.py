@@ -4,6 +4,7 @@ and resumes exactly (the command as a subprocess; the simulator in the test proc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 from pathlib import Path
@@ -51,7 +52,19 @@ async def test_a_reader_that_stops_reading_holds_the_commits_back(tmp_path: Path
         cfg.write_text(config(sim.base_url, scale=SCALE))
         db = tmp_path / "l.db"
         proc = await start_cli("sync", "--config", str(cfg), "--db", str(db), "--stream", "jsonl", "--quiet")
+        assert proc.stdout is not None
+        head = bytearray()
+
+        async def read_until_cancelled() -> None:  # a reader that keeps up at first
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(65536):
+                head.extend(chunk)
+
+        reader = asyncio.create_task(read_until_cancelled())
         await wait_for_commit(db, proc)
+        reader.cancel()  # ... then stops reading: the pipe fills up
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
         quiet_since, last = asyncio.get_running_loop().time(), committed(db)
         while asyncio.get_running_loop().time() - quiet_since < 1.5:  # until nothing commits for 1.5 s
             await asyncio.sleep(0.05)
@@ -59,9 +72,10 @@ async def test_a_reader_that_stops_reading_holds_the_commits_back(tmp_path: Path
                 quiet_since, last = asyncio.get_running_loop().time(), committed(db)
         assert proc.returncode is None, "the sync ended: it did not fill the pipe"
         proc.send_signal(signal.SIGKILL)
-        assert proc.stdout is not None
-        written = await proc.stdout.read()
+        rest = await proc.stdout.read()
         await proc.wait()
+        written = bytes(head) + rest
+        assert len(rest) >= 60_000  # the pipe was full
         lines = written.split(b"\n")[:-1]  # a page written in part ends in a partial line
         assert len(written) >= 60_000  # the pipe was full
         stored = await stored_keys(db)
