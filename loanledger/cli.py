@@ -34,6 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+import aiohttp
 import msgspec
 
 from ._args import check_label, to_ms
@@ -62,6 +63,9 @@ _INTERRUPTED = {
             "and a re-run resumes from there",
     "export": "interrupted; the ledger is unchanged (export only reads it) and no --output file was written",
     "demo": "interrupted",
+    "schedule": "interrupted; the jobs already queued stay queued",
+    "worker": "interrupted; running jobs had --shutdown-timeout to finish, the rest continue their feeds "
+              "in new jobs",
 }
 
 
@@ -203,9 +207,10 @@ def _env(var: str | None, what: str, account: str) -> str | None:
     return value
 
 
-def build_client(a: AccountConfig, limits: RateLimits) -> VenueClient:
+def build_client(a: AccountConfig, limits: RateLimits, *, session: aiohttp.ClientSession | None = None) -> VenueClient:
     """A client for one configured account, credentials read from the environment and
-    key files now (no request: a client opens its session on its first request)."""
+    key files now (no request: a client opens its session on its first request).
+    `session`: an aiohttp session the client uses and never closes (the workers' per job)."""
     key = _env(a.api_key_env, "API key", a.name)
     assert key is not None
     pem: str | None = None
@@ -224,12 +229,14 @@ def build_client(a: AccountConfig, limits: RateLimits) -> VenueClient:
             passphrase = _env(a.passphrase_env, "passphrase", a.name)
             if secret is None or passphrase is None:
                 raise UsageError(f"account {a.name}: okx needs secret_env and passphrase_env")
-            return OKX(key, secret, passphrase, account=a.name, base_url=a.base_url, demo=a.demo, limits=limits)
+            return OKX(key, secret, passphrase, account=a.name, base_url=a.base_url, demo=a.demo, limits=limits,
+                       session=session)
         if a.venue == "binance":
             return Binance(key, _env(a.secret_env, "secret", a.name), private_key=pem, private_key_password=password,
-                           account=a.name, base_url=a.base_url, limits=limits)
+                           account=a.name, base_url=a.base_url, limits=limits, session=session)
         return Bybit(key, _env(a.secret_env, "secret", a.name), private_key=pem, private_key_password=password,
-                     account=a.name, base_url=a.base_url, testnet=a.testnet, limits=limits)
+                     account=a.name, base_url=a.base_url, testnet=a.testnet, limits=limits,
+                     session=session)
     except (InvalidArgument, TypeError) as exc:
         where = f" (private_key_file {a.private_key_file})" if pem is not None else ""
         raise UsageError(f"account {a.name}: {exc}{where}") from None
@@ -558,6 +565,124 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return await run_demo(db=args.db, seed=args.seed, out=sys.stdout, size=args.size)
 
 
+# --- scale-out: schedule and worker (loanledger/workers.py) ----------------------------------
+
+
+def _postgres_db(db: str) -> str:
+    """--db of `schedule` and `worker`: a PostgreSQL URL (workers on several hosts share it)."""
+    from .store.factory import POSTGRES_SCHEMES
+
+    if not db.startswith(POSTGRES_SCHEMES):
+        raise UsageError(f"--db: workers need a PostgreSQL URL (postgresql://user@host/dbname), not {db!r}: "
+                         "a SQLite file serves one process (loanledger sync)")
+    try:
+        import procrastinate  # noqa: F401
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise UsageError("schedule and worker need the postgres extra: pip install 'loanledger[postgres]'") from None
+    return db
+
+
+async def cmd_schedule(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    db = _postgres_db(args.db)
+    from .workers import SyncWorkers, plan_jobs
+
+    jobs = plan_jobs(cfg, args.feeds)  # every API-key variable is read before the database is touched
+    workers = SyncWorkers(db, pool_size=1)
+    try:
+        await workers.open()
+    except StoreError as exc:
+        raise UsageError(f"--db: {exc}") from None
+    try:
+        while True:
+            try:
+                r = await workers.schedule(jobs)
+                print(f"loanledger schedule: queued {r.queued} sync jobs; {r.waiting} feeds already had one "
+                      f"waiting ({len(jobs)} feeds)", file=sys.stderr, flush=True)
+            except StoreError as exc:
+                if args.every is None:
+                    raise
+                print(f"loanledger: {exc}; trying again in {args.every:g}s", file=sys.stderr, flush=True)
+            if args.every is None:
+                return EXIT_OK
+            await asyncio.sleep(args.every)
+    finally:
+        await workers.close()
+
+
+class _QuietJobErrors(logging.Filter):
+    """procrastinate logs each failed job with a traceback; the worker's own line says it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "action", None) not in ("job_error", "job_error_retry")
+
+
+def _worker_logging(debug: bool) -> None:
+    if debug:
+        return  # main() sent every logger to stderr at DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(_QuietJobErrors())
+    for name, level in (("loanledger.workers", logging.INFO), ("procrastinate", logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+async def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+    import socket
+
+    cfg = load_config(args.config)
+    db = _postgres_db(args.db)
+    from .workers import VENUE_QUEUES, SyncWorkers
+
+    if args.stalled_after < 3:
+        raise UsageError(f"--stalled-after: {args.stalled_after:g} is below 3 seconds (three heartbeats)")
+    queues = args.queues or list(VENUE_QUEUES)
+    limits = RateLimits(scale=cfg.rate_scale)  # this process's: shared by every job it runs
+    served = [a for a in cfg.accounts if a.venue in queues]
+    if not served:
+        raise UsageError(f"--queues: {cfg.source} has no account of {', '.join(queues)}")
+    for a in served:  # every credential of the accounts served, checked now (no request)
+        await build_client(a, limits).close()
+    workers = SyncWorkers(db, config=cfg, limits=limits, stalled_after=args.stalled_after,
+                          local_address=args.local_address, pool_size=args.concurrency + 1)
+    try:
+        await workers.open()
+    except StoreError as exc:
+        raise UsageError(f"--db: {exc}") from None
+    name = args.name or f"{socket.gethostname()}-{os.getpid()}"
+    _worker_logging(getattr(args, "debug", False))
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, terminate)
+    print(f"loanledger worker {name}: queues {', '.join(queues)}, concurrency {args.concurrency}, "
+          f"ledger {workers.store.target}; Ctrl-C or SIGTERM stops it", file=sys.stderr, flush=True)
+    try:
+        await workers.run(concurrency=args.concurrency, queues=queues, name=name, poll=args.poll,
+                          shutdown_timeout=args.shutdown_timeout)
+    except asyncio.CancelledError:
+        if terminated and task.uncancel() == 0:
+            print(f"loanledger worker {name}: stopped (SIGTERM)", file=sys.stderr)
+            return EXIT_OK
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        await workers.close()
+    return EXIT_OK
+
+
 def cmd_feeds(args: argparse.Namespace) -> int:
     print(f"{'FEED':<45} {'VENUE':<8} {'PATH':<52} CURSOR")
     for feed_id, spec in FEEDS.items():
@@ -601,6 +726,30 @@ def _positive(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: must be a number above 0")
     return value
+
+
+def _duration(text: str) -> float:
+    """An argparse type: a duration of at least 1 s, as seconds (90, 30s, 5m, 1h)."""
+    units = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+    number = text.rstrip("smh")
+    unit = text[len(number):]
+    try:
+        value = float(number) * units[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90, 30s, 5m or 1h") from None
+    if not 1 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1 second")
+    return value
+
+
+def _ip(text: str) -> str:
+    """An argparse type: an IPv4 or IPv6 address."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
 
 
 def _add_debug(p: argparse.ArgumentParser) -> None:
@@ -678,6 +827,55 @@ def parser() -> argparse.ArgumentParser:
                         "directory removed when the simulator stops)")
     _add_debug(m)
 
+    queues = ["okx", "binance", "bybit"]  # loanledger.workers.VENUE_QUEUES (imported only when run)
+    q = sub.add_parser("schedule", help="queue one sync job per (venue, account, feed) for the workers, once or "
+                                        "periodically",
+                       description="Queue one sync job per selected feed in the PostgreSQL ledger's job queue "
+                                   "(procrastinate), for `loanledger worker` processes on any host. A feed that "
+                                   "already has a job waiting keeps it. Applies or checks the job-queue and ledger "
+                                   "schemas first. Reads the accounts' API-key variables (for the per-UID locks), "
+                                   "never their secrets.")
+    q.add_argument("--config", required=True, metavar="FILE",
+                   help="loanledger.toml: the accounts (the workers must use the same accounts)")
+    q.add_argument("--db", required=True, metavar="URL",
+                   help="the PostgreSQL ledger holding the queue: postgresql://user@host:port/dbname "
+                        "(keep the password in PGPASSWORD or ~/.pgpass, out of the command line)")
+    q.add_argument("--every", type=_duration, metavar="DURATION",
+                   help="queue again every DURATION (90, 30s, 5m, 1h) until stopped; default: once")
+    q.add_argument("--feeds", nargs="+", metavar="SELECTOR",
+                   help="only these: feed ids, venues, venue:account or venue:account:feed_id "
+                        "(default: each account's feeds from the config, else all)")
+    _add_debug(q)
+
+    w = sub.add_parser("worker", help="run sync jobs from the PostgreSQL job queue (one process per host)",
+                       description="Run the sync jobs `loanledger schedule` queued: each syncs one feed of one "
+                                   "account into the PostgreSQL ledger, resuming from its checkpoint. Run one "
+                                   "worker process per host (per outgoing IP address): per-IP budgets are per "
+                                   "process. Jobs of a worker that dies are retried by the others. SIGTERM stops "
+                                   "it (exit 0), Ctrl-C too (exit 130); running jobs get --shutdown-timeout.")
+    w.add_argument("--config", required=True, metavar="FILE",
+                   help="loanledger.toml: the accounts and the environment variables holding their keys")
+    w.add_argument("--db", required=True, metavar="URL",
+                   help="the PostgreSQL ledger holding the queue: postgresql://user@host:port/dbname "
+                        "(keep the password in PGPASSWORD or ~/.pgpass, out of the command line)")
+    w.add_argument("--concurrency", type=_count(1, 256), default=4, metavar="N",
+                   help="jobs (feeds) run at once by this process (default: 4)")
+    w.add_argument("--queues", nargs="+", choices=queues, metavar="VENUE",
+                   help=f"only the jobs of these venues ({', '.join(queues)}; default: all)")
+    w.add_argument("--name", metavar="NAME", help="this worker's name in the queue (default: host-pid)")
+    w.add_argument("--local-address", type=_ip, metavar="IP",
+                   help="send venue requests from this local IP address (a host with several outgoing "
+                        "addresses runs one worker per address, each with its own per-IP budget)")
+    w.add_argument("--poll", type=_positive, default=1.0, metavar="SECONDS",
+                   help="seconds between looks for jobs whose feed lock was released (default: 1)")
+    w.add_argument("--stalled-after", type=_positive, default=30.0, metavar="SECONDS",
+                   help="a worker silent this long (no heartbeat) is taken for dead and its jobs are retried "
+                        "by the others; at least 3 (default: 30)")
+    w.add_argument("--shutdown-timeout", type=_positive, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM or Ctrl-C, seconds running jobs get to finish before they are cancelled "
+                        "(default: 30)")
+    _add_debug(w)
+
     f = sub.add_parser("feeds", help="list every feed id with its venue, path and cursor kind",
                        description="Every feed id, its venue, its endpoint path and its cursor kind.")
     _add_debug(f)
@@ -710,6 +908,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
         "sync": cmd_sync, "export": cmd_export, "demo": cmd_demo, "simulate": cmd_simulate,
+        "schedule": cmd_schedule, "worker": cmd_worker,
     }
     try:
         if args.command == "feeds":
