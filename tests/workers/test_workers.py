@@ -64,7 +64,7 @@ def test_one_job_per_feed_locked_by_its_rate_limit_identity(config: Config, worl
         client = world.client(j.venue, 0)
         assert j.lock == rate_identity(j.venue, client.transport.scope_id, j.feed)
         assert j.lock.endswith(FEEDS[j.feed].path)
-        assert "wk-" not in j.lock  # the API key appears only as its fingerprint
+        assert "fleet-" not in j.lock  # the API key appears only as its fingerprint
     okx = {j.feed: j for j in jobs if j.venue == "okx"}
     assert okx["okx.convert_history"].lock != okx["okx.flexible_loan_history"].lock  # per endpoint
 
@@ -92,8 +92,8 @@ def test_selection_follows_the_sync_rules(config: Config) -> None:
 
 
 def test_a_missing_api_key_variable_is_named(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("WK_BYBIT_KEY_0")
-    with pytest.raises(UsageError, match="WK_BYBIT_KEY_0"):
+    monkeypatch.delenv("FLEET_BYBIT_KEY_0")
+    with pytest.raises(UsageError, match="FLEET_BYBIT_KEY_0"):
         plan_jobs(config)
 
 
@@ -138,7 +138,7 @@ async def test_jobs_sync_every_feed_exactly_then_incrementally(workers: SyncWork
     # field by field: the stored events are what a direct walk of the simulator yields
     async with PostgresStore(postgres_dsn, read_only=True) as store:
         for v in ("okx", "binance", "bybit"):
-            async with world.client(v, 0, limits=RateLimits(scale=world.rate_scale)) as client:
+            async with world.client(v, 0, limits=RateLimits(scale=world.sim.rate_scale)) as client:
                 for f in client.feed_ids():
                     walked = sorted([ev async for ev in client.events(f)], key=lambda e: e.id)
                     kept = sorted([ev async for ev in store.events(venue=v, feed=f)], key=lambda e: e.id)
@@ -169,8 +169,8 @@ def twins(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int)
         monkeypatch.setenv(k, v)
     text = path.read_text()
     for i in range(1, n + 1):
-        text += (f'[[account]]\nvenue = "bybit"\nname = "twin-{i}"\napi_key_env = "WK_BYBIT_KEY_0"\n'
-                 f'secret_env = "WK_BYB_SECRET"\nbase_url = "{world.sim.base_url}"\n')
+        text += (f'[[account]]\nvenue = "bybit"\nname = "twin-{i}"\napi_key_env = "FLEET_BYBIT_KEY_0"\n'
+                 f'secret_env = "FLEET_BYB_SECRET"\nbase_url = "{world.sim.base_url}"\n')
     path.write_text(text)
     return load_config(path)
 
@@ -254,7 +254,7 @@ async def test_a_checkpoint_moved_by_another_writer_fails_the_job_and_the_next_r
     worker_calls = 0
 
     async def other_writer() -> None:
-        limits = RateLimits(scale=world.rate_scale)
+        limits = RateLimits(scale=world.sim.rate_scale)
         async with Ledger([world.client("binance", 0, limits=limits)], store=PostgresStore(postgres_dsn)) as ledger:
             async for _ in ledger.sync([feed]):
                 pass
@@ -291,7 +291,7 @@ async def test_an_auth_failure_is_recorded_and_not_retried(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     path, env = write_config(tmp_path, world)
-    env["WK_OKX_PASS"] = "not-the-passphrase"
+    env["FLEET_OKX_PASS"] = "not-the-passphrase"
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     cfg = load_config(path)

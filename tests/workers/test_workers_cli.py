@@ -105,7 +105,7 @@ async def test_a_worker_reports_failures_on_one_line_each(
     setup: tuple[str, dict[str, str]], postgres_dsn: str
 ) -> None:
     config, env = setup
-    env = {**env, "WK_BYB_SECRET": "wrong-secret"}
+    env = {**env, "FLEET_BYB_SECRET": "wrong-secret"}
     assert (await run("schedule", "--config", config, "--db", postgres_dsn, "--feeds", "bybit:bybit-0", env=env))[0] == 0
     proc = await start("worker", "--config", config, "--db", postgres_dsn, "--queues", "bybit", env=env)
     try:
@@ -158,14 +158,14 @@ async def test_missing_credentials_and_a_wrong_password_exit_2_naming_them(
     setup: tuple[str, dict[str, str]], postgres_dsn: str
 ) -> None:
     config, env = setup
-    no_key = {k: v for k, v in env.items() if k != "WK_OKX_KEY_0"}
+    no_key = {k: v for k, v in env.items() if k != "FLEET_OKX_KEY_0"}
     code, err = await run("schedule", "--config", config, "--db", postgres_dsn, env=no_key)
-    assert code == 2 and "WK_OKX_KEY_0 (API key) is not set" in err
+    assert code == 2 and "FLEET_OKX_KEY_0 (API key) is not set" in err
     # schedule never reads a secret; a worker needs them all
-    no_secret = {k: v for k, v in env.items() if k != "WK_BYB_SECRET"}
+    no_secret = {k: v for k, v in env.items() if k != "FLEET_BYB_SECRET"}
     assert (await run("schedule", "--config", config, "--db", postgres_dsn, env=no_secret))[0] == 0
     code, err = await run("worker", "--config", config, "--db", postgres_dsn, env=no_secret)
-    assert code == 2 and "WK_BYB_SECRET (secret) is not set" in err
+    assert code == 2 and "FLEET_BYB_SECRET (secret) is not set" in err
     # ... of the venues it serves
     proc = await start("worker", "--config", config, "--db", postgres_dsn, "--queues", "okx", "binance",
                        env=no_secret)

@@ -11,24 +11,16 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
 
-from loanledger import OKX, Binance, Bybit, FEEDS
-from loanledger.client import VenueClient
 from loanledger.testing import Simulator
+from loanledger.testing.fleet import Fleet
 
-DATA = Path(__file__).resolve().parent.parent / "data"
 VENUES = ("okx", "binance", "bybit")
-
-# Credentials of the simulated accounts (account i's API key is the key plus i)
-OKX_KEY, OKX_SECRET, OKX_PASS = "wk-okx-key-", "wk-okx-SECRET-p3Q9", "wk-okx-PASS-t7Rk"
-BNB_KEY, BNB_PEM_FILE = "wk-bnb-key-", DATA / "ed25519_test_key.pem"
-BYB_KEY, BYB_SECRET = "wk-byb-key-", "wk-byb-SECRET-c5Lm"
 
 #: the simulator's rate-limit answers: OKX 50011, Binance -1003 (429/418), Bybit 10006 (and
 #: HTTP 403 for its per-IP limit)
@@ -67,75 +59,17 @@ class WorkerSimulator(Simulator):
         self.seen.append(Seen(request.headers.get("User-Agent", ""), request.remote or ""))
 
 
-@dataclass
-class World:
-    """`n` accounts per venue on a simulator (labels ``<venue>-<i>``)."""
-
-    sim: Simulator
-    n: int
-    rate_scale: float
-    accounts: list[tuple[str, str]] = field(default_factory=list)  # (venue, label)
-
-    def venue(self, name: str) -> Any:
-        return getattr(self.sim, name)
-
-    def expected(self, venue: str, account: str, feed: str) -> set[str]:
-        return set(self.venue(venue).expected_ids(account, feed))
-
-    def feeds(self) -> list[tuple[str, str, str]]:
-        """Every (venue, account, feed) of the world."""
-        return [(v, a, f) for v, a in self.accounts for f, spec in FEEDS.items() if spec.venue == v]
-
-    def client(self, venue: str, i: int, **kw: Any) -> VenueClient:
-        """A client for account i (as the worker builds it from the config)."""
-        base = {"account": f"{venue}-{i}", "base_url": self.sim.base_url, **kw}
-        if venue == "okx":
-            return OKX(f"{OKX_KEY}{i}", OKX_SECRET, OKX_PASS, **base)
-        if venue == "binance":
-            return Binance(f"{BNB_KEY}{i}", private_key=BNB_PEM_FILE.read_text(), **base)
-        return Bybit(f"{BYB_KEY}{i}", BYB_SECRET, **base)
+World = Fleet  # the tests' name for the simulated accounts
 
 
-def populate(sim: Simulator, n: int, *, seed: int, scale: float, venues: Iterable[str] = VENUES) -> World:
-    """Add `n` accounts per venue to `sim`, each with a generated history of size `scale`."""
-    world = World(sim, n, sim.rate_scale)
-    pub = serialization.load_pem_private_key(BNB_PEM_FILE.read_bytes(), None).public_key()
-    for i in range(n):
-        for v in venues:
-            label = f"{v}-{i}"
-            if v == "okx":
-                acct: Any = sim.okx.add_account(f"{OKX_KEY}{i}", OKX_SECRET, OKX_PASS, label=label)
-            elif v == "binance":
-                acct = sim.binance.add_account(f"{BNB_KEY}{i}", public_key=pub, label=label)
-            else:
-                acct = sim.bybit.add_account(f"{BYB_KEY}{i}", secret=BYB_SECRET, label=label)
-            world.venue(v).populate(acct, seed=seed * 1000 + i, scale=scale)
-            world.accounts.append((v, label))
-    return world
+def populate(sim: Simulator, n: int, *, seed: int, scale: float, venues: Iterable[str] = VENUES) -> Fleet:
+    """`n` accounts per venue on `sim`, each with a generated history of size `scale`."""
+    return Fleet.populate(sim, n, seed=seed, size=scale, venues=venues)
 
 
-def write_config(directory: Path, world: World, *, base_url: str | None = None) -> tuple[Path, dict[str, str]]:
-    """A loanledger.toml for every account of `world` and the environment it reads."""
-    url = base_url or world.sim.base_url
-    env = {"WK_OKX_SECRET": OKX_SECRET, "WK_OKX_PASS": OKX_PASS, "WK_BYB_SECRET": BYB_SECRET}
-    lines = [f"rate_scale = {world.rate_scale}", ""]
-    for v, label in world.accounts:
-        i = int(label.rsplit("-", 1)[1])
-        var = f"WK_{v.upper()}_KEY_{i}"
-        lines += ["[[account]]", f'venue = "{v}"', f'name = "{label}"', f'api_key_env = "{var}"', f'base_url = "{url}"']
-        if v == "okx":
-            env[var] = f"{OKX_KEY}{i}"
-            lines += ['secret_env = "WK_OKX_SECRET"', 'passphrase_env = "WK_OKX_PASS"']
-        elif v == "binance":
-            env[var] = f"{BNB_KEY}{i}"
-            lines += [f'private_key_file = "{BNB_PEM_FILE}"']
-        else:
-            env[var] = f"{BYB_KEY}{i}"
-            lines += ['secret_env = "WK_BYB_SECRET"']
-        lines.append("")
-    path = directory / "loanledger.toml"
-    path.write_text("\n".join(lines))
-    return path, env
+def write_config(directory: Path, world: Fleet, *, base_url: str | None = None) -> tuple[Path, dict[str, str]]:
+    """The loanledger.toml for every account of `world` and the environment it reads."""
+    return world.write_config(directory, base_url=base_url)
 
 
 def rate_answers(sim: Simulator) -> list[Any]:
@@ -171,7 +105,7 @@ async def wait_for(predicate: Any, timeout: float, what: str, every: float = 0.2
 
 
 def cli_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WK_", "PG"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEET_", "PG"))}
     env.update(extra)
     env["PYTHONUNBUFFERED"] = "1"
     return env
