@@ -2,13 +2,14 @@
 #   make test   - create .venv if missing, install .[dev], run mypy and pytest
 #   make demo   - install, then run the simulator-backed demo end to end
 #   make bench  - benchmarks (BENCH_ARGS=--quick for a short run); results in benchmarks/README.md
+#   make bench-scale - the scale-out benchmark: 1, 2 and 4 workers on PostgreSQL (a few minutes)
 #   make soak   - the long reliability variants (docs/RELIABILITY.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo bench soak typecheck clean
+.PHONY: test demo bench bench-scale soak typecheck clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "loanledger needs Python >= 3.11 (set PYTHON=...)")'
@@ -32,6 +33,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-scale: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/run.py --only scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .hypothesis demo-ledger.db*
