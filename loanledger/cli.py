@@ -624,7 +624,9 @@ def _worker_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     handler.addFilter(_QuietJobErrors())
-    for name, level in (("loanledger.workers", logging.INFO), ("procrastinate", logging.WARNING)):
+    # psycopg's pool logs every failed reconnection: the worker's own error says it once
+    for name, level in (("loanledger.workers", logging.INFO), ("procrastinate", logging.WARNING),
+                        ("psycopg", logging.ERROR)):
         logger = logging.getLogger(name)
         logger.setLevel(level)
         logger.addHandler(handler)
@@ -680,7 +682,11 @@ async def cmd_worker(args: argparse.Namespace) -> int:
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
         await workers.close()
-    return EXIT_OK
+    # procrastinate stops a worker whose heartbeat or notification listener failed (the
+    # database went away): say so, and exit non-zero for the service manager to restart it
+    print(f"loanledger: worker {name} stopped on its own (the job queue's database connection failed?); "
+          "its running jobs continue elsewhere once it is taken for dead", file=sys.stderr)
+    return EXIT_FEED_FAILED
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:

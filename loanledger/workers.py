@@ -284,7 +284,7 @@ class SyncWorkers:
         self.local_address = local_address
         self.store = _SharedStore(dsn, pool_size=pool_size)
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(
-            conninfo=dsn, min_size=1, max_size=3, name="loanledger-jobs"))
+            conninfo=dsn, min_size=1, max_size=5, name="loanledger-jobs"))  # one of them LISTENs
         self._accounts = {(a.venue, a.name): a for a in config.accounts} if config else {}
         self.app.task(name=SYNC_TASK, pass_context=True)(self.sync_feed)
         stalled = self.app.task(name=STALLED_TASK, queue=MAINTENANCE_QUEUE, lock=STALLED_TASK,
@@ -385,6 +385,13 @@ class SyncWorkers:
             if q not in VENUE_QUEUES:
                 raise InvalidArgument("queues", f"unknown queue {q!r} (queues: {', '.join(VENUE_QUEUES)})")
         options: dict[str, Any] = {"name": name} if name else {}
+        try:
+            await self._run(wanted, concurrency, poll, shutdown_timeout, options)
+        except pexc.ConnectorException as exc:
+            raise self._error("the job queue's database failed", exc) from None
+
+    async def _run(self, wanted: list[str], concurrency: int, poll: float, shutdown_timeout: float,
+                   options: dict[str, Any]) -> None:
         await self.app.run_worker_async(
             queues=[*wanted, MAINTENANCE_QUEUE], concurrency=concurrency,
             fetch_job_polling_interval=poll, shutdown_graceful_timeout=shutdown_timeout,
