@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -61,10 +62,11 @@ async def test_schedule_every_period_until_interrupted(setup: tuple[str, dict[st
     config, env = setup
     proc = await start("schedule", "--config", config, "--db", postgres_dsn, "--every", "1s", "--feeds", "bybit",
                        env=env)
-    await asyncio.sleep(3.5)
+    assert proc.stderr is not None
+    seen = [await asyncio.wait_for(proc.stderr.readline(), 60) for _ in range(3)]  # three rounds
     proc.send_signal(signal.SIGINT)
-    _, err_bytes = await asyncio.wait_for(proc.communicate(), 30)
-    err = err_bytes.decode()
+    _, rest = await asyncio.wait_for(proc.communicate(), 30)
+    err = b"".join(seen).decode() + rest.decode()
     rounds = [line for line in err.splitlines() if line.startswith("loanledger schedule: queued")]
     assert proc.returncode == 130, err
     assert len(rounds) >= 3, err
@@ -121,6 +123,28 @@ async def test_a_worker_reports_failures_on_one_line_each(
     assert "Traceback" not in err and "wrong-secret" not in err
 
 
+def main_in_process(argv: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                    capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`loanledger ...` in this process (a usage error exits before any event loop work)."""
+    from loanledger.cli import main
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return code, captured.err
+
+
+def no_queue(dsn: str) -> bool:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NULL").fetchone()
+        return bool(row and row[0])
+
+
 @pytest.mark.parametrize("args, message", [
     (["--db", "ledger.db"], "--db: workers need a PostgreSQL URL"),
     (["--db", "sqlite:///x.db"], "--db: workers need a PostgreSQL URL"),
@@ -128,14 +152,16 @@ async def test_a_worker_reports_failures_on_one_line_each(
     (["--every", "5 minutes"], "argument --every: '5 minutes' is not a duration"),
     (["--feeds", "kraken"], "--feeds: 'kraken' is no feed"),
 ])
-async def test_schedule_usage_errors_exit_2(
-    setup: tuple[str, dict[str, str]], postgres_dsn: str, args: list[str], message: str
+def test_schedule_usage_errors_exit_2(
+    setup: tuple[str, dict[str, str]], postgres_server: Any, args: list[str], message: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     config, env = setup
-    full = ["schedule", "--config", config, "--db", postgres_dsn, *args]
-    code, err = await run(*full, env=env)
+    dsn = postgres_server.dsn  # the maintenance database: nothing may be created in it
+    code, err = main_in_process(["schedule", "--config", config, "--db", dsn, *args], env, monkeypatch, capsys)
     assert code == 2 and message in err, err
-    assert await _no_queue(postgres_dsn)
+    assert err.count("\n") == 1
+    assert no_queue(dsn)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -145,28 +171,47 @@ async def test_schedule_usage_errors_exit_2(
     (["--concurrency", "0"], "argument --concurrency: '0': must be from 1 to 256"),
     (["--queues", "kraken"], "argument --queues: invalid choice: 'kraken'"),
 ])
-async def test_worker_usage_errors_exit_2(
-    setup: tuple[str, dict[str, str]], postgres_dsn: str, args: list[str], message: str
+def test_worker_usage_errors_exit_2(
+    setup: tuple[str, dict[str, str]], postgres_server: Any, args: list[str], message: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     config, env = setup
-    code, err = await run("worker", "--config", config, "--db", postgres_dsn, *args, env=env)
+    dsn = postgres_server.dsn
+    code, err = main_in_process(["worker", "--config", config, "--db", dsn, *args], env, monkeypatch, capsys)
     assert code == 2 and message in err, err
-    assert await _no_queue(postgres_dsn)
+    assert err.count("\n") == 1
+    assert no_queue(dsn)
 
 
-async def test_missing_credentials_and_a_wrong_password_exit_2_naming_them(
-    setup: tuple[str, dict[str, str]], postgres_dsn: str
+def test_missing_credentials_and_a_wrong_password_exit_2_naming_them(
+    setup: tuple[str, dict[str, str]], postgres_dsn: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     config, env = setup
     no_key = {k: v for k, v in env.items() if k != "FLEET_OKX_KEY_0"}
-    code, err = await run("schedule", "--config", config, "--db", postgres_dsn, env=no_key)
+    code, err = main_in_process(["schedule", "--config", config, "--db", postgres_dsn], no_key, monkeypatch, capsys)
     assert code == 2 and "FLEET_OKX_KEY_0 (API key) is not set" in err
-    # schedule never reads a secret; a worker needs them all
+    monkeypatch.setenv("FLEET_OKX_KEY_0", env["FLEET_OKX_KEY_0"])
+    # schedule never reads a secret; a worker needs every secret of the venues it serves
+    monkeypatch.delenv("FLEET_BYB_SECRET")
     no_secret = {k: v for k, v in env.items() if k != "FLEET_BYB_SECRET"}
-    assert (await run("schedule", "--config", config, "--db", postgres_dsn, env=no_secret))[0] == 0
-    code, err = await run("worker", "--config", config, "--db", postgres_dsn, env=no_secret)
+    assert main_in_process(["schedule", "--config", config, "--db", postgres_dsn], no_secret, monkeypatch,
+                           capsys)[0] == 0
+    code, err = main_in_process(["worker", "--config", config, "--db", postgres_dsn], no_secret, monkeypatch, capsys)
     assert code == 2 and "FLEET_BYB_SECRET (secret) is not set" in err
-    # ... of the venues it serves
+    wrong = postgres_dsn.replace("@", "Zz9@", 1)
+    password = wrong.split("//", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    for cmd in ("schedule", "worker"):
+        code, err = main_in_process([cmd, "--config", config, "--db", wrong], env, monkeypatch, capsys)
+        assert code == 2 and err.startswith("loanledger: --db: PostgresStore('postgresql://loanledger:***@"), err
+        assert password not in err and err.count("\n") == 1
+
+
+async def test_a_worker_needs_only_the_credentials_of_the_venues_it_serves(
+    setup: tuple[str, dict[str, str]], postgres_dsn: str
+) -> None:
+    config, env = setup
+    no_secret = {k: v for k, v in env.items() if k != "FLEET_BYB_SECRET"}
     proc = await start("worker", "--config", config, "--db", postgres_dsn, "--queues", "okx", "binance",
                        env=no_secret)
     assert proc.stderr is not None
@@ -175,16 +220,3 @@ async def test_missing_credentials_and_a_wrong_password_exit_2_naming_them(
     proc.send_signal(signal.SIGTERM)
     await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0
-    wrong = postgres_dsn.replace("@", "Zz9@", 1)
-    password = wrong.split("//", 1)[1].split("@", 1)[0].split(":", 1)[1]
-    for cmd in ("schedule", "worker"):
-        code, err = await run(cmd, "--config", config, "--db", wrong, env=env)
-        assert code == 2 and err.startswith("loanledger: --db: PostgresStore('postgresql://loanledger:***@"), err
-        assert password not in err and err.count("\n") == 1
-
-
-async def _no_queue(dsn: str) -> bool:
-    async with await psycopg.AsyncConnection.connect(dsn) as conn:
-        cur = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NULL")
-        row = await cur.fetchone()
-        return bool(row and row[0])
