@@ -75,6 +75,11 @@ class ScaleRun:
         return (self.cpu_workers + self.cpu_simulator + self.cpu_postgres) / self.seconds
 
     @property
+    def cpu_ms_per_feed(self) -> float:
+        """CPU the run's processes spent per feed synced (ms), whatever else the machine ran."""
+        return 1000 * (self.cpu_workers + self.cpu_simulator + self.cpu_postgres) / self.feeds
+
+    @property
     def machine_busy(self) -> float:
         """Cores kept busy by every process on the machine."""
         return self.cpu_machine / self.seconds
@@ -201,8 +206,8 @@ def run(workers: Sequence[int] = (1, 2, 4), *, scenarios: Sequence[str] = ("all"
 
 def table(runs: Sequence[ScaleRun]) -> str:
     head = ["scenario", "workers x concurrency", "feeds", "wall s", "feeds/min", "vs 1 worker", "requests/s",
-            "CPU s: workers / simulator / PostgreSQL", "cores busy: this run / whole machine", "rate-limit answers",
-            "failed jobs"]
+            "CPU s: workers / simulator / PostgreSQL", "CPU ms per feed", "cores busy: this run / whole machine",
+            "rate-limit answers", "failed jobs"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     base: dict[str, float] = {}
     for r in runs:
@@ -211,6 +216,7 @@ def table(runs: Sequence[ScaleRun]) -> str:
             r.scenario, f"{r.workers} x {r.concurrency}", f"{r.feeds:,}", f"{r.seconds:.1f}",
             f"{r.feeds_per_minute:,.0f}", f"{r.feeds_per_minute / base[r.scenario]:.2f}x",
             f"{r.requests / r.seconds:,.0f}", f"{r.cpu_workers:.1f} / {r.cpu_simulator:.1f} / {r.cpu_postgres:.1f}",
+            f"{r.cpu_ms_per_feed:.0f}",
             f"{r.cores_busy:.2f} / {r.machine_busy:.2f} of {os.cpu_count()}", str(r.rate_answers), str(r.failed),
         ]) + " |")
     return "\n".join(lines)
@@ -238,6 +244,9 @@ def analysis(runs: Sequence[ScaleRun]) -> str:
                 why = (f"stops scaling, not on CPU (machine {b.machine_busy:.2f} of {cores} cores busy): "
                        "rate limits or waiting")
             steps.append(f"{a.workers} -> {b.workers} workers: x{gain:.2f} (ideal x{ideal:g}), {why}")
+        per_feed = sorted(r.cpu_ms_per_feed for r in rs)[len(rs) // 2]
+        steps.append(f"CPU per feed (median) {per_feed:.0f} ms: on {cores} idle cores the CPU ceiling is about "
+                     f"{cores * 60_000 / per_feed:,.0f} feeds/min")
         out.append(f"{scenario}: " + "; ".join(steps))
     return "\n".join(out)
 
