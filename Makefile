@@ -2,6 +2,7 @@
 #   make test   - create .venv if missing, install .[dev], run mypy and pytest
 #   make demo   - install, then run the simulator-backed demo end to end
 #   make bench  - benchmarks (BENCH_ARGS=--quick for a short run); results in benchmarks/README.md
+#   make bench-scale - the scale-out benchmark: 1, 2 and 4 workers on PostgreSQL (a few minutes)
 #   make soak   - the long reliability variants (docs/RELIABILITY.md)
 #   make test-browser - install Debian's chromium and Playwright, render the HTML report headless,
 #                 check its charts are drawn and save screenshots (the paths are printed)
@@ -10,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-browser demo bench soak typecheck clean
+.PHONY: test test-browser demo bench bench-scale soak typecheck clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "loanledger needs Python >= 3.11 (set PYTHON=...)")'
@@ -45,6 +46,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-scale: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/run.py --only scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .hypothesis demo-ledger.db*

@@ -1,8 +1,9 @@
-"""`make bench`: decode throughput, end-to-end budget use, flat memory and export costs, as four tables.
+"""`make bench`: decode throughput, end-to-end budget use, flat memory and export costs, as tables.
 
     python benchmarks/run.py                 # the full run (about 4-5 minutes on 2 cores)
     python benchmarks/run.py --quick         # smaller parameters (about a minute)
-    python benchmarks/run.py --only decode   # one part (decode, sync, memory, export)
+    python benchmarks/run.py --only decode   # one part (decode, sync, memory, export, scale)
+    python benchmarks/run.py --only scale    # the scale-out run (not in the default run: `make bench-scale`)
     python benchmarks/run.py --markdown FILE # also write the tables and the machine note to FILE
 
 Headline figures are ratios (loanledger against the baselines and the ceiling, achieved
@@ -27,6 +28,8 @@ import decode  # noqa: E402
 import export  # noqa: E402
 import memory  # noqa: E402
 import sync  # noqa: E402
+
+# scale.py needs PostgreSQL server binaries and the `postgres` extra: imported when asked for
 
 
 def machine_note() -> str:
@@ -54,9 +57,10 @@ def machine_note() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="loanledger benchmarks: decode, sync, memory")
+    ap = argparse.ArgumentParser(description="loanledger benchmarks: decode, sync, memory (and scale on request)")
     ap.add_argument("--quick", action="store_true", help="smaller parameters (a smoke run)")
-    ap.add_argument("--only", choices=("decode", "sync", "memory", "export"), action="append")
+    ap.add_argument("--only", choices=("decode", "sync", "memory", "export", "scale"), action="append",
+                    help="run only these parts (scale runs only when named)")
     ap.add_argument("--markdown", help="also write the tables and the machine note to this file")
     args = ap.parse_args(argv)
     parts = args.only or ["decode", "sync", "memory", "export"]
@@ -102,6 +106,19 @@ def main(argv: list[str] | None = None) -> int:
         text = export.table(runs4)
         print(text, flush=True)
         out += [f"## 4. Export: {n:,} events per format", "", text, ""]
+
+    if "scale" in parts:
+        import scale
+
+        workers = (1, 2) if args.quick else (1, 2, 4)
+        title = f"## 5. Scale-out: feeds per minute with {', '.join(map(str, workers))} workers, one simulator"
+        print(f"\n{title}\n", flush=True)
+        kw = {"accounts": 6, "binance_accounts": 4} if args.quick else {}
+        runs = scale.run(workers, progress=note, **kw)
+        text = scale.table(runs) + "\n\n" + scale.analysis(runs)
+        ok &= all(r.rate_answers == 0 and r.failed == 0 for r in runs)
+        print(text, flush=True)
+        out += [title, "", text, ""]
     print(f"\n(benchmarks took {time.perf_counter() - started:.0f} s)")
     if args.markdown:
         Path(args.markdown).write_text("\n".join(out))

@@ -44,6 +44,8 @@ from .ratelimit import RateLimits
 from .registry import FEEDS
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from .client import VenueClient
     from .ledger import SyncReport
     from .reconcile import ReconcileReport
@@ -68,6 +70,9 @@ _INTERRUPTED = {
     "demo": "interrupted",
     "balances": "interrupted; the ledger is unchanged (balances only reads it)",
     "reconcile": "interrupted; the ledger is unchanged (reconcile only reads it)",
+    "schedule": "interrupted; the jobs already queued stay queued",
+    "worker": "interrupted; running jobs had --shutdown-timeout to finish, the rest continue their feeds "
+              "in new jobs",
 }
 
 
@@ -209,9 +214,10 @@ def _env(var: str | None, what: str, account: str) -> str | None:
     return value
 
 
-def build_client(a: AccountConfig, limits: RateLimits) -> VenueClient:
+def build_client(a: AccountConfig, limits: RateLimits, *, session: aiohttp.ClientSession | None = None) -> VenueClient:
     """A client for one configured account, credentials read from the environment and
-    key files now (no request: a client opens its session on its first request)."""
+    key files now (no request: a client opens its session on its first request).
+    `session`: an aiohttp session the client uses and never closes (the workers' per job)."""
     from .venues.binance import Binance
     from .venues.bybit import Bybit
     from .venues.okx import OKX
@@ -234,12 +240,14 @@ def build_client(a: AccountConfig, limits: RateLimits) -> VenueClient:
             passphrase = _env(a.passphrase_env, "passphrase", a.name)
             if secret is None or passphrase is None:
                 raise UsageError(f"account {a.name}: okx needs secret_env and passphrase_env")
-            return OKX(key, secret, passphrase, account=a.name, base_url=a.base_url, demo=a.demo, limits=limits)
+            return OKX(key, secret, passphrase, account=a.name, base_url=a.base_url, demo=a.demo, limits=limits,
+                       session=session)
         if a.venue == "binance":
             return Binance(key, _env(a.secret_env, "secret", a.name), private_key=pem, private_key_password=password,
-                           account=a.name, base_url=a.base_url, limits=limits)
+                           account=a.name, base_url=a.base_url, limits=limits, session=session)
         return Bybit(key, _env(a.secret_env, "secret", a.name), private_key=pem, private_key_password=password,
-                     account=a.name, base_url=a.base_url, testnet=a.testnet, limits=limits)
+                     account=a.name, base_url=a.base_url, testnet=a.testnet, limits=limits,
+                     session=session)
     except (InvalidArgument, TypeError) as exc:
         where = f" (private_key_file {a.private_key_file})" if pem is not None else ""
         raise UsageError(f"account {a.name}: {exc}{where}") from None
@@ -751,6 +759,21 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return await run_demo(db=args.db, seed=args.seed, out=sys.stdout, size=args.size)
 
 
+# --- scale-out: schedule and worker (loanledger/_workers_cli.py, loanledger/workers.py) ---------------
+
+
+async def cmd_schedule(args: argparse.Namespace) -> int:
+    from ._workers_cli import schedule
+
+    return await schedule(args)
+
+
+async def cmd_worker(args: argparse.Namespace) -> int:
+    from ._workers_cli import worker
+
+    return await worker(args)
+
+
 def cmd_feeds(args: argparse.Namespace) -> int:
     print(f"{'FEED':<45} {'VENUE':<8} {'PATH':<52} CURSOR")
     for feed_id, spec in FEEDS.items():
@@ -798,6 +821,30 @@ def _positive(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: must be a number above 0")
     return value
+
+
+def _duration(text: str) -> float:
+    """An argparse type: a duration of at least 1 s, as seconds (90, 30s, 5m, 1h)."""
+    units = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+    number = text.rstrip("smh")
+    unit = text[len(number):]
+    try:
+        value = float(number) * units[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90, 30s, 5m or 1h") from None
+    if not 1 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1 second")
+    return value
+
+
+def _ip(text: str) -> str:
+    """An argparse type: an IPv4 or IPv6 address."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
 
 
 def _add_debug(p: argparse.ArgumentParser) -> None:
@@ -921,6 +968,55 @@ def parser() -> argparse.ArgumentParser:
                         "directory removed when the simulator stops)")
     _add_debug(m)
 
+    queues = ["okx", "binance", "bybit"]  # loanledger.workers.VENUE_QUEUES (imported only when run)
+    q = sub.add_parser("schedule", help="queue one sync job per (venue, account, feed) for the workers, once or "
+                                        "periodically",
+                       description="Queue one sync job per selected feed in the PostgreSQL ledger's job queue "
+                                   "(procrastinate), for `loanledger worker` processes on any host. A feed that "
+                                   "already has a job waiting keeps it. Applies or checks the job-queue and ledger "
+                                   "schemas first. Reads the accounts' API-key variables (for the per-UID locks), "
+                                   "never their secrets.")
+    q.add_argument("--config", required=True, metavar="FILE",
+                   help="loanledger.toml: the accounts (the workers must use the same accounts)")
+    q.add_argument("--db", required=True, metavar="URL",
+                   help="the PostgreSQL ledger holding the queue: postgresql://user@host:port/dbname "
+                        "(keep the password in PGPASSWORD or ~/.pgpass, out of the command line)")
+    q.add_argument("--every", type=_duration, metavar="DURATION",
+                   help="queue again every DURATION (90, 30s, 5m, 1h) until stopped; default: once")
+    q.add_argument("--feeds", nargs="+", metavar="SELECTOR",
+                   help="only these: feed ids, venues, venue:account or venue:account:feed_id "
+                        "(default: each account's feeds from the config, else all)")
+    _add_debug(q)
+
+    w = sub.add_parser("worker", help="run sync jobs from the PostgreSQL job queue (one process per host)",
+                       description="Run the sync jobs `loanledger schedule` queued: each syncs one feed of one "
+                                   "account into the PostgreSQL ledger, resuming from its checkpoint. Run one "
+                                   "worker process per host (per outgoing IP address): per-IP budgets are per "
+                                   "process. Jobs of a worker that dies are retried by the others. SIGTERM stops "
+                                   "it (exit 0), Ctrl-C too (exit 130); running jobs get --shutdown-timeout.")
+    w.add_argument("--config", required=True, metavar="FILE",
+                   help="loanledger.toml: the accounts and the environment variables holding their keys")
+    w.add_argument("--db", required=True, metavar="URL",
+                   help="the PostgreSQL ledger holding the queue: postgresql://user@host:port/dbname "
+                        "(keep the password in PGPASSWORD or ~/.pgpass, out of the command line)")
+    w.add_argument("--concurrency", type=_count(1, 256), default=4, metavar="N",
+                   help="jobs (feeds) run at once by this process (default: 4)")
+    w.add_argument("--queues", nargs="+", choices=queues, metavar="VENUE",
+                   help=f"only the jobs of these venues ({', '.join(queues)}; default: all)")
+    w.add_argument("--name", metavar="NAME", help="this worker's name in the queue (default: host-pid)")
+    w.add_argument("--local-address", type=_ip, metavar="IP",
+                   help="send venue requests from this local IP address (a host with several outgoing "
+                        "addresses runs one worker per address, each with its own per-IP budget)")
+    w.add_argument("--poll", type=_positive, default=1.0, metavar="SECONDS",
+                   help="seconds between looks for jobs whose feed lock was released (default: 1)")
+    w.add_argument("--stalled-after", type=_positive, default=30.0, metavar="SECONDS",
+                   help="a worker silent this long (no heartbeat) is taken for dead and its jobs are retried "
+                        "by the others; at least 3 (default: 30)")
+    w.add_argument("--shutdown-timeout", type=_positive, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM or Ctrl-C, seconds running jobs get to finish before they are cancelled "
+                        "(default: 30)")
+    _add_debug(w)
+
     f = sub.add_parser("feeds", help="list every feed id with its venue, path and cursor kind",
                        description="Every feed id, its venue, its endpoint path and its cursor kind.")
     _add_debug(f)
@@ -953,10 +1049,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
         "sync": cmd_sync, "export": cmd_export, "demo": cmd_demo, "simulate": cmd_simulate,
-        "balances": cmd_balances, "reconcile": cmd_reconcile,
-
-
-        "report": cmd_report,
+        "balances": cmd_balances, "reconcile": cmd_reconcile, "report": cmd_report,
+        "schedule": cmd_schedule, "worker": cmd_worker,
     }
     try:
         if args.command == "feeds":

@@ -355,7 +355,8 @@ def test_every_option_has_help_and_is_documented_in_its_commands_section() -> No
     top = parser()
     subs = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
     assert set(subs.choices) == set(sections) == {"sync", "export", "balances", "reconcile", "report", "demo", "simulate",
-                                                  "feeds"}
+                                                  "feeds",
+                                                  "schedule", "worker"}
     checked = 0
     for name, sub in [("loanledger", top), *subs.choices.items()]:
         text = doc.split("## Exit codes")[0] if name == "loanledger" else sections[name]
@@ -373,7 +374,7 @@ def test_every_option_has_help_and_is_documented_in_its_commands_section() -> No
 
 
 async def test_help_of_every_command_runs() -> None:
-    for cmd in ("sync", "export", "balances", "reconcile", "report", "demo", "simulate", "feeds"):
+    for cmd in ("sync", "export", "balances", "reconcile", "report", "demo", "simulate", "feeds", "schedule", "worker"):
         code, out, err = await run_cli(cmd, "--help")
         assert code == 0 and err == "" and b"--debug" in out
 
