@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from loanledger import Book, Check, ReconcileReport, SQLiteStore, Verdict
+from loanledger import FEEDS, Book, Check, ReconcileReport, SQLiteStore, Verdict
 from loanledger._money import exact_sum
 from loanledger.report import build_report, render_html
 
@@ -155,7 +155,7 @@ def test_cli_report_on_the_demo_ledger(demo_db: Path, tmp_path: Path) -> None:
     assert page.data["events"] == asyncio.run(count()) > 500
     assert f"report of {page.data['events']} events" in done.stderr
     assert page.find("svg", **{"class": "chart bars"})  # the demo's interest
-    assert len(page.data["coverage"]) == 15
+    assert len(page.data["coverage"]) == len(FEEDS)  # the demo syncs every feed
 
 
 def test_cli_report_refuses_what_it_cannot_read(tmp_path: Path) -> None:
