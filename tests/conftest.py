@@ -29,7 +29,7 @@ if "stream_writer" in ClientResponse.__init__.__code__.co_varnames:
 
 @pytest.fixture(scope="session")
 def rsa_private_pem() -> str:
-    """The RSA-2048 test-only key of exchange-api-notes.md Appendix A (vectors B6, Y4)."""
+    """A test-only RSA-2048 key (tests/data/rsa_test_key.pem; signing vectors B6, Y4 of tests/core/test_signing.py)."""
     return (Path(__file__).parent / "data" / "rsa_test_key.pem").read_text()
 
 

@@ -101,7 +101,7 @@ TIME_LIMIT = Limit(10, 2.0, scope="ip")  # public/time: 10 req / 2 s per IP
 DAY_MS = 86_400_000
 PAGE_LIMIT = 100  # every feed here: max 100, default 100
 
-# --- errors (exchange-api-notes.md 3.1) -------------------------------------------------
+# --- errors (https://www.okx.com/docs-v5/en/#error-code) -------------------------------------------------
 
 ERRORS: ErrorTable = {
     "50001": VenueUnavailable,

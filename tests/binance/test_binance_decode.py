@@ -46,7 +46,7 @@ SEED_PMLOAN = b"""{
   ]
 }"""
 
-# exchange-api-notes.md section 6, interest-history example
+# the interest-history example of https://developers.binance.com/docs/derivatives/portfolio-margin-pro/account/Get-Portfolio-Margin-Pro-Negative-Balance-Interest-History
 DOC_INTEREST = (
     b'[{"asset":"USDT","interest":"24.4440","interestAccruedTime":1670227200000,'
     b'"interestRate":"0.0001164","principal":"210000"}]'

@@ -48,7 +48,7 @@ from loanledger.testing import Simulator
 from loanledger.testing.bybit import BybitAccount
 
 HOST = "https://api-testnet.bybit.com"
-API_KEY, API_SECRET = "XXXXXXXXXX", "YYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYY"  # exchange-api-notes 2.3 test key
+API_KEY, API_SECRET = "XXXXXXXXXX", "YYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYY"  # the placeholder key of Bybit's authentication guide (https://bybit-exchange.github.io/docs/v5/guide#authentication)
 
 
 def doc_client() -> Bybit:

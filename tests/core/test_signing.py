@@ -1,4 +1,10 @@
-"""Every vector of exchange-api-notes.md section 2 (O1-O5, B1-B6, Y1-Y4), and the signer objects."""
+"""Signing vectors for the three venues (O1-O5, B1-B6, Y1-Y4) and the signer objects.
+
+The inputs and expected signatures follow the venues' authentication docs:
+https://www.okx.com/docs-v5/en/#overview-rest-authentication-signature,
+https://developers.binance.com/docs/binance-spot-api-docs/rest-api/endpoint-security-type and
+https://bybit-exchange.github.io/docs/v5/guide#authentication.
+"""
 
 from __future__ import annotations
 
