@@ -179,4 +179,4 @@ async def test_three_workers_one_killed_faults_on(postgres_dsn: str, tmp_path: P
 async def test_three_workers_300_accounts_one_killed_faults_on_soak(postgres_dsn: str, tmp_path: Path) -> None:
     figures = await load_and_kill(Profile(per_venue=100, size=0.3, timeout=900), postgres_dsn, tmp_path)
     print(figures)
-    assert figures["accounts"] == 300 and figures["jobs"] == 1500
+    assert figures["accounts"] == 300 and figures["jobs"] == 100 * len(FEEDS)
