@@ -1,7 +1,8 @@
-"""The engine's page filter has two paths: `_select_all` (C-level passes, the common page)
-and `_select_each` (event by event). Wherever the fast path accepts a page it must give
-exactly what the event-by-event path gives: the kept events, both edges and the ids
-remembered for dedup, without touching pending state."""
+"""The engine's page filter (`Edges`, the edge state of one walk) has two paths: `select_all`
+(C-level passes, the common page) and `select_each` (event by event). Wherever the fast path
+accepts a page it must give exactly what the event-by-event path gives: the kept events and
+the whole edge state after the page (both edges, the ids remembered for dedup, the pending
+ids, the counters)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,18 @@ import copy
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loanledger import EventKind, EventStatus, LoanEvent
 from loanledger.feeds import FeedSpec
-from loanledger.paginate import Bounds, ExclusiveIdCursor, Feed, Page
+from loanledger.paginate import Bounds, Edges, ExclusiveIdCursor, Feed, FeedStats, Page
 from loanledger.paginate.token import Mark as _Mark
 from loanledger.ratelimit import Limit
 
 SPEC = FeedSpec(id="t.feed", venue="t", path="/t", limit=Limit(1, 1.0), cursor=ExclusiveIdCursor(),
                 decode=lambda body, ctx: Page(events=[], count=0))
-
-
-async def _fetch(params: Any, ctx: Any, stats: Any) -> Page:  # pragma: no cover - never called
-    raise AssertionError
 
 
 def _event(i: int, ts: int, status: EventStatus, parent: str | None) -> LoanEvent:
@@ -33,6 +31,7 @@ def _event(i: int, ts: int, status: EventStatus, parent: str | None) -> LoanEven
 
 @st.composite
 def pages(draw: st.DrawFn) -> tuple[Any, ...]:
+    """Any page and edge state (duplicates, pending, children, out of bounds, below the floor)."""
     n = draw(st.integers(1, 12))
     stamps = sorted(draw(st.lists(st.integers(0, 30), min_size=n, max_size=n)), reverse=True)
     ids = draw(st.lists(st.integers(0, 40), min_size=n, max_size=n))  # repeats: duplicates in a page
@@ -51,43 +50,112 @@ def pages(draw: st.DrawFn) -> tuple[Any, ...]:
     since = draw(st.none() | st.integers(0, 15))
     floor = draw(st.none() | st.builds(_Mark, st.integers(0, 30), st.lists(st.sampled_from(["e1", "e2", "e3"]))))
     pend = draw(st.dictionaries(st.sampled_from(["e1", "e5", "e9"]), st.integers(0, 30), max_size=2))
-    top = draw(st.none() | st.builds(_Mark, st.integers(0, 40), st.lists(st.sampled_from(["e4", "e6"]),
-                                                                         unique=True)))
-    low_ts = draw(st.none() | st.integers(0, 40))
-    low_ids = set(draw(st.lists(st.sampled_from(["e7", "e8", "e2"])))) if low_ts is not None else set()
-    prev_ids = set(draw(st.lists(st.sampled_from(["e10", "e11", "e3"]))))
-    return events, window, Bounds(lo, hi), since, floor, pend, top, low_ts, low_ids, prev_ids
+    top = draw(st.none() | st.builds(_Mark, st.just(stamps[0]) | st.integers(0, 40),
+                                     st.lists(st.sampled_from(["e4", "e6"]), unique=True)))
+    low_ts = draw(st.none() | st.just(stamps[-1]) | st.integers(0, 40))
+    on_page = [e.id for e in events]
+    low_ids = set(draw(st.lists(st.sampled_from(["e7", "e8", "e2", *on_page])))) if low_ts is not None else set()
+    prev_ids = set(draw(st.lists(st.sampled_from(["e10", "e11", "e3", *on_page]))))
+    return events, window, Bounds(lo, hi), since, floor, pend, top, low_ts, low_ids, prev_ids, False
+
+
+#: what can make a common page need the event-by-event path
+PERTURBATIONS = ("duplicate", "previous page", "low edge", "pending event", "pending id", "other pending id",
+                 "child", "at the floor", "below since", "out of the window")
+
+
+@st.composite
+def common_pages(draw: st.DrawFn) -> tuple[Any, ...]:
+    """The page the fast path exists for (in bounds, above the floor, new, settled, no parents;
+    ties at both ends, edges at the page's own ms) with at most one thing that breaks it.
+    The last element: True when nothing does (the fast path must take the page)."""
+    n = draw(st.integers(1, 12))
+    stamps = sorted(draw(st.lists(st.integers(10, 30), min_size=n, max_size=n)), reverse=True)
+    ids = draw(st.lists(st.integers(0, 40), min_size=n, max_size=n, unique=True))
+    events = [_event(i, ts, EventStatus.DONE, None) for i, ts in zip(ids, stamps)]
+    lo = draw(st.none() | st.integers(0, 10))
+    since = draw(st.none() | st.integers(0, 10))
+    window = draw(st.none() | st.tuples(st.integers(0, 10), st.integers(30, 40)))
+    floor = draw(st.none() | st.builds(_Mark, st.integers(0, 9), st.lists(st.sampled_from(["e1", "e2", "e3"]))))
+    top = draw(st.none() | st.builds(_Mark, st.just(stamps[0]) | st.integers(0, 40),
+                                     st.lists(st.sampled_from(["x4", "x6"]), unique=True)))
+    low_ts = draw(st.none() | st.just(stamps[-1]) | st.integers(0, 40))
+    low_ids = set(draw(st.lists(st.sampled_from(["x7", "x8"])))) if low_ts is not None else set()
+    prev_ids = set(draw(st.lists(st.sampled_from(["x10", "x11"]))))
+    pend: dict[str, int] = {}
+    broken = draw(st.none() | st.sampled_from(PERTURBATIONS))
+    k = draw(st.integers(0, n - 1))
+    victim = events[k]
+    if broken == "duplicate":
+        events.insert(k, victim)
+    elif broken == "previous page":
+        prev_ids.add(victim.id)
+    elif broken == "low edge":
+        low_ts = stamps[-1]
+        low_ids.add(events[-1].id)
+    elif broken == "pending event":
+        events[k] = msgspec.structs.replace(victim, status=EventStatus.PENDING)
+    elif broken == "pending id":
+        pend[victim.id] = victim.ts
+    elif broken == "other pending id":
+        pend["x9"] = draw(st.integers(0, 40))
+    elif broken == "child":
+        events.insert(k + 1, _event(99, victim.ts, EventStatus.DONE, victim.id))
+    elif broken == "at the floor":
+        floor = _Mark(stamps[-1], draw(st.lists(st.sampled_from([events[-1].id, "e1"]))))
+    elif broken == "below since":
+        since = stamps[-1] + 1
+    elif broken == "out of the window":
+        window = (stamps[-1] + 1, 40)
+    hi = draw(st.integers(30, 40))
+    return events, window, Bounds(lo, hi), since, floor, pend, top, low_ts, low_ids, prev_ids, broken is None
+
+
+def _edges(case: tuple[Any, ...]) -> Edges:
+    _, _, b, since, floor, pend, top, low_ts, low_ids, prev_ids, _ = case
+    edges = Edges(b, since=since, floor=floor, pend=dict(pend), stats=FeedStats(), top=copy.deepcopy(top),
+                  low=_Mark(low_ts, sorted(low_ids)) if low_ts is not None else None)
+    edges.prev_ids = set(prev_ids)
+    return edges
+
+
+def _compare(case: tuple[Any, ...]) -> list[LoanEvent] | None:
+    """Both paths on copies of one edge state: equal results and equal states after, or the
+    fast path refused the page and moved nothing. Returns what the fast path kept."""
+    events, window = case[0], case[1]
+    slow, fast = _edges(case), _edges(case)
+    assert slow == fast
+    kept_slow = slow.select_each(events, window)
+    kept_fast = fast.select_all(events, window)
+    if kept_fast is None:
+        assert fast == _edges(case)  # a refused page moved nothing
+        return None
+    assert kept_fast == kept_slow
+    assert fast == slow  # the whole edge state: top (its ids in place), low edge, dedup ids, pending, counters
+    assert not slow.seen_pending and slow.stats.duplicates == 0
+    return kept_fast
 
 
 @settings(max_examples=400, deadline=None)
 @given(pages())
 def test_fast_path_equals_event_by_event(case: tuple[Any, ...]) -> None:
-    events, window, b, since, floor, pend, top, low_ts, low_ids, prev_ids = case
-    feed = Feed(SPEC, _fetch, since=since)
-    slow_state = copy.deepcopy((pend, top, low_ids, prev_ids))
-    fast_state = copy.deepcopy((pend, top, low_ids, prev_ids))
-    seen: set[str] = set()
-    slow = feed._select_each(events, window, b, floor, slow_state[0], seen, slow_state[1], low_ts,
-                             slow_state[2], slow_state[3])
-    fast = feed._select_all(events, window, b, floor, fast_state[0], fast_state[1], low_ts, fast_state[2],
-                            fast_state[3])
-    if fast is None:
-        return
-    assert fast[0] == slow[0]
-    assert (fast[1], fast[2], fast[3]) == (slow[1], slow[2], slow[3])
-    assert fast_state == slow_state  # in-place updates (top.ids, low_ids) alike
-    assert not seen and feed.stats.duplicates == 0
+    _compare(case)
+
+
+@settings(max_examples=300, deadline=None)
+@given(common_pages())
+def test_fast_path_takes_every_common_page_and_equals_event_by_event(case: tuple[Any, ...]) -> None:
+    kept = _compare(case)
+    if case[-1]:  # clean: in bounds, above the floor, new, settled
+        assert kept == case[0]
 
 
 def test_fast_path_takes_the_common_page() -> None:
     events = [_event(i, 100 - i, EventStatus.DONE, None) for i in range(10)]
-    feed = Feed(SPEC, _fetch, since=0)
-    low_ids: set[str] = set()
-    got = feed._select_all(events, None, Bounds(0, 200), _Mark(50, ["x"]), {}, None, None, low_ids, set())
-    assert got is not None
-    out, top, low_ts, page_ids = got
-    assert out == events and top == _Mark(100, ["e0"]) and low_ts == 91 and low_ids == {"e9"}
-    assert page_ids == {e.id for e in events}
+    edges = Edges(Bounds(0, 200), since=0, floor=_Mark(50, ["x"]), pend={}, stats=FeedStats())
+    assert edges.select_all(events, None) == events
+    assert edges.top == _Mark(100, ["e0"]) and edges.low_ts == 91 and edges.low_ids == {"e9"}
+    assert edges.prev_ids == {e.id for e in events}
 
 
 async def test_event_view_after_aclose_yields_nothing_more() -> None:

@@ -33,7 +33,7 @@ from .token import Mark, Token, WalkState, decode_token, encode_token
 if TYPE_CHECKING:
     from ..feeds import FeedSpec
 
-__all__ = ["AHEAD_MS", "Feed", "FeedPage", "FeedStats", "Fetch"]
+__all__ = ["AHEAD_MS", "Edges", "Feed", "FeedPage", "FeedStats", "Fetch"]
 
 _NO_PARENT = {None}
 _PENDING = EventStatus.PENDING
@@ -247,13 +247,9 @@ class Feed(AsyncIterator[LoanEvent]):
                 occurrences=(ws.occ if ws.occ is not None else {}) if self.spec.derived_ids else None,
             )
             segment = walk.segment
-            prev_ids: set[str] = set()
-            low_ids: set[str] = set(ws.low.ids) if ws.low is not None else set()
-            low_ts = ws.low.ts if ws.low is not None else None
-            top = ws.top
-            floor = tok.floor
-            pend = dict(tok.pend)
-            seen_pending: set[str] = set()
+            edges = Edges(
+                b, since=self.since, floor=tok.floor, pend=dict(tok.pend), top=ws.top, low=ws.low, stats=self.stats,
+            )
             pages = 0
             early = self.spec.cursor.early_stop
             while not walk.done:
@@ -268,16 +264,12 @@ class Feed(AsyncIterator[LoanEvent]):
                 self.stats.pages += 1
                 self.stats.records += page.count
                 # order guard: newest-first walks may stop early only if pages really descend
-                if early and low_ts is not None and page.max_ts is not None and page.max_ts > low_ts:
+                if early and edges.low_ts is not None and page.max_ts is not None and page.max_ts > edges.low_ts:
                     early = False
                 gaps = walk.gaps
                 kept = walk.advance(page)
                 self.stats.gaps += walk.gaps - gaps
-                out: list[LoanEvent] = []
-                if kept:
-                    out, top, low_ts, prev_ids = self._select(
-                        kept, window, b, floor, pend, seen_pending, top, low_ts, low_ids, prev_ids
-                    )
+                out = edges.select(kept, window) if kept else []
                 if (
                     early
                     and not walk.done
@@ -287,14 +279,13 @@ class Feed(AsyncIterator[LoanEvent]):
                 ):
                     walk.done = True
                 if walk.done:
-                    floor, pend = self._complete(floor, top, pend, seen_pending, b)
+                    floor, pend = edges.complete(self.until, self.id)
                     tok = Token(feed=self.spec.id, flt=self._filters, floor=floor, pend=pend, walk=None)
                 else:
                     tok = Token(
-                        feed=self.spec.id, flt=self._filters, floor=floor, pend=pend,
+                        feed=self.spec.id, flt=self._filters, floor=tok.floor, pend=edges.pend,
                         walk=WalkState(
-                            pos=walk.position(), lo=b.lo, hi=b.hi, top=top,
-                            low=Mark(low_ts, sorted(low_ids)) if low_ts is not None else None,
+                            pos=walk.position(), lo=b.lo, hi=b.hi, top=edges.top, low=edges.low_mark(),
                             occ=dict(ctx.occurrences) if ctx.occurrences is not None else None,
                         ),
                     )
@@ -303,50 +294,74 @@ class Feed(AsyncIterator[LoanEvent]):
                 number += 1
                 yield FeedPage(out, encode_token(tok), page.count, number, walk.done)
 
-    def _select(
-        self,
-        events: list[LoanEvent],
-        window: tuple[int, int] | None,
-        b: Bounds,
-        floor: Mark | None,
-        pend: dict[str, int],
-        seen_pending: set[str],
-        top: Mark | None,
-        low_ts: int | None,
-        low_ids: set[str],
-        prev_ids: set[str],
-    ) -> tuple[list[LoanEvent], Mark | None, int | None, set[str]]:
-        """Filter one page's events; update the top/low edges. The hot loop of every feed."""
-        fast = self._select_all(events, window, b, floor, pend, top, low_ts, low_ids, prev_ids)
-        if fast is not None:
-            return fast
-        return self._select_each(events, window, b, floor, pend, seen_pending, top, low_ts, low_ids, prev_ids)
 
-    def _select_each(
-        self,
-        events: list[LoanEvent],
-        window: tuple[int, int] | None,
-        b: Bounds,
-        floor: Mark | None,
-        pend: dict[str, int],
-        seen_pending: set[str],
-        top: Mark | None,
-        low_ts: int | None,
-        low_ids: set[str],
-        prev_ids: set[str],
-    ) -> tuple[list[LoanEvent], Mark | None, int | None, set[str]]:
-        """`_select` event by event: the general case (and the reference for `_select_all`)."""
+@dataclass(slots=True, init=False)
+class Edges:
+    """The edge state of one walk, and the page filter that moves it.
+
+    What a walk must remember between pages: its `bounds` and `since`; the `floor` (the
+    top edge of the newest complete walk: what lies at or below it was yielded before)
+    and the `pend`ing ids (re-read until they settle; `seen_pending` are those this walk
+    saw); its own `top` edge (the next floor) and `low` edge (`low_ts` and the ids seen
+    at it: dedup memory for inclusive boundaries), and the ids of the previous page
+    (`prev_ids`). `select` filters one page and moves the edges; `complete` turns a
+    finished walk into the next floor and pending set. Memory stays bounded: one page's
+    ids and the ids at the lowest ms reached.
+    """
+
+    bounds: Bounds
+    since: int | None
+    floor: Mark | None
+    pend: dict[str, int]
+    stats: FeedStats
+    top: Mark | None
+    low_ts: int | None
+    low_ids: set[str]
+    prev_ids: set[str]
+    seen_pending: set[str]
+
+    def __init__(
+        self, bounds: Bounds, *, since: int | None, floor: Mark | None, pend: dict[str, int], stats: FeedStats,
+        top: Mark | None = None, low: Mark | None = None,
+    ) -> None:
+        self.bounds = bounds
+        self.since = since
+        self.floor = floor
+        self.pend = pend
+        self.stats = stats
+        self.top = top
+        self.low_ts = low.ts if low is not None else None
+        self.low_ids = set(low.ids) if low is not None else set()
+        self.prev_ids = set()
+        self.seen_pending = set()
+
+    def low_mark(self) -> Mark | None:
+        """The low edge as it goes into a mid-walk checkpoint."""
+        return Mark(self.low_ts, sorted(self.low_ids)) if self.low_ts is not None else None
+
+    def select(self, events: list[LoanEvent], window: tuple[int, int] | None) -> list[LoanEvent]:
+        """The events of one page to keep; moves the edges. The hot loop of every feed."""
+        out = self.select_all(events, window)
+        return self.select_each(events, window) if out is None else out
+
+    def select_each(self, events: list[LoanEvent], window: tuple[int, int] | None) -> list[LoanEvent]:
+        """`select` event by event: the general case (and the reference for `select_all`)."""
         out: list[LoanEvent] = []
         page_ids: set[str] = set()
+        b = self.bounds
         lo = b.lo if b.lo is not None else -1
         since = self.since if self.since is not None else -1
         hi = b.hi
         w_lo, w_hi = window if window is not None else (-1, hi)
+        floor = self.floor
         f_ts = floor.ts if floor is not None else -1
         f_ids = floor.ids if floor is not None else ()
+        pend, seen_pending, low_ids, prev_ids = self.pend, self.seen_pending, self.low_ids, self.prev_ids
+        top, low_ts = self.top, self.low_ts
+        duplicates = 0
         parent: str | None = None
         keep_parent = False
-        pending = EventStatus.PENDING
+        pending = _PENDING
         for ev in events:
             pid = ev.parent_id
             if pid is not None and pid == parent:
@@ -368,7 +383,7 @@ class Feed(AsyncIterator[LoanEvent]):
                 low_ts = ts
                 low_ids.clear()
             if eid in page_ids or eid in prev_ids or (ts == low_ts and eid in low_ids):
-                self.stats.duplicates += 1
+                duplicates += 1
                 continue
             page_ids.add(eid)
             if ts == low_ts:
@@ -385,76 +400,68 @@ class Feed(AsyncIterator[LoanEvent]):
                 seen_pending.add(eid)
             keep_parent = True
             out.append(ev)
-        return out, top, low_ts, page_ids
+        self.top, self.low_ts, self.prev_ids = top, low_ts, page_ids
+        self.stats.duplicates += duplicates
+        return out
 
-    def _select_all(
-        self,
-        events: list[LoanEvent],
-        window: tuple[int, int] | None,
-        b: Bounds,
-        floor: Mark | None,
-        pend: dict[str, int],
-        top: Mark | None,
-        low_ts: int | None,
-        low_ids: set[str],
-        prev_ids: set[str],
-    ) -> tuple[list[LoanEvent], Mark | None, int | None, set[str]] | None:
-        """`_select` for the common page (a backfill, the body of an incremental walk): every
+    def select_all(self, events: list[LoanEvent], window: tuple[int, int] | None) -> list[LoanEvent] | None:
+        """`select` for the common page (a backfill, the body of an incremental walk): every
         event is inside the bounds, above the floor, new, and nothing is pending. Then every
         event is kept and only the edges move, computed with C-level passes instead of the
-        per-event loop; the result is the loop's. None when the page needs the loop (it
-        also handles events that belong to a parent: they take no part in the edges)."""
-        if pend or {e.parent_id for e in events} != _NO_PARENT:
+        per-event loop; the result is the loop's. None (nothing moved) when the page needs
+        the loop (it also handles events that belong to a parent: they take no part in the
+        edges)."""
+        if self.pend or {e.parent_id for e in events} != _NO_PARENT:
             return None
         stamps = [e.ts for e in events]
         first, last = min(stamps), max(stamps)
+        b = self.bounds
         lo = max(b.lo if b.lo is not None else first, self.since if self.since is not None else first)
         hi = b.hi
         if window is not None:
             lo, hi = max(lo, window[0]), min(hi, window[1])
+        floor = self.floor
         if first < lo or last > hi or (floor is not None and first <= floor.ts):
             return None
         ids = [e.id for e in events]
         page_ids = set(ids)
+        low_ts, low_ids = self.low_ts, self.low_ids
         if (
             len(page_ids) != len(ids)
-            or not page_ids.isdisjoint(prev_ids)
+            or not page_ids.isdisjoint(self.prev_ids)
             or (low_ts is not None and first <= low_ts and not page_ids.isdisjoint(low_ids))
             or _PENDING in {e.status for e in events}
         ):
             return None
+        top = self.top
         if top is None or last > top.ts:
-            top = Mark(last, _ids_at(last, ids, stamps))
+            self.top = Mark(last, _ids_at(last, ids, stamps))
         elif last == top.ts:
             top.ids.extend(i for i in _ids_at(last, ids, stamps) if i not in top.ids)
         if low_ts is None or first < low_ts:
-            low_ts = first
+            self.low_ts = first
             low_ids.clear()
-        if first == low_ts:
+        if first == self.low_ts:
             low_ids.update(_ids_at(first, ids, stamps))
-        return list(events), top, low_ts, page_ids
+        self.prev_ids = page_ids
+        return list(events)
 
-    def _complete(
-        self,
-        floor: Mark | None,
-        top: Mark | None,
-        pend: dict[str, int],
-        seen_pending: set[str],
-        b: Bounds,
-    ) -> tuple[Mark | None, dict[str, int]]:
-        """A walk finished: the next one starts above `top`; vanished pending ids are dropped."""
-        if self.until is not None and (top is None or top.ts < b.hi):
+    def complete(self, until: int | None, feed_id: str) -> tuple[Mark | None, dict[str, int]]:
+        """The walk finished: the next one starts above `top` (the new floor); pending ids this
+        walk did not see again although it covered their ms are dropped, with a warning."""
+        b, floor, top, pend = self.bounds, self.floor, self.top, self.pend
+        if until is not None and (top is None or top.ts < b.hi):
             top = Mark(b.hi, [])  # everything up to `until` was walked
         if top is not None:
             if floor is None or top.ts > floor.ts:
                 floor = Mark(top.ts, list(top.ids))
             elif top.ts == floor.ts:
                 floor = Mark(floor.ts, sorted(set(floor.ids) | set(top.ids)))
-        lost = [i for i, ts in pend.items() if i not in seen_pending and b.lo is not None and ts >= b.lo]
+        lost = [i for i, ts in pend.items() if i not in self.seen_pending and b.lo is not None and ts >= b.lo]
         if lost:
             self.stats.gaps += 1
             warnings.warn(
-                f"{self.id}: {len(lost)} pending record(s) no longer returned by the venue "
+                f"{feed_id}: {len(lost)} pending record(s) no longer returned by the venue "
                 "(outside its retention?); their last known status stands",
                 DataGapWarning,
                 stacklevel=3,
