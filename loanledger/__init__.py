@@ -20,9 +20,11 @@ from .errors import (
     RateLimited,
     RequestTimeout,
     StoreError,
+    SyncError,
     TransportError,
     VenueError,
     VenueUnavailable,
+    is_transient,
 )
 from .events import EventKind, EventStatus, LoanEvent
 from .ledger import FeedReport, Ledger, SyncReport
@@ -81,12 +83,14 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
+    "SyncError",
     "SyncReport",
     "TransportError",
     "VenueError",
     "VenueUnavailable",
     "__version__",
     "decode",
+    "is_transient",
     "open_store",
 ]
 

@@ -13,11 +13,19 @@ A feed is walked from the newest record down to a lower bound. The engine:
   continues from it: an interrupted walk is finished first, then a fresh walk
   fetches only what is newer than the last complete walk (records at exactly
   the boundary millisecond are recognised by id), plus the records that were
-  still `pending` so their final status arrives.
+  not final yet (`FeedSpec.final`, by default: not `pending`) so their final
+  state arrives, plus any span the walk is asked for (`since`, or the feed's
+  default start) that no complete walk has covered (a backfill);
+- ``full=True`` re-reads everything in the bounds, covered or not;
+- warns `DataGapWarning` (raises `PaginationError` under ``strict=True``) when a
+  walk is asked for records older than the venue keeps: resuming from a
+  checkpoint older than the feed's retention, or a `since` beyond it; the span
+  is named and kept in the token (`loanledger status` shows it).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +36,7 @@ from ..errors import DataGapWarning, InvalidArgument, PaginationError
 from ..events import EventStatus, LoanEvent
 from ..transport import RequestStats
 from .cursors import DAY_MS, Bounds, DecodeContext, Page, Params
-from .token import Mark, Token, WalkState, decode_token, encode_token
+from .token import Mark, Span, Token, WalkState, decode_token, encode_token, holes, merge_spans
 
 if TYPE_CHECKING:
     from ..feeds import FeedSpec
@@ -98,12 +106,13 @@ class Feed(AsyncIterator[LoanEvent]):
         max_pages: int = 100_000,
         clock: Callable[[], int] = now_ms,
         filters: Sequence[tuple[str, str]] = (),
+        full: bool = False,
     ) -> None:
         if since is not None and until is not None and since > until:
             raise InvalidArgument("since", f"since ({since}) is after until ({until})")
         if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
             raise InvalidArgument("max_pages", f"{max_pages!r} must be a positive int")
-        for flag, value in (("strict", strict), ("keep_raw", keep_raw)):
+        for flag, value in (("strict", strict), ("keep_raw", keep_raw), ("full", full)):
             if not isinstance(value, bool):
                 raise TypeError(f"{flag}: expected bool, got {type(value).__name__}")
         self.spec = spec
@@ -115,6 +124,7 @@ class Feed(AsyncIterator[LoanEvent]):
         self.strict = strict
         self.keep_raw = keep_raw
         self.max_pages = max_pages
+        self.full = full  # re-read everything in the bounds, covered or not
         self._clock = clock
         self._filters = "&".join(f"{k}={v}" for k, v in sorted(filters))
         self._token = (
@@ -131,6 +141,11 @@ class Feed(AsyncIterator[LoanEvent]):
 
     def __repr__(self) -> str:
         return f"Feed({self.id!r}, account={self.account!r}, since={self.since}, until={self.until})"
+
+    @property
+    def filters(self) -> str:
+        """The venue filters of this walk as its checkpoint records them (``"ccy=USDT"``; "" for none)."""
+        return self._filters
 
     # --- the two views ---------------------------------------------------------------
 
@@ -191,37 +206,64 @@ class Feed(AsyncIterator[LoanEvent]):
 
     # --- the walk ---------------------------------------------------------------------
 
-    def _bounds(self, floor: Mark | None, pend: Mapping[str, int], now: int) -> Bounds:
-        lo: int | None = None
-        if floor is not None:
-            lo = floor.ts
-        if pend:
-            p = min(pend.values())
-            lo = p if lo is None else min(lo, p)
+    def _start_of(self, now: int) -> int | None:
+        """The lowest ms a walk is asked for: `since`, else the feed's default start (None:
+        down to the oldest record the venue serves)."""
         if self.since is not None:
-            lo = self.since if lo is None else max(lo, self.since)
-        if lo is None:
-            lo = self.spec.default_since
-        if lo is None and self.spec.lookback_ms is not None:
-            lo = now - self.spec.lookback_ms  # relative to the venue's clock when this walk starts
+            return self.since
+        if self.spec.default_since is not None:
+            return self.spec.default_since
+        if self.spec.lookback_ms is not None:
+            return now - self.spec.lookback_ms  # relative to the venue's clock when this walk starts
+        return None
+
+    def _plan(self, tok: Token, now: int) -> tuple[Bounds, bool]:
+        """The bounds of a fresh walk and whether it re-reads what is covered (a full walk).
+
+        Incremental: from the floor up, lowered to the oldest record not final yet and to the
+        oldest span asked for that no complete walk covered (a backfill); `since` raises it."""
         # "up to now" reaches a little past our estimate of the venue's clock: a venue whose
         # clock runs ahead (by less than it tolerates in request timestamps, or before our
         # first resync) stamps new records after our now
-        return Bounds(lo, now + AHEAD_MS if self.until is None else min(self.until, now))
+        hi = now + AHEAD_MS if self.until is None else min(self.until, now)
+        start = self._start_of(now)
+        full = self.full or tok.floor is None or not tok.cov
+        if full:
+            lo, asked = start, [Span(start, hi)] if start is not None else []
+        else:
+            assert tok.floor is not None
+            top = tok.floor.ts
+            missing = holes(Span(start, min(top, hi)), merge_spans([*tok.cov, *tok.lost]))
+            asked = [*missing, Span(top + 1, hi)] if top < hi else list(missing)
+            lows = [top, *(s.lo for s in missing)]
+            lows += [ts for ts in tok.pend.values() if start is None or ts >= start]
+            lo = None if None in lows else min(x for x in lows if x is not None)
+            if self.since is not None:
+                lo = self.since if lo is None else max(lo, self.since)
+        self._retention(tok, asked, now, resumed=not full)
+        return Bounds(lo, hi), full
 
-    def _retention_check(self, lo: int | None, now: int) -> None:
+    def _retention(self, tok: Token, asked: list[Span], now: int, *, resumed: bool) -> None:
+        """Spans asked for that the venue no longer keeps: a DataGapWarning naming them (once
+        per feed object), counted in the stats, kept in the token; PaginationError when strict."""
         r = self.spec.retention_ms
-        if r is None or self._warned_retention or lo is None or self.since is None:
+        if r is None or self._warned_retention:
             return
-        if lo < now - r:
-            self._warned_retention = True
-            self.stats.gaps += 1
-            warnings.warn(
-                f"{self.id} keeps only {r // DAY_MS} days of records; "
-                f"nothing before {now - r} can be fetched (since={self.since})",
-                DataGapWarning,
-                stacklevel=3,
-            )
+        edge = now - r
+        gone = [Span(s.lo, min(s.hi, edge - 1)) for s in asked if s.lo is not None and s.lo < edge]
+        if not gone:
+            return
+        self._warned_retention = True
+        self.stats.gaps += 1
+        spans = ", ".join(f"{_iso(s.lo)} .. {_iso(s.hi)}" for s in gone)
+        why = (f"resuming from a checkpoint whose newest record is at {_iso(tok.floor.ts)}"
+               if resumed and tok.floor is not None and tok.floor.ts < edge else f"since={self.since}")
+        message = (f"{self.id} keeps only {r // DAY_MS} days of records: {spans} can no longer be read "
+                   f"({why}); records of that span that were not synced before are lost")
+        if self.strict:
+            raise PaginationError(message)
+        tok.lost = merge_spans([*tok.lost, *gone])
+        warnings.warn(message, DataGapWarning, stacklevel=4)
 
     async def _run(self) -> AsyncGenerator[FeedPage, None]:
         tok = self._token
@@ -231,15 +273,13 @@ class Feed(AsyncIterator[LoanEvent]):
             if not fresh and tok.walk is None:
                 continue
             if fresh:
-                now = self._clock()
-                b = self._bounds(tok.floor, tok.pend, now)
-                tok.walk = WalkState(pos={}, lo=b.lo, hi=b.hi)
+                b, full = self._plan(tok, self._clock())
+                tok.walk = WalkState(pos={}, lo=b.lo, hi=b.hi, full=full)
                 first = True
             else:
                 assert tok.walk is not None
                 b = Bounds(tok.walk.lo, tok.walk.hi)
                 first = False
-            self._retention_check(b.lo, self._clock())
             ws = tok.walk
             walk = self.spec.cursor.walk(b, None if first else ws.pos, self.strict)
             ctx = DecodeContext(
@@ -247,9 +287,12 @@ class Feed(AsyncIterator[LoanEvent]):
                 occurrences=(ws.occ if ws.occ is not None else {}) if self.spec.derived_ids else None,
             )
             segment = walk.segment
+            spec = self.spec
             edges = Edges(
                 b, since=self.since, floor=tok.floor, pend=dict(tok.pend), top=ws.top, low=ws.low, stats=self.stats,
+                covered=() if ws.full else tok.cov, final=spec.final, positional=spec.positional_ids,
             )
+            edges.seen_pending.update(ws.seen)
             pages = 0
             early = self.spec.cursor.early_stop
             while not walk.done:
@@ -279,15 +322,21 @@ class Feed(AsyncIterator[LoanEvent]):
                 ):
                     walk.done = True
                 if walk.done:
-                    floor, pend = edges.complete(self.until, self.id)
-                    tok = Token(feed=self.spec.id, flt=self._filters, floor=floor, pend=pend, walk=None)
+                    floor, pend, span = edges.complete(self.until, self.id)
+                    tok = Token(
+                        feed=spec.id, flt=self._filters, floor=floor, pend=pend, walk=None,
+                        cov=merge_spans([*tok.cov, span]) if span is not None else tok.cov, lost=tok.lost,
+                        at=self._clock(),
+                    )
                 else:
                     tok = Token(
-                        feed=self.spec.id, flt=self._filters, floor=tok.floor, pend=edges.pend,
+                        feed=spec.id, flt=self._filters, floor=tok.floor, pend=edges.pend,
                         walk=WalkState(
                             pos=walk.position(), lo=b.lo, hi=b.hi, top=edges.top, low=edges.low_mark(),
-                            occ=dict(ctx.occurrences) if ctx.occurrences is not None else None,
+                            occ=dict(ctx.occurrences) if ctx.occurrences is not None else None, full=ws.full,
+                            seen=sorted(edges.seen_pending),
                         ),
+                        cov=tok.cov, lost=tok.lost, at=tok.at,
                     )
                 self._token = tok
                 self.stats.events += len(out)
@@ -295,24 +344,33 @@ class Feed(AsyncIterator[LoanEvent]):
                 yield FeedPage(out, encode_token(tok), page.count, number, walk.done)
 
 
+#: a record is final unless `pending` (FeedSpec.final overrides this per feed)
+Final = Callable[[LoanEvent], bool]
+
+
 @dataclass(slots=True, init=False)
 class Edges:
     """The edge state of one walk, and the page filter that moves it.
 
-    What a walk must remember between pages: its `bounds` and `since`; the `floor` (the
-    top edge of the newest complete walk: what lies at or below it was yielded before)
-    and the `pend`ing ids (re-read until they settle; `seen_pending` are those this walk
-    saw); its own `top` edge (the next floor) and `low` edge (`low_ts` and the ids seen
-    at it: dedup memory for inclusive boundaries), and the ids of the previous page
-    (`prev_ids`). `select` filters one page and moves the edges; `complete` turns a
-    finished walk into the next floor and pending set. Memory stays bounded: one page's
+    What a walk must remember between pages: its `bounds` and `since`; what it skips: the
+    spans complete walks `covered` and their top edge `floor` (a record at or below it inside
+    a covered span was yielded before; at the floor's ms itself only the floor's ids were,
+    unless the feed's ids are `positional`, when that ms is read again whole), except the
+    records not final yet (`pend`: re-read until `final` says so; `seen_pending` are those
+    this walk saw); its own `top` edge (the next floor) and `low` edge (`low_ts` and the ids
+    seen at it: dedup memory for inclusive boundaries), and the ids of the previous page
+    (`prev_ids`). `select` filters one page and moves the edges; `complete` turns a finished
+    walk into the next floor, pending set and covered span. Memory stays bounded: one page's
     ids and the ids at the lowest ms reached.
     """
 
     bounds: Bounds
     since: int | None
     floor: Mark | None
+    covered: tuple[tuple[int, int], ...]  # inclusive (lo, hi) ms; lo -1 down to the oldest record
     pend: dict[str, int]
+    final: Final | None
+    positional: bool
     stats: FeedStats
     top: Mark | None
     low_ts: int | None
@@ -322,12 +380,18 @@ class Edges:
 
     def __init__(
         self, bounds: Bounds, *, since: int | None, floor: Mark | None, pend: dict[str, int], stats: FeedStats,
-        top: Mark | None = None, low: Mark | None = None,
+        top: Mark | None = None, low: Mark | None = None, covered: Sequence[Span] | None = None,
+        final: Final | None = None, positional: bool = False,
     ) -> None:
         self.bounds = bounds
         self.since = since
         self.floor = floor
+        if covered is None:  # everything up to the floor (what a format-1 token means)
+            covered = [Span(None, floor.ts)] if floor is not None else []
+        self.covered = tuple((-1 if c.lo is None else c.lo, c.hi) for c in covered)
         self.pend = pend
+        self.final = final
+        self.positional = positional
         self.stats = stats
         self.top = top
         self.low_ts = low.ts if low is not None else None
@@ -353,13 +417,18 @@ class Edges:
         since = self.since if self.since is not None else -1
         hi = b.hi
         w_lo, w_hi = window if window is not None else (-1, hi)
+        covered = self.covered
+        # what is skipped lies at or below the top of the covered spans (the floor)
+        c_hi = covered[0][1] if covered else -2
+        c_lo = covered[0][0] if len(covered) == 1 else None  # one span: a comparison, not a loop
         floor = self.floor
-        f_ts = floor.ts if floor is not None else -1
-        f_ids = floor.ids if floor is not None else ()
+        f_ts = floor.ts if floor is not None else -2
+        f_ids = () if floor is None or self.positional else floor.ids
         pend, seen_pending, low_ids, prev_ids = self.pend, self.seen_pending, self.low_ids, self.prev_ids
-        top, low_ts = self.top, self.low_ts
+        top, low_ts, final = self.top, self.low_ts, self.final
         duplicates = 0
         parent: str | None = None
+        parent_ts = 0
         keep_parent = False
         pending = _PENDING
         for ev in events:
@@ -367,10 +436,15 @@ class Edges:
             if pid is not None and pid == parent:
                 if keep_parent:
                     out.append(ev)
+                    # a part that can still change keeps its record open
+                    if (ev.status is pending if final is None else not final(ev)) and parent not in pend:
+                        pend[parent] = parent_ts
+                        seen_pending.add(parent)
                 continue
             ts = ev.ts
             eid = ev.id
             parent = eid
+            parent_ts = ts
             keep_parent = False
             if ts > hi or ts < since or ts < w_lo or ts > w_hi:
                 continue
@@ -390,9 +464,14 @@ class Edges:
                 low_ids.add(eid)
             if ts < lo:
                 continue
-            if ts <= f_ts and not (ts == f_ts and eid not in f_ids) and eid not in pend:
-                continue
-            if ev.status is pending:
+            if (
+                ts <= c_hi
+                and (ts < f_ts or eid in f_ids)
+                and eid not in pend
+                and (ts >= c_lo if c_lo is not None else any(a <= ts <= z for a, z in covered))
+            ):
+                continue  # yielded by an earlier walk
+            if ev.status is pending if final is None else not final(ev):
                 pend[eid] = ts
                 seen_pending.add(eid)
             elif eid in pend:
@@ -406,12 +485,12 @@ class Edges:
 
     def select_all(self, events: list[LoanEvent], window: tuple[int, int] | None) -> list[LoanEvent] | None:
         """`select` for the common page (a backfill, the body of an incremental walk): every
-        event is inside the bounds, above the floor, new, and nothing is pending. Then every
-        event is kept and only the edges move, computed with C-level passes instead of the
-        per-event loop; the result is the loop's. None (nothing moved) when the page needs
-        the loop (it also handles events that belong to a parent: they take no part in the
-        edges)."""
-        if self.pend or {e.parent_id for e in events} != _NO_PARENT:
+        event is inside the bounds, outside what earlier walks covered, new, final and not one
+        of the records waiting to be final. Then every event is kept and only the edges move,
+        computed with C-level passes instead of the per-event loop; the result is the loop's.
+        None (nothing moved) when the page needs the loop (it also handles events that belong
+        to a parent: they take no part in the edges)."""
+        if {e.parent_id for e in events} != _NO_PARENT:
             return None
         stamps = [e.ts for e in events]
         first, last = min(stamps), max(stamps)
@@ -420,17 +499,21 @@ class Edges:
         hi = b.hi
         if window is not None:
             lo, hi = max(lo, window[0]), min(hi, window[1])
-        floor = self.floor
-        if first < lo or last > hi or (floor is not None and first <= floor.ts):
+        if first < lo or last > hi:
             return None
+        for c_lo, c_hi in self.covered:
+            if first <= c_hi and last >= c_lo:
+                return None
         ids = [e.id for e in events]
         page_ids = set(ids)
         low_ts, low_ids = self.low_ts, self.low_ids
+        final = self.final
         if (
             len(page_ids) != len(ids)
             or not page_ids.isdisjoint(self.prev_ids)
             or (low_ts is not None and first <= low_ts and not page_ids.isdisjoint(low_ids))
-            or _PENDING in {e.status for e in events}
+            or not page_ids.isdisjoint(self.pend)
+            or (_PENDING in {e.status for e in events} if final is None else not all(map(final, events)))
         ):
             return None
         top = self.top
@@ -446,9 +529,10 @@ class Edges:
         self.prev_ids = page_ids
         return list(events)
 
-    def complete(self, until: int | None, feed_id: str) -> tuple[Mark | None, dict[str, int]]:
-        """The walk finished: the next one starts above `top` (the new floor); pending ids this
-        walk did not see again although it covered their ms are dropped, with a warning."""
+    def complete(self, until: int | None, feed_id: str) -> tuple[Mark | None, dict[str, int], Span | None]:
+        """The walk finished: the next one starts above `top` (the new floor); the records not
+        final that this walk did not see again although it walked their ms are dropped, with a
+        warning. Returns the new floor, the pending ids and the span this walk covered."""
         b, floor, top, pend = self.bounds, self.floor, self.top, self.pend
         if until is not None and (top is None or top.ts < b.hi):
             top = Mark(b.hi, [])  # everything up to `until` was walked
@@ -457,7 +541,8 @@ class Edges:
                 floor = Mark(top.ts, list(top.ids))
             elif top.ts == floor.ts:
                 floor = Mark(floor.ts, sorted(set(floor.ids) | set(top.ids)))
-        lost = [i for i, ts in pend.items() if i not in self.seen_pending and b.lo is not None and ts >= b.lo]
+        lost = [i for i, ts in pend.items()
+                if i not in self.seen_pending and b.lo is not None and b.lo <= ts <= b.hi]
         if lost:
             self.stats.gaps += 1
             warnings.warn(
@@ -467,4 +552,18 @@ class Edges:
                 stacklevel=3,
             )
             pend = {i: ts for i, ts in pend.items() if i not in lost}
-        return floor, pend
+        span: Span | None = None
+        if floor is not None:
+            # covered: every record from the walk's lower bound up to the floor (a walk bounded by
+            # `until` no further than that)
+            up = min(floor.ts, b.hi)
+            if b.lo is None or b.lo <= up:
+                span = Span(b.lo, up)
+        return floor, pend, span
+
+
+def _iso(ms: int | None) -> str:
+    """A ms timestamp as ISO-8601 UTC, for messages."""
+    if ms is None:
+        return "the oldest record"
+    return _dt.datetime.fromtimestamp(ms / 1000, _dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

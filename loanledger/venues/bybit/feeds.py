@@ -40,8 +40,10 @@ from ._dialect import (
 __all__ = [
     "ADJUST_DIRECTIONS",
     "FEEDS",
+    "FIXED_CONTRACT_FINAL",
     "FIXED_REPAY_TYPES",
     "FLEX_REPAY_TYPES",
+    "INS_LOAN_FINAL",
     "INS_REPAY_STATUS",
     "INS_REPAY_TYPES",
     "LEGACY_REPAY_STATUS",
@@ -66,6 +68,20 @@ LEGACY_REPAY_STATUS: Mapping[str, EventStatus] = {"1": EventStatus.DONE, "2": Ev
 BORROW_DONE = EventStatus.DONE
 #: ins-loan repaid-history status: 1 success, 2 fail
 INS_REPAY_STATUS: Mapping[str, EventStatus] = {"1": EventStatus.DONE, "2": EventStatus.FAILED}
+#: the contract / loan statuses after which the venue no longer changes the record: fixed contracts
+#: 2 fully repaid (1 unrepaid and 3 overdue still change: residualPrincipal, status), INS loans
+#: 2 paid off (1 outstanding). The event keeps the status in `venue_type`; an unknown status is not
+#: final (read again until it is)
+FIXED_CONTRACT_FINAL = frozenset({"2"})
+INS_LOAN_FINAL = frozenset({"2"})
+
+
+def _contract_final(ev: LoanEvent) -> bool:
+    return ev.venue_type in FIXED_CONTRACT_FINAL
+
+
+def _ins_loan_final(ev: LoanEvent) -> bool:
+    return ev.venue_type in INS_LOAN_FINAL
 
 #: flexible repayType -> (kind, sign of amount)
 FLEX_REPAY_TYPES: Mapping[str, tuple[EventKind, int]] = {
@@ -290,6 +306,7 @@ FIXED_CONTRACTS = feed(
     filters={"order_id": Filter("orderId", venue_id), "loan_id": Filter("loanId", venue_id),
              "currency": Filter("orderCurrency", currency), "term": Filter("term", choice(TERMS))},
     kinds=[K.BORROW], description="new crypto loan, fixed term: loan contracts (one per loanId)",
+    final=_contract_final,
 )
 
 
@@ -536,6 +553,7 @@ INS_LOAN_ORDERS = feed(
     filters={"order_id": Filter("orderId", venue_id)},
     retention_ms=INS_RETENTION_MS, lookback_ms=INS_RETENTION_MS,
     kinds=[K.BORROW], description="institutional (INS/OTC) loans, up to 2 years, time windows",
+    final=_ins_loan_final,
 )
 
 
