@@ -32,7 +32,7 @@ from .feeds import FeedSpec
 from .paginate import Feed, FeedPage
 from .ratelimit import RateLimits
 from .registry import FEEDS, decode
-from .store import Balance, BalanceKey, FeedKey, MemoryStore, SQLiteStore, Store, open_store
+from .store import Balance, BalanceKey, FeedKey, FeedState, MemoryStore, SQLiteStore, Store, open_store
 from .transport import RetryPolicy
 from .venues.binance import Binance, PmLoanAmount
 from .venues.bybit import Bybit, LegacyLoanableCoin, LoanableCoin
@@ -66,6 +66,7 @@ __all__ = [
     "FeedPage",
     "FeedReport",
     "FeedSpec",
+    "FeedState",
     "InvalidArgument",
     "Ledger",
     "LegacyLoanableCoin",

@@ -217,31 +217,38 @@ class Feed(AsyncIterator[LoanEvent]):
             return now - self.spec.lookback_ms  # relative to the venue's clock when this walk starts
         return None
 
-    def _plan(self, tok: Token, now: int) -> tuple[Bounds, bool]:
-        """The bounds of a fresh walk and whether it re-reads what is covered (a full walk).
+    def _plan(self, tok: Token, now: int) -> WalkState:
+        """A fresh walk: its bounds, and whether it re-reads what is covered (a full walk).
 
         Incremental: from the floor up, lowered to the oldest record not final yet and to the
-        oldest span asked for that no complete walk covered (a backfill); `since` raises it."""
+        oldest span asked for that no complete walk covered (a backfill); `since` raises it.
+        Without `since` or a default start, a feed with a retention is asked for what the venue
+        keeps (now minus the retention); the walk itself still reads whatever the venue serves."""
         # "up to now" reaches a little past our estimate of the venue's clock: a venue whose
         # clock runs ahead (by less than it tolerates in request timestamps, or before our
         # first resync) stamps new records after our now
         hi = now + AHEAD_MS if self.until is None else min(self.until, now)
         start = self._start_of(now)
+        r = self.spec.retention_ms
+        kept = now - r if r is not None else None  # the oldest ms the venue still serves
+        reach = kept if start is None else None  # what a walk down to the oldest record covers
         full = self.full or tok.floor is None or not tok.cov
         if full:
             lo, asked = start, [Span(start, hi)] if start is not None else []
         else:
             assert tok.floor is not None
             top = tok.floor.ts
-            missing = holes(Span(start, min(top, hi)), merge_spans([*tok.cov, *tok.lost]))
+            wanted = start if start is not None else kept
+            missing = holes(Span(wanted, min(top, hi)), merge_spans([*tok.cov, *tok.lost]))
             asked = [*missing, Span(top + 1, hi)] if top < hi else list(missing)
-            lows = [top, *(s.lo for s in missing)]
+            lows: list[int | None] = [top, *(s.lo for s in missing)]
             lows += [ts for ts in tok.pend.values() if start is None or ts >= start]
             lo = None if None in lows else min(x for x in lows if x is not None)
             if self.since is not None:
                 lo = self.since if lo is None else max(lo, self.since)
         self._retention(tok, asked, now, resumed=not full)
-        return Bounds(lo, hi), full
+        return WalkState(pos={}, lo=lo, hi=hi, full=full, until=self.until is not None,
+                         reach=reach if lo is None else None)
 
     def _retention(self, tok: Token, asked: list[Span], now: int, *, resumed: bool) -> None:
         """Spans asked for that the venue no longer keeps: a DataGapWarning naming them (once
@@ -258,7 +265,8 @@ class Feed(AsyncIterator[LoanEvent]):
         spans = ", ".join(f"{_iso(s.lo)} .. {_iso(s.hi)}" for s in gone)
         why = (f"resuming from a checkpoint whose newest record is at {_iso(tok.floor.ts)}"
                if resumed and tok.floor is not None and tok.floor.ts < edge else f"since={self.since}")
-        message = (f"{self.id} keeps only {r // DAY_MS} days of records: {spans} can no longer be read "
+        message = (f"{self.id} of account {self.account!r} keeps only {r // DAY_MS} days of records: {spans} "
+                   f"can no longer be read "
                    f"({why}); records of that span that were not synced before are lost")
         if self.strict:
             raise PaginationError(message)
@@ -273,8 +281,8 @@ class Feed(AsyncIterator[LoanEvent]):
             if not fresh and tok.walk is None:
                 continue
             if fresh:
-                b, full = self._plan(tok, self._clock())
-                tok.walk = WalkState(pos={}, lo=b.lo, hi=b.hi, full=full)
+                tok.walk = self._plan(tok, self._clock())
+                b = Bounds(tok.walk.lo, tok.walk.hi)
                 first = True
             else:
                 assert tok.walk is not None
@@ -322,7 +330,7 @@ class Feed(AsyncIterator[LoanEvent]):
                 ):
                     walk.done = True
                 if walk.done:
-                    floor, pend, span = edges.complete(self.until, self.id)
+                    floor, pend, span = edges.complete(ws.until, self.id, ws.reach)
                     tok = Token(
                         feed=spec.id, flt=self._filters, floor=floor, pend=pend, walk=None,
                         cov=merge_spans([*tok.cov, span]) if span is not None else tok.cov, lost=tok.lost,
@@ -334,7 +342,7 @@ class Feed(AsyncIterator[LoanEvent]):
                         walk=WalkState(
                             pos=walk.position(), lo=b.lo, hi=b.hi, top=edges.top, low=edges.low_mark(),
                             occ=dict(ctx.occurrences) if ctx.occurrences is not None else None, full=ws.full,
-                            seen=sorted(edges.seen_pending),
+                            seen=sorted(edges.seen_pending), until=ws.until, reach=ws.reach,
                         ),
                         cov=tok.cov, lost=tok.lost, at=tok.at,
                     )
@@ -529,12 +537,17 @@ class Edges:
         self.prev_ids = page_ids
         return list(events)
 
-    def complete(self, until: int | None, feed_id: str) -> tuple[Mark | None, dict[str, int], Span | None]:
+    def complete(
+        self, until: bool, feed_id: str, reach: int | None = None
+    ) -> tuple[Mark | None, dict[str, int], Span | None]:
         """The walk finished: the next one starts above `top` (the new floor); the records not
         final that this walk did not see again although it walked their ms are dropped, with a
-        warning. Returns the new floor, the pending ids and the span this walk covered."""
+        warning. `until`: the walk's upper bound was the caller's `until`, not "now" (then
+        everything up to it was walked); `reach`: for a walk without a lower bound, the oldest
+        ms it can have read (the venue's retention edge), None for everything. Returns the new
+        floor, the pending ids and the span this walk covered."""
         b, floor, top, pend = self.bounds, self.floor, self.top, self.pend
-        if until is not None and (top is None or top.ts < b.hi):
+        if until and (top is None or top.ts < b.hi):
             top = Mark(b.hi, [])  # everything up to `until` was walked
         if top is not None:
             if floor is None or top.ts > floor.ts:
@@ -557,8 +570,9 @@ class Edges:
             # covered: every record from the walk's lower bound up to the floor (a walk bounded by
             # `until` no further than that)
             up = min(floor.ts, b.hi)
-            if b.lo is None or b.lo <= up:
-                span = Span(b.lo, up)
+            lo = b.lo if b.lo is not None else reach
+            if lo is None or lo <= up:
+                span = Span(lo, up)
         return floor, pend, span
 
 

@@ -72,6 +72,8 @@ class WalkState(msgspec.Struct, kw_only=True):
     occ: dict[str, int] | None = None
     full: bool = False  # re-reads everything in [lo, hi], covered or not
     seen: list[str] = []  # pending ids this walk has read again so far
+    until: bool = False  # `hi` is the caller's until (not "now"): all up to it is walked at the end
+    reach: int | None = None  # lo None on a feed with a retention: the oldest ms it can have read
 
 
 class Token(msgspec.Struct, kw_only=True):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import Balance, BalanceKey, FeedKey, Store
+from .base import Balance, BalanceKey, FeedKey, FeedState, Store
 from .factory import open_store
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -16,7 +16,9 @@ from .sqlite import SQLiteStore
 if TYPE_CHECKING:
     from .postgres import PostgresStore
 
-__all__ = ["Balance", "BalanceKey", "FeedKey", "MemoryStore", "PostgresStore", "SQLiteStore", "Store", "open_store"]
+__all__ = [
+    "Balance", "BalanceKey", "FeedKey", "FeedState", "MemoryStore", "PostgresStore", "SQLiteStore", "Store", "open_store",
+]
 
 
 def __getattr__(name: str) -> Any:
