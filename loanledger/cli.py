@@ -33,23 +33,24 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import msgspec
 
 from ._args import check_label, to_ms
-from ._console import drive, failure_lines, report_table
-from .client import VenueClient
 from .errors import DataGapWarning, InvalidArgument, LoanLedgerError, StoreError
 from .events import FIELDS, EventKind, LoanEvent, encode_json, encode_msgpack
-from .ledger import Ledger, SyncReport
-from .paginate.token import Span, coverage
 from .ratelimit import RateLimits
 from .registry import FEEDS
-from .store import FeedState, SQLiteStore
-from .venues.binance import Binance
-from .venues.bybit import Bybit
-from .venues.okx import OKX
+
+if TYPE_CHECKING:
+    from .client import VenueClient
+    from .ledger import SyncReport
+    from .paginate.token import Span
+    from .store.base import FeedState
+
+# The ledger, the SQLite store, the console and the HTTP side are imported inside the commands
+# that use them, so `loanledger --version`, `--help` and `feeds` load none of them.
 
 __all__ = ["AccountConfig", "Config", "UsageError", "build_client", "load_config", "main", "parser"]
 
@@ -208,6 +209,10 @@ def _env(var: str | None, what: str, account: str) -> str | None:
 def build_client(a: AccountConfig, limits: RateLimits) -> VenueClient:
     """A client for one configured account, credentials read from the environment and
     key files now (no request: a client opens its session on its first request)."""
+    from .venues.binance import Binance
+    from .venues.bybit import Bybit
+    from .venues.okx import OKX
+
     key = _env(a.api_key_env, "API key", a.name)
     assert key is not None
     pem: str | None = None
@@ -306,6 +311,8 @@ def _check_db(db: str, what: str) -> bool:
 
 async def _discard_if_empty(db: str) -> None:
     """Remove a ledger file this run created if no page was committed to it."""
+    from .store.sqlite import SQLiteStore
+
     if not Path(db).exists():
         return
     try:
@@ -373,6 +380,10 @@ class _JsonLines:
 
 
 async def cmd_sync(args: argparse.Namespace) -> int:
+    from ._console import drive, failure_lines, report_table
+    from .ledger import Ledger
+    from .store.sqlite import SQLiteStore
+
     cfg = load_config(args.config)
     since = parse_time(args.since, "since")
     accounts, selection = select_accounts(cfg, args.feeds)
@@ -450,6 +461,8 @@ async def _write_events(events: AsyncIterator[LoanEvent], fmt: str, out: IO[byte
 
 
 async def cmd_export(args: argparse.Namespace) -> int:
+    from .store.sqlite import SQLiteStore
+
     since, until = parse_time(args.since, "since"), parse_time(args.until, "until")
     if since is not None and until is not None and since > until:
         raise UsageError("--since is after --until")
@@ -499,6 +512,8 @@ def _spans(spans: Sequence[Span]) -> str:
 def status_lines(states: Sequence[FeedState]) -> list[str]:
     """Per feed: the spans its complete walks covered, its newest record, when it was last
     written, the records read again until final, and every known gap."""
+    from .paginate.token import coverage
+
     lines: list[str] = []
     for st in states:
         lines.append(str(st.key))
@@ -532,6 +547,8 @@ def status_lines(states: Sequence[FeedState]) -> list[str]:
 
 
 async def cmd_status(args: argparse.Namespace) -> int:
+    from .store.sqlite import SQLiteStore
+
     if not Path(args.db).exists():
         raise UsageError(f"--db: {args.db} does not exist")
     store = SQLiteStore(args.db, read_only=True)  # never creates nor migrates a file
@@ -617,6 +634,7 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
 
 async def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    from .store.sqlite import SQLiteStore
 
     if _check_db(args.db, "--db"):  # the demo starts from a fresh ledger: only ever replace a ledger
         try:

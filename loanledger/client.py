@@ -2,7 +2,7 @@
 
 A venue client (`OKX`, `Binance`, `Bybit`) is a thin class in its venue
 module: it builds its `Dialect` (signing + error table) and declares its feed
-specs; everything else (the session, the transport, turning a FeedSpec into
+specs; everything else (the transport and its sender, turning a FeedSpec into
 a paged `Feed`) lives here once.
 """
 
@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ._args import check_label, check_window
 from .errors import InvalidArgument
 from .feeds import OPTIONS, FeedSpec
 from .paginate import DecodeContext, Feed, FeedStats, Page, Params
 from .ratelimit import RateLimits
-from .transport import Dialect, Request, RetryPolicy, Transport
+from .reconcile import Position, Scope
+from .transport import Dialect, Request, RetryPolicy, Sender, Transport
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["VenueClient"]
 
@@ -32,6 +34,8 @@ class VenueClient:
     venue: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
     feed_specs: ClassVar[Mapping[str, FeedSpec]] = {}
+    #: the venue products whose positions `positions()` reads, with the feeds each covers
+    scopes: ClassVar[Mapping[str, Scope]] = {}
 
     def __init__(
         self,
@@ -44,10 +48,15 @@ class VenueClient:
         timeout: float,
         limits: RateLimits | None,
         retry: RetryPolicy | None,
+        sender: Sender | None = None,
     ) -> None:
         self.account = check_label("account", account)
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise TypeError(f"session: expected aiohttp.ClientSession, got {type(session).__name__}")
+        if session is not None:
+            if sender is not None:
+                raise InvalidArgument("sender", "give a session or a sender, not both")
+            from ._aiohttp import AiohttpSender  # checks the session's type
+
+            sender = AiohttpSender(session)
         if limits is not None and not isinstance(limits, RateLimits):
             raise TypeError(f"limits: expected RateLimits, got {type(limits).__name__}")
         if base_url is not None and not isinstance(base_url, str):
@@ -58,7 +67,7 @@ class VenueClient:
             dialect,
             base_url=base_url or self.default_base_url,
             scope_id=scope_id,
-            session=session,
+            sender=sender,
             timeout=timeout,
             retry=retry,
             limits=limits,
@@ -75,7 +84,8 @@ class VenueClient:
         return self.transport.closed
 
     async def close(self) -> None:
-        """Close the client's own HTTP session. Later requests raise ClientClosed."""
+        """Close the client's own HTTP session (a given `session` or `sender` stays open).
+        Later requests raise ClientClosed."""
         await self.transport.close()
 
     async def __aenter__(self: C) -> C:
@@ -97,6 +107,12 @@ class VenueClient:
         """The venue's clock (ms); also stores the offset used for signing."""
         await self.transport.sync_clock()
         return self.transport.clock.now_ms()
+
+    async def positions(self) -> list[Position]:
+        """What the venue reports the account owes and has pledged now, per scope and currency
+        (every position endpoint of the venue; see `scopes`). Compared with the ledger by
+        `Ledger.reconcile()`."""
+        return []
 
     # --- feeds -----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -30,11 +30,13 @@ from .errors import SyncError
 from .events import LoanEvent
 from .ledger import Ledger, SyncReport
 from .ratelimit import RateLimits
-from .store import SQLiteStore
-from .testing import Simulator
+from .store.sqlite import SQLiteStore
 from .venues.binance import Binance
 from .venues.bybit import Bybit
 from .venues.okx import OKX
+
+if TYPE_CHECKING:
+    from .testing.simulator import Simulator
 
 __all__ = [
     "DEMO_ACCOUNTS",
@@ -111,6 +113,8 @@ async def run_demo(*, db: str = "demo-ledger.db", seed: int = 2026, out: IO[str]
     """The demo; returns the process exit code."""
     path = Path(db)
     _fresh(path)
+    from .testing.simulator import Simulator  # shipped test support: imported by the command only
+
     started = time.perf_counter()
     sim = Simulator(seed=seed, rate_scale=DEMO_RATE_SCALE)
     accounts = populate_demo(sim, seed=seed, size=size)

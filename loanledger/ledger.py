@@ -37,21 +37,25 @@ those events over again).
 from __future__ import annotations
 
 import asyncio
+import decimal
 import heapq
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
 from ._args import TimeArg, check_positive_number, to_ms
+from ._money import EXACT
 from .client import VenueClient
 from .errors import InvalidArgument, LoanLedgerError, SyncError, is_transient
 from .events import LoanEvent
 from .paginate import Feed
 from .paginate.token import coverage
-from .store.base import FeedKey, Store
+from .reconcile import Book, ReconcileReport, compare
+from .store.base import Balance, BalanceKey, FeedKey, Store
 from .store.memory import MemoryStore
 
 __all__ = ["BeforeCommit", "FeedReport", "Ledger", "SyncReport", "SyncRun"]
@@ -551,3 +555,52 @@ class Ledger:
             finally:
                 await run.aclose()
             await asyncio.sleep(wait)
+
+    # --- the books ----------------------------------------------------------------------
+
+    async def balances(
+        self,
+        at: TimeArg = None,
+        *,
+        venue: str | None = None,
+        account: str | None = None,
+        currency: str | None = None,
+        include_pending: bool = False,
+    ) -> dict[BalanceKey, Balance]:
+        """The three books per (venue, account, currency) as of `at` (default: everything
+        stored), summed exactly: wallet change, debt, collateral and what interest cost."""
+        until = to_ms("at", at)
+        await self._open_store()
+        return await self.store.balances(venue=venue, account=account, currency=currency, until=until,
+                                         include_pending=include_pending)
+
+    async def reconcile(self) -> ReconcileReport:
+        """Compare the ledger's debt and collateral with each venue's own positions (see
+        loanledger.reconcile): every currency matched, explained by a named residual, or
+        reported as a difference. An account whose positions cannot be read is an error in
+        the report (the others are still checked)."""
+        await self._open_store()
+        report = ReconcileReport()
+        read = await asyncio.gather(*(c.positions() for c in self.clients), return_exceptions=True)
+        for client, positions in zip(self.clients, read, strict=True):
+            label = f"{client.venue}:{client.account}"
+            if isinstance(positions, BaseException):
+                if not isinstance(positions, LoanLedgerError):
+                    raise positions
+                report.errors[label] = f"{type(positions).__name__}: {positions}"
+                continue
+            for scope in client.scopes.values():
+                done = await self.store.balances(venue=client.venue, account=client.account, feeds=scope.feeds)
+                every = await self.store.balances(venue=client.venue, account=client.account, feeds=scope.feeds,
+                                                  include_pending=True)
+                computed = {k.currency: {Book.DEBT: b.debt, Book.COLLATERAL: b.collateral} for k, b in done.items()}
+                pending: dict[str, dict[Book, Decimal]] = {}
+                for k, b in every.items():
+                    settled = done.get(k)
+                    with decimal.localcontext(EXACT):
+                        pending[k.currency] = {
+                            Book.DEBT: b.debt - (settled.debt if settled else Decimal(0)),
+                            Book.COLLATERAL: b.collateral - (settled.collateral if settled else Decimal(0)),
+                        }
+                report.checks += compare(client.venue, client.account, scope, positions, computed, pending)
+        return report

@@ -3,9 +3,12 @@
 Pure functions over the exact bytes that go on the wire, plus one signer
 object per venue that holds the credentials. Signers never show a secret in
 `repr`/`str`; PEM keys are parsed once into `cryptography` key objects and
-the PEM text is not kept.
+the PEM text is not kept. `cryptography` is imported only for a PEM key: HMAC
+signing (and `import loanledger`) never loads it.
 
-Rules (see ../shared/reference/exchange-api-notes.md section 2):
+Rules (https://www.okx.com/docs-v5/en/#overview-rest-authentication,
+https://developers.binance.com/docs/binance-spot-api-docs/rest-api/request-security,
+https://bybit-exchange.github.io/docs/v5/guide#authentication):
 
 - OKX: ``Base64(HMAC_SHA256(secret, ts + METHOD + requestPath(+?query) + body))``,
   ts as ISO-8601 UTC with milliseconds; headers OK-ACCESS-KEY/SIGN/TIMESTAMP/
@@ -23,15 +26,16 @@ import base64
 import datetime as _dt
 import hashlib
 import hmac
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias, cast
 from urllib.parse import quote
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from ._args import check_credential, check_recv_window
 from .errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    PrivateKey: TypeAlias = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 __all__ = [
     "BinanceSigner",
@@ -47,8 +51,6 @@ __all__ = [
     "okx_sign",
     "okx_timestamp",
 ]
-
-PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
 # --- primitives -----------------------------------------------------------------
@@ -73,6 +75,9 @@ def binance_hmac(secret: bytes, payload: bytes) -> str:
 
 def binance_rsa(key: rsa.RSAPrivateKey, payload: bytes) -> str:
     """Base64 RSASSA-PKCS1-v1_5 / SHA-256 signature (percent-encode before sending)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     return base64.b64encode(key.sign(payload, padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
@@ -89,12 +94,19 @@ def bybit_hmac(secret: bytes, timestamp: int, api_key: str, recv_window: int, pa
 
 def bybit_rsa(key: rsa.RSAPrivateKey, timestamp: int, api_key: str, recv_window: int, param_str: bytes) -> str:
     """Base64 RSA PKCS#1 v1.5 / SHA-256 of ts + apiKey + recvWindow + queryString|body."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     msg = f"{timestamp}{api_key}{recv_window}".encode() + param_str
     return base64.b64encode(key.sign(msg, padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
 def load_private_key(pem: str | bytes, password: str | bytes | None = None) -> PrivateKey:
     """Parse a PEM private key (RSA or Ed25519). The PEM never appears in errors."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     if isinstance(pem, str):
         pem = pem.encode()
     if not isinstance(pem, bytes):
@@ -190,6 +202,8 @@ class BinanceSigner:
         if self._key is None:
             self.method = "hmac"
         else:
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
             self.method = "rsa" if isinstance(self._key, rsa.RSAPrivateKey) else "ed25519"
 
     @property
@@ -200,10 +214,9 @@ class BinanceSigner:
         """The value of the `signature` parameter, already URL-safe."""
         if self._secret is not None:
             return binance_hmac(self._secret, payload)
-        if isinstance(self._key, rsa.RSAPrivateKey):
-            return _percent(binance_rsa(self._key, payload))
-        assert isinstance(self._key, ed25519.Ed25519PrivateKey)
-        return _percent(binance_ed25519(self._key, payload))
+        if self.method == "rsa":
+            return _percent(binance_rsa(cast("rsa.RSAPrivateKey", self._key), payload))
+        return _percent(binance_ed25519(cast("ed25519.Ed25519PrivateKey", self._key), payload))
 
     def headers(self) -> dict[str, str]:
         return {"X-MBX-APIKEY": self._api_key}
@@ -231,8 +244,11 @@ class BybitSigner:
         self._api_key = check_credential("api_key", api_key)
         self.recv_window = check_recv_window(recv_window)
         self._secret, key = _secret_or_key(secret, private_key, private_key_password, "RSA")
-        if key is not None and not isinstance(key, rsa.RSAPrivateKey):
-            raise InvalidArgument("private_key", "Bybit signs with RSA keys only (not Ed25519)")
+        if key is not None:
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            if not isinstance(key, rsa.RSAPrivateKey):
+                raise InvalidArgument("private_key", "Bybit signs with RSA keys only (not Ed25519)")
         self._key: rsa.RSAPrivateKey | None = key
         self.method = "hmac" if key is None else "rsa"
 

@@ -1,11 +1,18 @@
-"""HTTP transport: session ownership, signing, rate limits, timeouts, retries, error mapping.
+"""HTTP transport: signing, rate limits, timeouts, retries, error mapping.
 
-One `Transport` per client. It owns one aiohttp ClientSession (created lazily
-inside the running loop, or injected by the caller and then never closed by
-us), signs every attempt afresh through the venue's `Dialect`, waits on the
-shared rate-limit bucket, reads the body as bytes (never ``resp.json()``) and
-hands it to the caller's pure decoder, which raises the venue's typed error
-for an error envelope.
+One `Transport` per client. It signs every attempt afresh through the venue's
+`Dialect`, waits on the shared rate-limit bucket, hands the exact bytes to its
+`Sender` and the answer's body (bytes, never parsed here) to the caller's pure
+decoder, which raises the venue's typed error for an error envelope.
+
+The sender is the only part that does HTTP (like httpx's transports): `send`
+one `OutgoingRequest` within a timeout, return a `Response` (status,
+case-insensitive headers, body bytes) or raise `ConnectError` (saying whether
+anything was sent), `RequestTimeout` or `ResponseTooLarge`. The default is
+`loanledger._aiohttp.AiohttpSender`, imported and created on the first request
+(it owns an aiohttp ClientSession, or borrows the one a client was given);
+`loanledger.testing.MockSender` answers unit tests without sockets. A sender
+given by the caller is never closed by us.
 
 Retry rules (`should_retry` is the pure decision):
 
@@ -30,13 +37,10 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote, urlencode, urlsplit
-
-import aiohttp
-from yarl import URL
 
 from ._args import check_positive_number, now_ms
 from .errors import (
@@ -56,12 +60,18 @@ from .errors import (
 from .ratelimit import Bucket, Limit, RateLimits
 
 __all__ = [
+    "MAX_BODY",
     "Clock",
     "Dialect",
+    "Headers",
+    "OutgoingRequest",
     "Prepared",
     "Request",
     "RequestStats",
+    "Response",
+    "ResponseTooLarge",
     "RetryPolicy",
+    "Sender",
     "Transport",
     "backoff_delay",
     "encode_query",
@@ -74,6 +84,7 @@ log = logging.getLogger("loanledger.transport")
 
 T = TypeVar("T")
 
+#: the largest response body read (bytes); a longer one is a DecodeError, never retried
 MAX_BODY = 32 * 1024 * 1024
 
 
@@ -106,6 +117,105 @@ class Prepared:
     path_qs: str
     headers: dict[str, str]
     body: bytes | None = None
+
+
+# --- the sender seam ----------------------------------------------------------------
+
+
+class Headers(Mapping[str, str]):
+    """Read-only HTTP headers looked up case-insensitively (``X-MBX-USED-WEIGHT-1M`` finds
+    ``x-mbx-used-weight-1m``). A repeated name keeps its first value, as aiohttp's ``get``."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, headers: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        items: dict[str, tuple[str, str]] = {}
+        for name, value in pairs:
+            items.setdefault(name.lower(), (name, value))
+        self._items = items
+
+    def __getitem__(self, name: str) -> str:
+        if not isinstance(name, str):
+            raise KeyError(name)
+        return self._items[name.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self._items.values())!r})"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class OutgoingRequest:
+    """What a `Sender` sends: the exact bytes that were signed.
+
+    `url` is the full URL with its query already percent-encoded (send it as is, never
+    re-encoded). The repr shows no header, query or body: they carry keys and signatures.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None = None
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def query(self) -> str:
+        return urlsplit(self.url).query
+
+    def __repr__(self) -> str:
+        body = "" if self.body is None else f", {len(self.body)} body bytes"
+        return f"OutgoingRequest({self.method} {self.path}{body})"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What a `Sender` returns: the HTTP status, the headers (any mapping given is wrapped
+    in `Headers`, so lookups are case-insensitive) and the whole body."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=Headers)
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            object.__setattr__(self, "headers", Headers(self.headers))
+
+
+class ResponseTooLarge(Exception):
+    """Raised by a sender for a body over its limit; the transport turns it into a DecodeError."""
+
+    def __init__(self, message: str, head: bytes = b"") -> None:
+        super().__init__(message)
+        self.message = message
+        self.head = head
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """Sends one request (the only part of the SDK that does HTTP).
+
+    `send` returns the answer whatever its status, or raises `ConnectError` (with
+    ``before_send=True`` only when no byte reached the network), `RequestTimeout` (no
+    whole answer within `timeout` seconds) or `ResponseTooLarge`; the transport adds the
+    venue and path to the error. `closed` is True once it can send no more (closed, or
+    its borrowed session was closed).
+    """
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def send(self, request: OutgoingRequest, *, timeout: float) -> Response: ...
+
+    async def close(self) -> None: ...
 
 
 class Dialect(Protocol):
@@ -243,7 +353,7 @@ class RequestStats:
 
 
 class Transport:
-    """Sends signed, paced, retried requests for one client."""
+    """Sends signed, paced, retried requests for one client through its `Sender`."""
 
     def __init__(
         self,
@@ -251,7 +361,7 @@ class Transport:
         *,
         base_url: str,
         scope_id: str,
-        session: aiohttp.ClientSession | None = None,
+        sender: Sender | None = None,
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         limits: RateLimits | None = None,
@@ -262,19 +372,21 @@ class Transport:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             raise InvalidArgument("base_url", f"{base_url!r} is not an http(s) origin like https://host[:port]")
+        if sender is not None and not isinstance(sender, Sender):
+            raise TypeError(f"sender: expected a Sender (send, close, closed), got {type(sender).__name__}")
         self.dialect = dialect
         self.venue = dialect.venue
         self.base_url = base_url.rstrip("/")
         self.host = parts.netloc
         self.scope_id = scope_id
-        self.timeout = aiohttp.ClientTimeout(total=check_positive_number("timeout", timeout))
+        self.timeout = check_positive_number("timeout", timeout)
         self.retry = retry or RetryPolicy()
         self._limits = limits
         self.clock = clock or Clock()
         self._rng = rng
         self._sleep = sleep
-        self._session = session
-        self._own_session = session is None
+        self._sender = sender
+        self._own_sender = sender is None
         self._closed = False
         self._sync_lock: asyncio.Lock | None = None
         self._last_sync = 0.0
@@ -286,25 +398,35 @@ class Transport:
         return self._closed
 
     @property
+    def sender(self) -> Sender | None:
+        """The sender in use: the one given, or the default one once the first request made it."""
+        return self._sender
+
+    @property
     def limits(self) -> RateLimits:
         if self._limits is None:
             self._limits = RateLimits.shared()
         return self._limits
 
-    def _session_or_create(self) -> aiohttp.ClientSession:
+    def _check_open(self) -> None:
         if self._closed:
             raise ClientClosed(f"{self.venue} client is closed")
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        elif self._session.closed:
+        if self._sender is not None and self._sender.closed:
             raise ClientClosed(f"{self.venue} client's session is closed")
-        return self._session
+
+    def _sender_or_create(self) -> Sender:
+        self._check_open()
+        if self._sender is None:
+            from ._aiohttp import AiohttpSender  # aiohttp is imported when the first request needs it
+
+            self._sender = AiohttpSender()
+        return self._sender
 
     async def close(self) -> None:
-        """Close the owned session (an injected one stays open). Idempotent."""
+        """Close the default sender and its session (a given sender or session stays open). Idempotent."""
         self._closed = True
-        if self._own_session and self._session is not None and not self._session.closed:
-            await self._session.close()
+        if self._own_sender and self._sender is not None:
+            await self._sender.close()
 
     def bucket(self, req: Request) -> Bucket:
         scope = self.host if req.limit.scope == "ip" else self.scope_id
@@ -325,7 +447,7 @@ class Transport:
         attempt = 0
         resynced = False
         while True:
-            self._session_or_create()
+            self._check_open()
             banned = self.limits.banned_until(self.venue, self.host)
             if banned is not None:
                 raise RateLimited(
@@ -376,29 +498,22 @@ class Transport:
 
     async def _attempt(self, req: Request, decode: Callable[[bytes], T], bucket: Bucket) -> T:
         prep = self.dialect.prepare(req, self.clock.now_ms())
-        session = self._session_or_create()
-        url = URL(self.base_url + prep.path_qs, encoded=True)
+        sender = self._sender_or_create()
+        outgoing = OutgoingRequest(req.method, self.base_url + prep.path_qs, prep.headers, prep.body)
         started = time.perf_counter()
         try:
-            async with session.request(
-                req.method, url, headers=prep.headers, data=prep.body, timeout=self.timeout,
-                allow_redirects=False,
-            ) as resp:
-                status = resp.status
-                headers = resp.headers
-                body = await self._read(resp, req)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise ConnectError(f"connect timeout: {exc}", venue=self.venue, path=req.path, before_send=True) from None
-        except TimeoutError:
-            raise RequestTimeout(
-                f"no response within {self.timeout.total}s", venue=self.venue, path=req.path
-            ) from None
-        except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(f"cannot connect: {exc.os_error}", venue=self.venue, path=req.path, before_send=True) from None
-        except aiohttp.ClientError as exc:
-            raise ConnectError(
-                f"{type(exc).__name__}: {exc}", venue=self.venue, path=req.path, before_send=False
-            ) from None
+            resp = await sender.send(outgoing, timeout=self.timeout)
+        except TransportError as exc:
+            if exc.venue:  # a sender that named the venue itself
+                raise
+            if isinstance(exc, ConnectError):
+                raise ConnectError(str(exc), venue=self.venue, path=req.path, before_send=exc.before_send) from None
+            raise type(exc)(str(exc), venue=self.venue, path=req.path) from None
+        except ResponseTooLarge as exc:
+            raise DecodeError(self.venue, req.path, exc.message, exc.head, transient=False) from None
+        status, headers, body = resp.status, resp.headers, resp.body
+        if len(body) > MAX_BODY:  # a sender without a limit of its own
+            raise DecodeError(self.venue, req.path, f"body exceeds {MAX_BODY} bytes", body[:200], transient=False)
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("%s %s %s -> %d (%d bytes, %.1f ms)", self.venue, req.method, req.path, status, len(body), elapsed)
         self.dialect.observe(bucket, status, headers)
@@ -413,20 +528,6 @@ class Transport:
             err.retry_after = retry_after_seconds(headers)
         raise err
 
-    async def _read(self, resp: aiohttp.ClientResponse, req: Request) -> bytes:
-        length = resp.content_length
-        if length is not None and length > MAX_BODY:
-            raise DecodeError(self.venue, req.path, f"body of {length} bytes exceeds {MAX_BODY}", b"", transient=False)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_any():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise DecodeError(self.venue, req.path, f"body exceeds {MAX_BODY} bytes", b"".join(chunks[:1]),
-                                  transient=False)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     async def sync_clock(self, *, signed_at: float | None = None) -> int:
         """Fetch the venue's server time and store the offset; returns it (ms).
 
@@ -436,7 +537,7 @@ class Transport:
         second ago. The fetch is a read: paced by its endpoint's bucket and retried
         like any GET.
         """
-        self._session_or_create()  # a closed client raises here, cached offset or not
+        self._check_open()  # a closed client raises here, cached offset or not
         if self._sync_lock is None:
             self._sync_lock = asyncio.Lock()
         async with self._sync_lock:

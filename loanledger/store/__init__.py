@@ -1,29 +1,28 @@
 """Ledger stores: the `Store` protocol and its backends (memory, SQLite, PostgreSQL).
 
-`PostgresStore` needs the `postgres` extra (psycopg 3); it is imported on first use,
-so the other stores work without it.
+Each name is imported on first use: `MemoryStore` needs nothing beyond the core,
+`SQLiteStore` aiosqlite, `PostgresStore` the `postgres` extra (psycopg 3).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .base import Balance, BalanceKey, FeedKey, FeedState, Store
-from .factory import open_store
-from .memory import MemoryStore
-from .sqlite import SQLiteStore
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .base import Balance, BalanceKey, FeedKey, FeedState, Store
+    from .factory import open_store
+    from .memory import MemoryStore
     from .postgres import PostgresStore
+    from .sqlite import SQLiteStore
 
-__all__ = [
-    "Balance", "BalanceKey", "FeedKey", "FeedState", "MemoryStore", "PostgresStore", "SQLiteStore", "Store", "open_store",
-]
+__all__ = ["Balance", "BalanceKey", "FeedKey", "FeedState", "MemoryStore", "PostgresStore", "SQLiteStore", "Store", "open_store"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "PostgresStore":
-        from .postgres import PostgresStore
-
-        return PostgresStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, globals(), {
+    ".base": ("Balance", "BalanceKey", "FeedKey", "FeedState", "Store"),
+    ".factory": ("open_store",),
+    ".memory": ("MemoryStore",),
+    ".postgres": ("PostgresStore",),
+    ".sqlite": ("SQLiteStore",),
+})

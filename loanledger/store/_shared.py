@@ -214,6 +214,21 @@ def balance_filters(
             _optional_ms("until", until), counted_statuses(include_pending))
 
 
+def feed_filter(feeds: object) -> tuple[str, ...] | None:
+    """`feeds` of `Store.balances`: None (every feed) or a non-empty collection of feed ids."""
+    if feeds is None:
+        return None
+    if isinstance(feeds, str) or not isinstance(feeds, Iterable):
+        raise TypeError(f"feeds: expected a collection of feed ids, got {type(feeds).__name__}")
+    out = tuple(sorted(set(feeds)))
+    if not out:
+        raise InvalidArgument("feeds", "is empty; pass None for every feed")
+    for f in out:
+        if not isinstance(f, str) or not f:
+            raise TypeError(f"feeds: expected feed ids (str), got {f!r}")
+    return out
+
+
 def counted_statuses(include_pending: bool) -> tuple[str, ...]:
     return (EventStatus.DONE.value, EventStatus.PENDING.value) if include_pending else (EventStatus.DONE.value,)
 

@@ -17,7 +17,7 @@ guarantees, checked by one contract test suite (tests/store/):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -150,10 +150,12 @@ class Store(Protocol):
         currency: str | None = None,
         until: int | None = None,
         include_pending: bool = False,
+        feeds: Iterable[str] | None = None,
     ) -> dict[BalanceKey, Balance]:
         """The books per (venue, account, currency), in key order, summed exactly.
 
-        `until` (ms, inclusive): as of that time. Failed events never count; pending
+        `until` (ms, inclusive): as of that time. `feeds`: only the events of these feed ids
+        (reconciliation sums the feeds a venue position covers). Failed events never count; pending
         ones only with ``include_pending=True``. A counter leg counts in the wallet of
         its `counter_currency` (so ``currency="USDT"`` includes the USDT legs of
         conversions booked under another currency)."""

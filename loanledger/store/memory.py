@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
 
 from ..errors import CheckpointConflict
 from ..events import EventKind, LoanEvent
-from ._shared import Totals, balance_filters, changed, check_page, event_filters, order_events, read_only_error
+from ._shared import Totals, balance_filters, changed, check_page, event_filters, feed_filter, order_events, read_only_error
 from .base import Balance, BalanceKey, FeedKey, FeedState
 
 __all__ = ["MemoryStore"]
@@ -138,13 +138,17 @@ class MemoryStore:
         currency: str | None = None,
         until: int | None = None,
         include_pending: bool = False,
+        feeds: Iterable[str] | None = None,
     ) -> dict[BalanceKey, Balance]:
         venue, account, currency, until, statuses = balance_filters(venue, account, currency, until, include_pending)
+        only = feed_filter(feeds)
         totals = Totals(currency)
         for ev in self._data.events.values():
             if ev.status.value not in statuses or (until is not None and ev.ts > until):
                 continue
             if (venue is not None and ev.venue != venue) or (account is not None and ev.account != account):
+                continue
+            if only is not None and ev.feed not in only:
                 continue
             totals.event(ev.venue, ev.account, ev.currency, ev.kind.value, ev.amount, ev.debt, ev.collateral,
                          ev.counter_currency, ev.counter_amount)

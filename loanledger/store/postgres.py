@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
 from typing import Any, TypeVar
 
 try:
@@ -45,6 +45,7 @@ from ._shared import (
     EVENT_LAYOUT,
     Totals,
     balance_filters,
+    feed_filter,
     changed,
     check_page,
     conditions,
@@ -388,11 +389,16 @@ class PostgresStore:
         currency: str | None = None,
         until: int | None = None,
         include_pending: bool = False,
+        feeds: Iterable[str] | None = None,
     ) -> dict[BalanceKey, Balance]:
         venue, account, currency, until, statuses = balance_filters(venue, account, currency, until, include_pending)
+        only = feed_filter(feeds)
         where, args = conditions((("venue", venue), ("account", account)), None, until, mark="%s")
         where.insert(0, "status = ANY(%s)")
         args.insert(0, list(statuses))
+        if only is not None:
+            where.append("feed = ANY(%s)")
+            args.append(list(only))
         own_where, own_args = list(where), list(args)
         leg_where, leg_args = [*where, "counter_currency IS NOT NULL", "counter_amount IS NOT NULL"], list(args)
         if currency is not None:

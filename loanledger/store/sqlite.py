@@ -11,7 +11,7 @@ import asyncio
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from ._shared import (
     Layout,
     Totals,
     balance_filters,
+    feed_filter,
     changed,
     check_page,
     conditions,
@@ -103,7 +104,7 @@ class SQLiteStore:
         if not isinstance(read_only, bool):
             raise TypeError(f"read_only: expected bool, got {type(read_only).__name__}")
         if read_only and str(path) == ":memory:":
-            raise InvalidArgument("read_only", "a ':memory:' store is empty: it cannot be opened read-only")
+            raise InvalidArgument("path", "a read-only store needs a file (':memory:' would be empty)")
         self.path = str(path)
         self.read_only = read_only
         self._db: aiosqlite.Connection | None = None
@@ -311,11 +312,16 @@ class SQLiteStore:
         currency: str | None = None,
         until: int | None = None,
         include_pending: bool = False,
+        feeds: Iterable[str] | None = None,
     ) -> dict[BalanceKey, Balance]:
         venue, account, currency, until, statuses = balance_filters(venue, account, currency, until, include_pending)
+        only = feed_filter(feeds)
         where, args = conditions((("venue", venue), ("account", account)), None, until, mark="?")
         where.insert(0, f"status IN ({','.join('?' * len(statuses))})")
         args[:0] = statuses
+        if only is not None:
+            where.append(f"feed IN ({','.join('?' * len(only))})")
+            args += only
         if currency is not None:
             where.append("(currency = ? OR counter_currency = ?)")
             args += [currency, currency]

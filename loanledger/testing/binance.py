@@ -41,7 +41,7 @@ from ..signing import binance_hmac
 from . import binance_data as data
 from .binance_data import InterestRow, PmloanRow
 from .cursors import newest_first, page_by_number, rows_in_window
-from .server import Route, SimCall, SimError, VenueSim
+from .server import Route, SimCall, SimError, SimServer, VenueSim
 
 __all__ = ["BinanceAccount", "BinanceVenue"]
 
@@ -128,8 +128,9 @@ class BinanceVenue(VenueSim):
     """Binance endpoints. `ban_after`: 429s in one minute before a 418 ban of `ban_seconds`."""
 
     venue = "binance"
+    prefixes = ("/sapi/", "/api/v3/")
 
-    def __init__(self, sim: Any) -> None:
+    def __init__(self, sim: SimServer) -> None:
         super().__init__(sim)
         self.ban_after = 3
         self.ban_seconds = 120
@@ -141,6 +142,12 @@ class BinanceVenue(VenueSim):
         self.route("GET", PMLOAN_HISTORY, self._pmloan_history, limit=PMLOAN_HISTORY_LIMIT)
         self.route("GET", INTEREST_HISTORY, self._interest_history, limit=INTEREST_HISTORY_LIMIT)
         self.route("GET", PMLOAN_AMOUNT, self._pmloan_amount, limit=PMLOAN_AMOUNT_LIMIT)
+
+    def logged_query(self, query: str) -> str:
+        """The log keeps the query without its `signature` parameter."""
+        if "signature=" not in query:
+            return query
+        return "&".join(p for p in query.split("&") if not p.startswith("signature="))
 
     def add_account(
         self,

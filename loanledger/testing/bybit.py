@@ -27,7 +27,7 @@ from ..ratelimit import Limit
 from ..signing import bybit_hmac
 from .bybit_data import BybitBook, Row, expected_ids_of, grow_book, populate_book
 from .cursors import newest_first, page_by_cursor, rows_in_window
-from .server import Route, SimCall, SimError, VenueSim
+from .server import Route, SimCall, SimError, SimServer, VenueSim
 
 __all__ = ["BybitAccount", "BybitVenue", "Mutation"]
 
@@ -134,8 +134,9 @@ class BybitVenue(VenueSim):
     """
 
     venue = "bybit"
+    prefixes = ("/v5/",)
 
-    def __init__(self, sim: Any) -> None:
+    def __init__(self, sim: SimServer) -> None:
         super().__init__(sim)
         self.send_reset_header = True
         self.ins_repay_delay_ms = 150_000

@@ -36,7 +36,7 @@ from ..ratelimit import Limit
 from ..signing import okx_sign
 from . import cursors, okx_data
 from .okx_data import FEED_TABLES, LOAN_TYPES, OkxBook, SimRecord
-from .server import Route, SimCall, SimError, VenueSim
+from .server import Route, SimCall, SimError, SimServer, VenueSim
 
 __all__ = ["OkxAccount", "OkxVenue"]
 
@@ -91,9 +91,12 @@ class OkxVenue(VenueSim):
     """OKX endpoints. `add_account` first; venue adapters add their endpoints."""
 
     venue = "okx"
+    prefixes = ("/api/v5/",)
 
-    def __init__(self, sim: Any) -> None:
+    def __init__(self, sim: SimServer, *, rate_http: int = 429) -> None:
         super().__init__(sim)
+        #: the HTTP status of a 50011 rate-limit answer (OKX sends 429, some gateways 200)
+        self.rate_http = rate_http
         self.route("GET", "/api/v5/public/time", self._time, limit=TIME_LIMIT, signed=False)
         self.route("GET", LOAN_HISTORY_PATH, self._loan_history, limit=LOAN_HISTORY_LIMIT)
         self.route("GET", INTEREST_PATH, self._interest, limit=INTEREST_LIMIT)
@@ -275,7 +278,7 @@ class OkxVenue(VenueSim):
         return {}
 
     def rate_error(self, route: Route, account: Any) -> SimError:
-        return SimError("50011", "Too Many Requests", self.sim.okx_rate_http)
+        return SimError("50011", "Too Many Requests", self.rate_http)
 
     def success(self, result: Any) -> web.Response:
         return web.Response(

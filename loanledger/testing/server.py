@@ -1,11 +1,13 @@
-"""The simulator core: an aiohttp.web app that plays OKX, Binance and Bybit on loopback.
+"""The simulator core: an aiohttp.web app that serves pluggable venues on loopback.
 
 Venue-independent machinery lives here: the app factory and the async
 context manager that serves it on 127.0.0.1 (free port by default), the
-request log, fault injection, rate-limit window counters and the venue
-clock (with a skew knob). Each venue module in this package adds its
-authentication (verifying the signature over the exact bytes received),
-its error envelopes and its endpoints.
+request log, fault injection, rate-limit window counters, the venue clock
+(with a skew knob) and the routing of a request to the venue that claims its
+path (`VenueSim.prefixes`). The core knows no venue: each venue module in this
+package subclasses `VenueSim` with its authentication (verifying the signature
+over the exact bytes received), its error envelopes, its endpoints and the URL
+prefixes it serves; `loanledger.testing.Simulator` mounts the three of them.
 """
 
 from __future__ import annotations
@@ -18,17 +20,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from ..ratelimit import Limit
-
-if TYPE_CHECKING:
-    from .binance import BinanceVenue
-    from .bybit import BybitVenue
-    from .okx import OkxVenue
 
 __all__ = [
     "FaultKind",
@@ -37,7 +34,7 @@ __all__ = [
     "Route",
     "SimCall",
     "SimError",
-    "Simulator",
+    "SimServer",
     "SlidingWindow",
     "VenueSim",
 ]
@@ -144,7 +141,7 @@ class LoggedRequest:
     venue: str
     method: str
     path: str
-    query: str  # without the Binance `signature` parameter
+    query: str  # as the venue logs it (`VenueSim.logged_query`: no signature)
     status: int
     code: str | None
     account: str | None
@@ -152,7 +149,7 @@ class LoggedRequest:
 
 
 class SlidingWindow:
-    """Counts events per key in the last `per` seconds (OKX and Bybit rolling windows)."""
+    """Counts events per key in the last `per` seconds (the venues' rolling windows)."""
 
     def __init__(self) -> None:
         self._hits: dict[Any, deque[float]] = {}
@@ -209,13 +206,17 @@ class Route:
 class VenueSim:
     """One venue inside the simulator: accounts, routes and the request pipeline.
 
-    Subclasses implement authentication over the exact bytes received, the rate
-    check with the venue's real answer, and the success / error envelopes.
+    Subclasses name the venue, the URL path prefixes it serves (`prefixes`), and
+    implement authentication over the exact bytes received, the rate check with the
+    venue's real answer, and the success / error envelopes. Mount one on a `SimServer`
+    with `SimServer.mount`.
     """
 
-    venue = ""
+    venue: ClassVar[str] = ""
+    #: the URL path prefixes this venue serves (the longest claiming prefix wins)
+    prefixes: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimServer) -> None:
         self.sim = sim
         self._routes: dict[tuple[str, str], Route] = {}
         self.accounts: dict[str, Any] = {}
@@ -255,6 +256,11 @@ class VenueSim:
 
     # --- venue hooks ---------------------------------------------------------------
 
+    def logged_query(self, query: str) -> str:
+        """The query string as the request log keeps it: a venue that signs in the query
+        drops its signature here."""
+        return query
+
     def authenticate(self, request: web.Request, body: bytes) -> Any:
         raise NotImplementedError
 
@@ -286,26 +292,21 @@ class VenueSim:
             raise SimError("body", "request body is not JSON", 400) from None
 
 
-def _route_venue(path: str) -> str:
-    if path.startswith("/api/v5/"):
-        return "okx"
-    if path.startswith("/sapi/") or path.startswith("/api/v3/"):
-        return "binance"
-    if path.startswith("/v5/"):
-        return "bybit"
-    return "?"
-
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class Simulator:
-    """The three venues on one loopback port.
+V = TypeVar("V", bound=VenueSim)
+S = TypeVar("S", bound="SimServer")
 
-    ``async with Simulator() as sim:`` serves on 127.0.0.1 (a free port unless
-    `port` is given); point every client's ``base_url`` at ``sim.base_url``.
-    `rate_scale` multiplies every documented rate limit (the clients' RateLimits
-    must use the same scale). `skew_ms` offsets the venue clock from the host's.
+
+class SimServer:
+    """The simulator core: the venues mounted on it, on one loopback port.
+
+    ``async with server:`` serves on 127.0.0.1 (a free port unless `port` is given);
+    point every client's ``base_url`` at ``server.base_url``. `rate_scale` multiplies
+    every documented rate limit (the clients' RateLimits must use the same scale).
+    `skew_ms` offsets the venue clock from the host's. A request goes to the mounted
+    venue with the longest prefix of its path; no venue or no route answers 404.
     """
 
     def __init__(
@@ -317,25 +318,47 @@ class Simulator:
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        okx_rate_http: int = 429,
     ) -> None:
-        from .binance import BinanceVenue
-        from .bybit import BybitVenue
-        from .okx import OkxVenue
-
         self.seed = seed
         self.rate_scale = rate_scale
         self.skew_ms = skew_ms
         self.faults = faults or Faults(seed=seed)
         self.host = host
         self.port = port
-        self.okx_rate_http = okx_rate_http
         self.log: list[LoggedRequest] = []
         self.windows = SlidingWindow()
         self._runner: web.AppRunner | None = None
-        self.okx: OkxVenue = OkxVenue(self)
-        self.binance: BinanceVenue = BinanceVenue(self)
-        self.bybit: BybitVenue = BybitVenue(self)
+        self._prefixes: list[tuple[str, VenueSim]] = []  # longest first
+
+    # --- venues ----------------------------------------------------------------------
+
+    def mount(self, venue: V) -> V:
+        """Serve `venue` (built on this server) at its `prefixes`; returns it."""
+        if venue.sim is not self:
+            raise ValueError(f"{venue.venue}: mount a venue on the server it was built for")
+        if not venue.venue or not venue.prefixes:
+            raise ValueError(f"{type(venue).__name__}: a venue needs a name and at least one URL prefix")
+        for prefix in venue.prefixes:
+            if not prefix.startswith("/") or not prefix.endswith("/"):
+                raise ValueError(f"{venue.venue}: prefix {prefix!r} must start and end with '/'")
+            taken = next((v for p, v in self._prefixes if p == prefix), None)
+            if taken is not None:
+                raise ValueError(f"{venue.venue}: prefix {prefix!r} is already served by {taken.venue}")
+            self._prefixes.append((prefix, venue))
+        self._prefixes.sort(key=lambda item: len(item[0]), reverse=True)
+        return venue
+
+    @property
+    def venues(self) -> dict[str, VenueSim]:
+        """The mounted venues by name."""
+        return {v.venue: v for _, v in self._prefixes}
+
+    def venue_for(self, path: str) -> VenueSim | None:
+        """The mounted venue serving `path`, or None."""
+        for prefix, venue in self._prefixes:
+            if path.startswith(prefix):
+                return venue
+        return None
 
     # --- clocks --------------------------------------------------------------------
 
@@ -356,7 +379,7 @@ class Simulator:
         return app
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        venue = {"okx": self.okx, "binance": self.binance, "bybit": self.bybit}.get(_route_venue(request.path))
+        venue = self.venue_for(request.path)
         route = venue.find(request.method, request.path) if venue is not None else None
         if venue is None or route is None:
             self.record(request, venue.venue if venue is not None else "?", 404, None, None)
@@ -365,7 +388,8 @@ class Simulator:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        venue = _route_venue(request.path)
+        mounted = self.venue_for(request.path)
+        venue = mounted.venue if mounted is not None else "?"
         forced = self.faults.pick_forced(venue, request.method, request.path)
         fault = forced.kind if forced is not None else None
         if fault is not None:
@@ -423,8 +447,9 @@ class Simulator:
         """Append one request to the log (venue modules call this from their handlers)."""
         raw = request.raw_path
         query = raw.split("?", 1)[1] if "?" in raw else ""
-        if "signature=" in query:
-            query = "&".join(p for p in query.split("&") if not p.startswith("signature="))
+        mounted = self.venue_for(request.path)
+        if mounted is not None:
+            query = mounted.logged_query(query)
         self.log.append(
             LoggedRequest(
                 at=self.mono(), ts=self.now_ms(), venue=venue, method=request.method, path=request.path,
@@ -437,7 +462,7 @@ class Simulator:
     @property
     def base_url(self) -> str:
         if self._runner is None:
-            raise RuntimeError("the simulator is not running; use `async with Simulator() as sim`")
+            raise RuntimeError(f"the simulator is not running; use `async with {type(self).__name__}() as sim`")
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
@@ -456,7 +481,7 @@ class Simulator:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> Simulator:
+    async def __aenter__(self: S) -> S:
         await self.start()
         return self
 

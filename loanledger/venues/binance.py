@@ -40,7 +40,7 @@ from ..feeds import BadRecord, Envelope, FeedOptions, FeedSpec, Filter, currency
 from ..paginate import DAY_MS, DecodeContext, Feed, Page, PagedWindows, TimeWindows
 from ..ratelimit import Bucket, Limit, RateLimits
 from ..signing import BinanceSigner, key_fingerprint
-from ..transport import Prepared, Request, RetryPolicy, encode_query, retry_after_seconds
+from ..transport import Prepared, Request, RetryPolicy, Sender, encode_query, retry_after_seconds
 
 if TYPE_CHECKING:
     import aiohttp
@@ -465,6 +465,7 @@ class Binance(VenueClient):
         base_url: str | None = None,
         recv_window: int = 5000,
         session: aiohttp.ClientSession | None = None,
+        sender: Sender | None = None,
         timeout: float = 10.0,
         limits: RateLimits | None = None,
         retry: RetryPolicy | None = None,
@@ -480,6 +481,7 @@ class Binance(VenueClient):
             base_url=base_url,
             scope_id=key_fingerprint(api_key),
             session=session,
+            sender=sender,
             timeout=timeout,
             limits=limits,
             retry=retry,

@@ -36,7 +36,7 @@ from ..feeds import BadRecord, Envelope, FeedOptions, Filter, choice, currency, 
 from ..paginate import DecodeContext, ExclusiveIdCursor, Feed, TsCursor
 from ..ratelimit import Bucket, Limit, RateLimits
 from ..signing import OkxSigner, key_fingerprint
-from ..transport import Prepared, Request, RetryPolicy, encode_query
+from ..transport import Prepared, Request, RetryPolicy, Sender, encode_query
 
 if TYPE_CHECKING:
     import aiohttp
@@ -646,6 +646,7 @@ class OKX(VenueClient):
         base_url: str | None = None,
         demo: bool = False,
         session: aiohttp.ClientSession | None = None,
+        sender: Sender | None = None,
         timeout: float = 10.0,
         limits: RateLimits | None = None,
         retry: RetryPolicy | None = None,
@@ -660,6 +661,7 @@ class OKX(VenueClient):
             base_url=base_url,
             scope_id=key_fingerprint(api_key),
             session=session,
+            sender=sender,
             timeout=timeout,
             limits=limits,
             retry=retry,

@@ -100,7 +100,7 @@ async def test_schema_versions_a_reader_cannot_use(tmp_path: Path) -> None:
 
 
 def test_read_only_argument_checks() -> None:
-    with pytest.raises(InvalidArgument, match="read_only"):
+    with pytest.raises(InvalidArgument, match="path: a read-only store needs a file"):
         SQLiteStore(":memory:", read_only=True)
     with pytest.raises(TypeError, match="read_only: expected bool"):
         SQLiteStore("l.db", read_only="yes")  # type: ignore[arg-type]

@@ -342,7 +342,7 @@ async def test_async_with_closes_owned_session_and_use_after_close_raises() -> N
         m.get("https://eea.okx.com/api/v5/public/time", status=200, body=b'{"code":"0","data":[{"ts":"1700000000000"}]}')
         async with OKX("k", "s", "p", base_url="https://eea.okx.com") as okx:
             await okx.server_time()
-            session = okx.transport._session
+            session = okx.transport._sender.session  # the default (aiohttp) sender's own session
             assert session is not None and not session.closed
         assert session.closed and okx.closed
         with pytest.raises(ClientClosed):

@@ -303,19 +303,23 @@ async def test_a_ledger_cancelled_while_closing_still_closes_everything(tmp_path
         sim.okx.add_account(KEY, SECRET, "pass")
         clients = [SlowOKX(KEY, SECRET, "pass", account=f"a{i}", base_url=sim.base_url) for i in range(3)]
         for c in clients:
-            c.transport._session_or_create()  # sessions exist, as after a sync
+            c.transport._sender_or_create()._session_or_create()  # sessions exist, as after a sync
         ledger = Ledger(clients, store=SlowStore(tmp_path / "l.db"))
+
+        entered = asyncio.Event()
 
         async def use() -> None:
             async with ledger:
-                pass
+                entered.set()  # the body ends here: the ledger starts closing now
 
         for delay in (0.02, 0.07):  # during the clients' close, during the store's close
             closed.clear()
+            entered.clear()
             task = asyncio.create_task(use())
+            await entered.wait()  # the store's open can take longer than `delay` on a busy machine
             await asyncio.sleep(delay)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
             assert sorted(closed) == ["a0", "a1", "a2", "store"], delay
-            assert all(c.transport._session is None or c.transport._session.closed for c in clients)
+            assert all(c.transport._sender.session.closed for c in clients)

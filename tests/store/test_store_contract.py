@@ -21,6 +21,7 @@ from loanledger import (
     EventStatus,
     FeedKey,
     FeedState,
+    InvalidArgument,
     LoanEvent,
     Store,
     StoreError,
@@ -463,3 +464,20 @@ async def test_a_read_only_handle_reads_everything_and_writes_nothing(backend: B
             await writer.commit_page(KEY, [ev("c", T0 + 2, "-1")], "t3", expected="t1")
             assert [e.id for e in await all_events(reader)] == ["a", "c"]
         assert await writer.checkpoint(KEY) == "t3"
+
+
+async def test_balances_of_some_feeds_only(store: Store) -> None:
+    other_key = FeedKey("okx", "main", "okx.flexible_loan_history")
+    await store.commit_page(KEY, [ev("r1", T0, "-10", debt=Decimal("-10"))], "t1", expected=None)
+    await store.commit_page(other_key, [ev("b1", T0 + 1, "25", debt=Decimal("25"), feed=other_key.feed,
+                                           kind=EventKind.BORROW)], "t1", expected=None)
+    both = await store.balances()
+    only_loans = await store.balances(feeds=[other_key.feed])
+    only_repays = await store.balances(feeds=(KEY.feed,))
+    key = BalanceKey("okx", "main", "USDC")
+    assert (both[key].debt, only_loans[key].debt, only_repays[key].debt) == (Decimal(15), Decimal(25), Decimal(-10))
+    assert await store.balances(feeds=["okx.convert_history"]) == {}
+    with pytest.raises(InvalidArgument, match="feeds"):
+        await store.balances(feeds=[])
+    with pytest.raises(TypeError, match="feeds"):
+        await store.balances(feeds="okx.convert_history")

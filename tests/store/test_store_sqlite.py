@@ -135,10 +135,10 @@ async def test_read_only_never_creates_nor_migrates(tmp_path: Path) -> None:
 
     old = tmp_path / "v1.db"
     _version_1_ledger(old)
-    with pytest.raises(StoreError, match="older than this loanledger; open it once without read_only"):
+    with pytest.raises(StoreError, match="older than this loanledger; open it writable once"):
         await SQLiteStore(old, read_only=True).open()
     with sqlite3.connect(old) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1  # untouched
 
-    with pytest.raises(ValueError, match="path: a read-only store needs a file"):
+    with pytest.raises(ValueError, match="read_only: a ':memory:' store is empty: it cannot be opened read-only"):
         await SQLiteStore(":memory:", read_only=True).open()

@@ -18,7 +18,7 @@ from ...feeds import FeedOptions
 from ...paginate import Feed
 from ...ratelimit import RateLimits
 from ...signing import BybitSigner, key_fingerprint
-from ...transport import RetryPolicy
+from ...transport import RetryPolicy, Sender
 from . import reference
 from ._dialect import ERRORS, HOSTS, VENUE, BybitDialect, envelope_error, response_error
 from .actions import Actions, action_event, check_collateral
@@ -84,6 +84,7 @@ class Bybit(VenueClient):
         testnet: bool = False,
         recv_window: int = 5000,
         session: aiohttp.ClientSession | None = None,
+        sender: Sender | None = None,
         timeout: float = 10.0,
         limits: RateLimits | None = None,
         retry: RetryPolicy | None = None,
@@ -104,6 +105,7 @@ class Bybit(VenueClient):
             base_url=base_url or (HOSTS["testnet"] if testnet else None),
             scope_id=key_fingerprint(api_key),
             session=session,
+            sender=sender,
             timeout=timeout,
             limits=limits,
             retry=retry,
