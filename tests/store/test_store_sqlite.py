@@ -140,5 +140,5 @@ async def test_read_only_never_creates_nor_migrates(tmp_path: Path) -> None:
     with sqlite3.connect(old) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1  # untouched
 
-    with pytest.raises(ValueError, match="read_only: a ':memory:' store is empty: it cannot be opened read-only"):
+    with pytest.raises(ValueError, match=r"path: a read-only store needs a file \(':memory:' would be empty\)"):
         await SQLiteStore(":memory:", read_only=True).open()
