@@ -554,8 +554,12 @@ class Edges:
                 floor = Mark(top.ts, list(top.ids))
             elif top.ts == floor.ts:
                 floor = Mark(floor.ts, sorted(set(floor.ids) | set(top.ids)))
+        # what this walk read: its bounds, raised to `since` (a walk resumed with a later
+        # `since` than it was planned with skips what lies below it)
+        since = self.since
+        w_lo = b.lo if since is None else since if b.lo is None else max(b.lo, since)
         lost = [i for i, ts in pend.items()
-                if i not in self.seen_pending and b.lo is not None and b.lo <= ts <= b.hi]
+                if i not in self.seen_pending and w_lo is not None and w_lo <= ts <= b.hi]
         if lost:
             self.stats.gaps += 1
             warnings.warn(
@@ -570,7 +574,7 @@ class Edges:
             # covered: every record from the walk's lower bound up to the floor (a walk bounded by
             # `until` no further than that)
             up = min(floor.ts, b.hi)
-            lo = b.lo if b.lo is not None else reach
+            lo = w_lo if w_lo is not None else reach
             if lo is None or lo <= up:
                 span = Span(lo, up)
         return floor, pend, span

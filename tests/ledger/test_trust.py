@@ -204,6 +204,28 @@ async def test_a_span_left_unwalked_is_a_known_gap_until_a_sync_fills_it(sim: Si
         assert cov.covered == [Span(None, int(loans[0]["ts"]))] and cov.gaps() == []
 
 
+async def test_an_interrupted_walk_finished_under_a_later_since_claims_only_what_it_read(sim: Simulator) -> None:
+    """A walk cut short (a page cap), finished by a sync with a later `since`, reads nothing below
+    that `since`: its covered span starts there, so the next sync reaching further back reads
+    what it skipped (the schedule property test found the span below claimed as covered, its
+    records never read)."""
+    loans = sim.okx.records("o", LOAN)
+    later = int(loans[200]["ts"])  # below the first page (100 records)
+    key = FeedKey("okx", "o", LOAN)
+    async with Ledger([okx(sim)]) as ledger:
+        with pytest.raises(SyncError):
+            await drain(ledger.sync([LOAN], max_pages=1))  # interrupted after the newest page
+        got = await drain(ledger.sync([LOAN], since=later))
+        assert min(e.ts for e in got) >= later
+        cov = await checkpoint(ledger.store, key)
+        assert cov.covered == [Span(later, int(loans[0]["ts"]))]
+        assert cov.gaps() == [] and not cov.walking  # the gap below `since` is for a sync reaching it
+        back = await drain(ledger.sync([LOAN]))
+        assert {e.id for e in back} == sim.okx.expected_ids("o", LOAN) - sim.okx.expected_ids("o", LOAN, since=later)
+        assert set(await stored(ledger.store, LOAN)) == sim.okx.expected_ids("o", LOAN)
+        assert (await checkpoint(ledger.store, key)).covered == [Span(None, int(loans[0]["ts"]))]
+
+
 async def test_full_re_walks_and_upserts_what_changed(sim: Simulator) -> None:
     """`sync(full=True)` reads every record again, whatever the checkpoint covers, and yields (and
     stores) only what differs from the stored version: here a record the venue corrected."""
