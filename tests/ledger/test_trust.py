@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import warnings
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -21,6 +22,7 @@ import pytest
 from loanledger import (
     OKX,
     AuthError,
+    BadRequest,
     Bybit,
     DataGapWarning,
     FeedKey,
@@ -511,6 +513,75 @@ async def test_follow_polls_through_transient_failures_and_raises_on_a_permanent
             async for _ in ledger.follow(0.05, [CONVERT]):
                 pass
         assert isinstance(caught.value.exceptions[0], AuthError)
+
+
+@pytest.mark.parametrize(("fault", "error"), [
+    ("rate", "RateLimited"),  # the venue's rate-limit answer
+    ("5xx", "VenueUnavailable"),
+    ("reset", "ConnectError"),  # the connection dropped before an answer
+])
+async def test_follow_logs_counts_and_polls_on_through_each_transient_failure(
+    sim: Simulator, caplog: pytest.LogCaptureFixture, fault: str, error: str,
+) -> None:
+    client = okx(sim)
+    client.transport.retry = RetryPolicy(max_attempts=1)  # no retry within a round: the round fails
+    want = len(sim.okx.expected_ids("o", CONVERT)) + len(sim.okx.expected_ids("o", LOAN))
+    async with Ledger([client]) as ledger:
+        sim.faults.force(fault, path="/api/v5/asset/convert/history", count=2)  # fails two rounds
+        stream = ledger.follow(0.02, [CONVERT, LOAN])
+        got: list[LoanEvent] = []
+        with caplog.at_level(logging.WARNING, logger="loanledger.ledger"):
+            async for ev in stream:
+                got.append(ev)
+                if len(got) == want:
+                    break
+            await stream.aclose()
+        assert {(e.feed, e.id) for e in got} == {
+            (f, i) for f in (CONVERT, LOAN) for i in sim.okx.expected_ids("o", f)}
+        report = ledger.last_report
+        assert report is not None
+        (failures,) = [f.failures for f in report.feeds if f.key.feed == CONVERT]
+        # each failed round counted and logged (a dropped connection may be re-sent once by aiohttp)
+        assert failures == 2 or (fault == "reset" and failures >= 1)
+        lines = [r.getMessage() for r in caplog.records if r.name == "loanledger.ledger"]
+        assert len(lines) == failures
+        assert all(f"okx/o/{CONVERT} failed" in m and error in m and "polling on" in m for m in lines)
+
+
+class _FailingStore(MemoryStore):
+    """A store whose disk fills after its first `ok` pages."""
+
+    def __init__(self, ok: int) -> None:
+        super().__init__()
+        self.ok = ok
+
+    async def commit_page(self, key: FeedKey, events: Any, checkpoint: str, *, expected: str | None) -> Any:
+        if self.ok <= 0:
+            raise StoreError("database or disk is full")
+        self.ok -= 1
+        return await super().commit_page(key, events, checkpoint, expected=expected)
+
+
+@pytest.mark.parametrize("permanent", ["auth", "bad request", "store"])
+async def test_follow_raises_on_each_permanent_failure(sim: Simulator, permanent: str) -> None:
+    client = okx(sim)
+    store = _FailingStore(ok=1 if permanent == "store" else 10_000)
+    async with Ledger([client], store=store) as ledger:
+        if permanent == "auth":
+            sim.okx.account("o").passphrase = "revoked"
+        elif permanent == "bad request":
+            sim.faults.force_body(b'{"code":"51000","msg":"Parameter ccy error","data":[]}',
+                                  path="/api/v5/asset/convert/history")
+        yielded = 0
+        with pytest.raises(SyncError) as caught:
+            async for _ in ledger.follow(0.02, [CONVERT]):
+                yielded += 1
+        err = caught.value
+        expected = {"auth": AuthError, "bad request": BadRequest, "store": StoreError}[permanent]
+        assert [type(e) for e in err.exceptions] == [expected]
+        assert err.report is ledger.last_report and err.report.feeds[0].failures == 1
+        # raised in the first round, after what was committed (the store: its first page) was yielded
+        assert yielded == err.report.feeds[0].events and (yielded > 0) == (permanent == "store")
 
 
 # --- checkpoints of format 1 ---------------------------------------------------------------------------
