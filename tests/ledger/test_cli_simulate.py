@@ -167,7 +167,7 @@ def test_every_command_line_in_the_docs_is_accepted() -> None:
                 if "--version" in words or "--help" in words:
                     continue
                 args: Any = parser().parse_args(words)
-                assert args.command in {"sync", "export", "demo", "simulate", "feeds"}
+                assert args.command in {"sync", "status", "export", "demo", "simulate", "feeds"}
                 seen += 1
     assert seen >= 8
 
