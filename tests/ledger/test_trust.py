@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import re
 import warnings
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -20,6 +21,7 @@ import msgspec
 import pytest
 
 from loanledger import (
+    FEEDS,
     OKX,
     AuthError,
     BadRequest,
@@ -266,6 +268,28 @@ async def test_case_3_resuming_past_the_retention_warns_names_the_span_and_keeps
         cov = await checkpoint(ledger.store, FeedKey("okx", "o", INTEREST))
         (lost,) = cov.lost
         assert lost.lo == floor + 1 and now - 30 * DAY - 120_000 <= lost.hi < now - 30 * DAY
+
+
+@pytest.mark.parametrize("feed_id", sorted(f for f, spec in FEEDS.items()
+                                            if spec.retention_ms is not None and spec.venue in ("okx", "bybit")))
+async def test_case_3_every_feed_with_a_retention_warns_when_resumed_past_it(sim: Simulator, feed_id: str) -> None:
+    """The same for each feed a venue keeps for a limited time: OKX one-click repays (7 days) and
+    interest (30 days), Bybit legacy feeds (six months) and INS feeds (two years)."""
+    client = okx(sim) if feed_id.startswith("okx.") else bybit(sim)
+    async with Ledger([client]) as ledger:
+        await drain(ledger.sync([feed_id]))
+        retention = FEEDS[feed_id].retention_ms
+        assert retention is not None
+        sim.skew_ms = retention + 10 * DAY  # the venue's clock moves past the retention
+        await client.server_time()
+        with pytest.warns(DataGapWarning) as caught:  # (and records still running past it: another gap)
+            await drain(ledger.sync([feed_id]))
+        said = rf"{feed_id} of account '{client.account}' keeps only {retention // DAY} days of records: .* can no " \
+               r"longer be read \(resuming from a checkpoint"
+        assert any(re.search(said, str(w.message)) for w in caught), [str(w.message) for w in caught]
+        report = ledger.last_report
+        assert report is not None and report.ok and report.feeds[0].gaps >= 1
+        assert (await checkpoint(ledger.store, FeedKey(client.venue, client.account, feed_id))).lost
 
 
 async def test_case_3_under_strict_a_retention_gap_fails_the_feed_before_any_request(sim: Simulator) -> None:
