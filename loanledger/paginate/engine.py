@@ -289,6 +289,8 @@ class Feed(AsyncIterator[LoanEvent]):
                 b = Bounds(tok.walk.lo, tok.walk.hi)
                 first = False
             ws = tok.walk
+            # a walk resumed under a later `since` than an earlier run of it skips what lies below
+            since = self.since if ws.since is None else ws.since if self.since is None else max(ws.since, self.since)
             walk = self.spec.cursor.walk(b, None if first else ws.pos, self.strict)
             ctx = DecodeContext(
                 feed=self.spec.id, account=self.account, keep_raw=self.keep_raw,
@@ -297,7 +299,7 @@ class Feed(AsyncIterator[LoanEvent]):
             segment = walk.segment
             spec = self.spec
             edges = Edges(
-                b, since=self.since, floor=tok.floor, pend=dict(tok.pend), top=ws.top, low=ws.low, stats=self.stats,
+                b, since=since, floor=tok.floor, pend=dict(tok.pend), top=ws.top, low=ws.low, stats=self.stats,
                 covered=() if ws.full else tok.cov, final=spec.final, positional=spec.positional_ids,
             )
             edges.seen_pending.update(ws.seen)
@@ -342,7 +344,7 @@ class Feed(AsyncIterator[LoanEvent]):
                         walk=WalkState(
                             pos=walk.position(), lo=b.lo, hi=b.hi, top=edges.top, low=edges.low_mark(),
                             occ=dict(ctx.occurrences) if ctx.occurrences is not None else None, full=ws.full,
-                            seen=sorted(edges.seen_pending), until=ws.until, reach=ws.reach,
+                            seen=sorted(edges.seen_pending), until=ws.until, reach=ws.reach, since=since,
                         ),
                         cov=tok.cov, lost=tok.lost, at=tok.at,
                     )

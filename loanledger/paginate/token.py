@@ -74,6 +74,9 @@ class WalkState(msgspec.Struct, kw_only=True):
     seen: list[str] = []  # pending ids this walk has read again so far
     until: bool = False  # `hi` is the caller's until (not "now"): all up to it is walked at the end
     reach: int | None = None  # lo None on a feed with a retention: the oldest ms it can have read
+    #: the highest `since` a run of this walk filtered by (None: none): it read nothing below it,
+    #: so it covers from there even when a later run finishes it without `since`
+    since: int | None = None
 
 
 class Token(msgspec.Struct, kw_only=True):

@@ -230,6 +230,25 @@ async def test_an_interrupted_walk_finished_under_a_later_since_claims_only_what
         assert (await checkpoint(ledger.store, key)).covered == [Span(None, int(loans[0]["ts"]))]
 
 
+async def test_a_walk_run_part_way_under_a_later_since_is_finished_from_there(sim: Simulator) -> None:
+    """The same when the run under the later `since` is itself cut short: the pages it read below
+    that `since` yielded nothing, so the walk keeps it as its lower edge when a plain sync finishes
+    it, and the span below is read by a walk reaching it (found by the long schedule property:
+    Binance interest, a consumer failing at page 2, then `since` one day ago capped at one page)."""
+    loans = sim.okx.records("o", LOAN)
+    later = int(loans[50]["ts"])  # inside the first page: the second page lies wholly below it
+    key = FeedKey("okx", "o", LOAN)
+    async with Ledger([okx(sim)]) as ledger:
+        with pytest.raises(SyncError):
+            await drain(ledger.sync([LOAN], max_pages=1))
+        with pytest.raises(SyncError):
+            assert await drain(ledger.sync([LOAN], since=later, max_pages=1)) == []  # page 2: all below
+        await drain(ledger.sync([LOAN]))
+        assert set(await stored(ledger.store, LOAN)) == sim.okx.expected_ids("o", LOAN)
+        cov = await checkpoint(ledger.store, key)
+        assert cov.covered == [Span(None, int(loans[0]["ts"]))] and not cov.walking
+
+
 async def test_full_re_walks_and_upserts_what_changed(sim: Simulator) -> None:
     """`sync(full=True)` reads every record again, whatever the checkpoint covers, and yields (and
     stores) only what differs from the stored version: here a record the venue corrected."""

@@ -204,14 +204,17 @@ EVERY_STEP = [
     ("grow", "bybit", 9), ("sync", 40, True, ("pages", 2)), ("twin", False), ("repay_flexible", 1),
     ("grow", "okx", 6), ("sync", 1, False, ("cancel", "okx.flexible_loan_history", 1)),
 ]
-#: the schedule that found a walk finished under a later `since` claiming the span below it
+#: the schedules that found a walk run under a later `since` claiming the span below it: finished
+#: under it, and run part way under it then finished without
 NARROWED = [("sync", None, False, ("pages", 1)), ("sync", 1, False, None)]
+NARROWED_PART_WAY = [("sync", None, False, ("fail", "binance.pm_interest_history", 2)), ("sync", 1, False, ("pages", 1))]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(steps=schedules, seed=st.integers(1, 10_000))
 @example(steps=EVERY_STEP, seed=7)
 @example(steps=NARROWED, seed=1)
+@example(steps=NARROWED_PART_WAY, seed=1)
 def test_any_schedule_ends_equal_to_one_fresh_full_sync(steps: list[tuple[Any, ...]], seed: int,
                                                        figures: Figures) -> None:
     _check(steps, seed, figures)
