@@ -208,6 +208,8 @@ EVERY_STEP = [
 #: under it, and run part way under it then finished without
 NARROWED = [("sync", None, False, ("pages", 1)), ("sync", 1, False, None)]
 NARROWED_PART_WAY = [("sync", None, False, ("fail", "binance.pm_interest_history", 2)), ("sync", 1, False, ("pages", 1))]
+#: the schedule that found rows arriving in a Binance window between two of its pages given a second id
+ARRIVING_MID_WINDOW = [("sync", None, False, ("pages", 1)), ("grow", "binance", 0), ("sync", None, False, None)]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -215,6 +217,7 @@ NARROWED_PART_WAY = [("sync", None, False, ("fail", "binance.pm_interest_history
 @example(steps=EVERY_STEP, seed=7)
 @example(steps=NARROWED, seed=1)
 @example(steps=NARROWED_PART_WAY, seed=1)
+@example(steps=ARRIVING_MID_WINDOW, seed=1)
 def test_any_schedule_ends_equal_to_one_fresh_full_sync(steps: list[tuple[Any, ...]], seed: int,
                                                        figures: Figures) -> None:
     _check(steps, seed, figures)
