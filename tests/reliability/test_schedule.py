@@ -224,7 +224,7 @@ def test_any_schedule_ends_equal_to_one_fresh_full_sync(steps: list[tuple[Any, .
 
 
 @pytest.mark.soak
-@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
 @given(steps=long_schedules, seed=st.integers(1, 10_000))
 def test_any_long_schedule_ends_equal_to_one_fresh_full_sync(steps: list[tuple[Any, ...]], seed: int,
                                                             figures: Figures) -> None:
