@@ -23,9 +23,11 @@ if TYPE_CHECKING:
         RateLimited,
         RequestTimeout,
         StoreError,
+        SyncError,
         TransportError,
         VenueError,
         VenueUnavailable,
+        is_transient,
     )
     from .events import EventKind, EventStatus, LoanEvent
     from .exports import to_arrow
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from .ratelimit import RateLimits
     from .reconcile import Book, Check, Position, ReconcileReport, Residual, Scope, Verdict
     from .registry import FEEDS, decode
-    from .store.base import Balance, BalanceKey, FeedKey, Store
+    from .store.base import Balance, BalanceKey, FeedKey, FeedState, Store
     from .store.factory import open_store
     from .store.memory import MemoryStore
     from .store.postgres import PostgresStore
@@ -69,6 +71,7 @@ __all__ = [
     "Feed",
     "FeedKey",
     "FeedPage",
+    "FeedState",
     "FeedReport",
     "FeedSpec",
     "InvalidArgument",
@@ -93,12 +96,14 @@ __all__ = [
     "Scope",
     "Store",
     "StoreError",
+    "SyncError",
     "SyncReport",
     "TransportError",
     "VenueError",
     "VenueUnavailable",
     "Verdict",
     "decode",
+    "is_transient",
     "open_store",
     "to_arrow",
     "__version__",
@@ -111,7 +116,8 @@ _EXPORTS = {
     ".errors": (
         "AmbiguousOutcome", "AuthError", "BadRequest", "CheckpointConflict", "ClientClosed", "ClockSkewError",
         "ConnectError", "DataGapWarning", "DecodeError", "InvalidArgument", "LoanLedgerError", "PaginationError",
-        "RateLimited", "RequestTimeout", "StoreError", "TransportError", "VenueError", "VenueUnavailable",
+        "RateLimited", "RequestTimeout", "StoreError", "SyncError", "TransportError", "VenueError", "VenueUnavailable",
+        "is_transient",
     ),
     ".events": ("EventKind", "EventStatus", "LoanEvent"),
     ".exports": ("to_arrow",),  # needs the `arrow` extra (pyarrow)
@@ -121,7 +127,7 @@ _EXPORTS = {
     ".ratelimit": ("RateLimits",),
     ".reconcile": ("Book", "Check", "Position", "ReconcileReport", "Residual", "Scope", "Verdict"),
     ".registry": ("FEEDS", "decode"),
-    ".store.base": ("Balance", "BalanceKey", "FeedKey", "Store"),
+    ".store.base": ("Balance", "BalanceKey", "FeedKey", "FeedState", "Store"),
     ".store.factory": ("open_store",),
     ".store.memory": ("MemoryStore",),
     ".store.postgres": ("PostgresStore",),  # needs the `postgres` extra (psycopg 3)

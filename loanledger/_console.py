@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from .errors import AuthError, SyncError
 from .ledger import FeedReport, SyncReport, SyncRun
 from .reconcile import ReconcileReport, Verdict
 from .store.base import Balance, BalanceKey
@@ -102,12 +103,15 @@ class Progress:
 
 async def drive(run: SyncRun, err: IO[str], *, progress: bool) -> SyncReport:
     """Consume a sync to its end (the events themselves are not needed here), with progress
-    on `err`; returns its report."""
+    on `err`; returns its report (failed feeds are in it: the run's SyncError is not raised)."""
     bar = Progress(run.report, err, use_rich(err)) if progress else None
     ticker = asyncio.create_task(bar.run()) if bar is not None else None
     try:
-        async for _ in run:
-            pass
+        try:
+            async for _ in run:
+                pass
+        except SyncError:
+            pass  # every failure is in the report, which the caller prints
         if bar is not None:
             bar.finished = True
     finally:
@@ -142,7 +146,7 @@ def failure_lines(report: SyncReport) -> list[str]:
     lines: list[str] = []
     auth: dict[tuple[str, str], list[FeedReport]] = {}
     for f in report.failed:
-        if (f.error or "").startswith("AuthError:"):
+        if isinstance(f.exception, AuthError):
             auth.setdefault((f.key.venue, f.key.account), []).append(f)
         else:
             lines.append(f"{f.key} failed: {f.error}")

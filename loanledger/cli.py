@@ -1,4 +1,5 @@
-"""The `loanledger` command: sync, export, report, balances, reconcile, demo, simulate, feeds (docs/CLI.md).
+"""The `loanledger` command: sync, status, export, report, balances, reconcile, schedule, worker, demo,
+simulate, feeds (docs/CLI.md).
 
 Keys never live in the config file: it names the environment variables (or
 PEM file paths) that hold them. Everything that can be checked (arguments,
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import tomllib
 import traceback
+import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -38,7 +40,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 import msgspec
 
 from ._args import check_label, to_ms
-from .errors import InvalidArgument, LoanLedgerError, StoreError
+from .errors import DataGapWarning, InvalidArgument, LoanLedgerError, StoreError
 from .events import FIELDS, EventKind, LoanEvent, encode_json, encode_msgpack
 from .ratelimit import RateLimits
 from .registry import FEEDS
@@ -48,8 +50,10 @@ if TYPE_CHECKING:
 
     from .client import VenueClient
     from .ledger import SyncReport
+    from .paginate.token import Span
     from .reconcile import ReconcileReport
     from .store import Store
+    from .store.base import FeedState
 
 # The ledger, the SQLite store, the console and the HTTP side are imported inside the commands
 # that use them, so `loanledger --version`, `--help` and `feeds` load none of them.
@@ -414,8 +418,8 @@ async def cmd_sync(args: argparse.Namespace) -> int:
         except StoreError as exc:
             raise UsageError(f"{what}: {exc}") from None
         async with ledger:
-            report = await drive(ledger.sync(selection, since=since, before_commit=sink), sys.stderr,
-                                 progress=not args.quiet)
+            run = ledger.sync(selection, since=since, full=args.full, strict=args.strict, before_commit=sink)
+            report = await drive(run, sys.stderr, progress=not args.quiet)
     except asyncio.CancelledError:
         if sink is not None and sink.closed and task.uncancel() == 0:
             raise StdoutClosed("stdout is closed") from None
@@ -683,6 +687,70 @@ async def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK if verdict is None or verdict.ok else EXIT_FEED_FAILED
 
 
+def _when(ms: int | None, *, oldest: str = "the oldest record") -> str:
+    """A ms timestamp as a UTC date and time, to the second."""
+    if ms is None:
+        return oldest
+    return dt.datetime.fromtimestamp(ms // 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _spans(spans: Sequence[Span]) -> str:
+    return ", ".join(f"{_when(s.lo)} .. {_when(s.hi)}" for s in spans)
+
+
+def status_lines(states: Sequence[FeedState]) -> list[str]:
+    """Per feed: the spans its complete walks covered, its newest record, when it was last
+    written, the records read again until final, and every known gap."""
+    from .paginate.token import coverage
+
+    lines: list[str] = []
+    for st in states:
+        lines.append(str(st.key))
+        try:
+            cov = coverage(st.checkpoint)
+        except (InvalidArgument, TypeError):
+            lines += [f"  last sync:     {_when(st.updated_at)}",
+                      "  known gaps:    the checkpoint is not one this loanledger reads (sync --full walks the "
+                      "feed again)", ""]
+            continue
+        gaps: list[str] = []
+        if cov.walking:
+            gaps.append(f"a {'full ' if cov.walk_full else ''}walk was interrupted; the next sync finishes it first")
+        if not cov.covered:
+            gaps.append("no walk has completed yet")
+        gaps += [f"not walked: {_spans([g])} (a sync reaching back over it fills it)" for g in cov.gaps()]
+        gaps += [f"past the venue's retention when asked for, cannot be read: {_spans([g])}" for g in cov.lost]
+        lines += [
+            f"  covered:       {_spans(cov.covered) or 'nothing yet'}",
+            f"  newest record: {_when(cov.newest, oldest='none')}",
+            f"  last sync:     {_when(st.updated_at)}"
+            + (f" (last complete walk {_when(cov.completed_at)})" if cov.completed_at is not None else ""),
+            f"  open records:  {cov.pending} (read again on every sync until final)",
+        ]
+        if cov.filters:
+            lines.append(f"  filters:       {cov.filters} (only records matching them)")
+        lines.append(f"  known gaps:    {gaps[0] if gaps else 'none'}")
+        lines += [f"                 {g}" for g in gaps[1:]]
+        lines.append("")
+    return lines
+
+
+async def cmd_status(args: argparse.Namespace) -> int:
+    store = _reading(args.db, "--db")  # a SQLite path or a postgresql:// URL, never created nor changed
+    try:
+        await _open_reading(store, "--db")
+        states = [st for st in await store.feed_states()
+                  if (args.venue is None or st.key.venue == args.venue)
+                  and (args.account is None or st.key.account == args.account)
+                  and (args.feed is None or st.key.feed == args.feed)]
+    finally:
+        await store.close()
+    print(f"{args.db}: {len(states)} feed{'s' if len(states) != 1 else ''} (times UTC)\n")
+    print("\n".join(status_lines(states)))
+    sys.stdout.flush()
+    return EXIT_OK
+
+
 async def cmd_simulate(args: argparse.Namespace) -> int:
     import signal
 
@@ -873,7 +941,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--feeds", nargs="+", metavar="SELECTOR",
                    help="only these: feed ids, venues, venue:account or venue:account:feed_id "
                         "(default: each account's feeds from the config, else all)")
-    s.add_argument("--since", metavar="TIME", help="lower bound of a first sync: ms, YYYY-MM-DD or ISO-8601 with offset")
+    s.add_argument("--since", metavar="TIME",
+                   help="read from TIME on (ms, YYYY-MM-DD or ISO-8601 with offset); a span before what the "
+                        "ledger holds is backfilled (default: each feed's whole history, or what it holds)")
+    s.add_argument("--full", action="store_true",
+                   help="walk every selected feed again from its start (--since, else its default) and store "
+                        "what changed, whatever its checkpoint covers")
+    s.add_argument("--strict", action="store_true",
+                   help="a data gap (records past a venue's retention, a tie wider than a page) fails the feed "
+                        "instead of warning")
     s.add_argument("--stream", choices=["jsonl"],
                    help="also write each new or changed event to stdout as a JSON line, before its page "
                         "is committed (at-least-once)")
@@ -899,6 +975,17 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--kind", choices=[k.value for k in EventKind], help="only events of this kind")
     e.add_argument("--currency", metavar="CCY", help="only events in this currency (e.g. USDT)")
     _add_debug(e)
+
+    t = sub.add_parser("status", help="per feed: the span the ledger covers, the last sync, known gaps",
+                       description="What the ledger holds per feed: the spans its complete walks covered, the "
+                                   "newest record, when it was last written, records still open, and every known "
+                                   "gap. Opens the ledger read-only.")
+    t.add_argument("--db", required=True, metavar="LEDGER",
+                   help="the ledger to read: a SQLite file or a postgresql:// URL (never created nor changed)")
+    t.add_argument("--venue", choices=VENUES, help="only this venue's feeds")
+    t.add_argument("--account", metavar="NAME", help="only this account's feeds")
+    t.add_argument("--feed", choices=list(FEEDS), metavar="FEED_ID", help="only this feed (loanledger feeds)")
+    _add_debug(t)
 
     b = sub.add_parser("balances", help="print the books per venue, account and currency from a ledger",
                        description="The wallet change, debt, collateral and interest cost per (venue, account, "
@@ -1034,6 +1121,12 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: IO[str] | None = None, line: str | None = None) -> None:
+    """Warnings as the command's own lines: ``loanledger: warning: ...`` (no source location)."""
+    print(f"loanledger: warning: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     debug: bool = getattr(args, "debug", False)
@@ -1048,14 +1141,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
 
     handlers: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
-        "sync": cmd_sync, "export": cmd_export, "demo": cmd_demo, "simulate": cmd_simulate,
+        "sync": cmd_sync, "status": cmd_status, "export": cmd_export, "demo": cmd_demo, "simulate": cmd_simulate,
         "balances": cmd_balances, "reconcile": cmd_reconcile, "report": cmd_report,
         "schedule": cmd_schedule, "worker": cmd_worker,
     }
     try:
         if args.command == "feeds":
             return cmd_feeds(args)
-        return asyncio.run(handlers[args.command](args))
+        with warnings.catch_warnings():
+            # a data gap is one line on stderr, each time (even with --quiet): nothing is lost silently
+            warnings.simplefilter("always", DataGapWarning)
+            warnings.showwarning = _show_warning
+            return asyncio.run(handlers[args.command](args))
     except UsageError as exc:
         return fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:

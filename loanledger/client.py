@@ -126,8 +126,9 @@ class VenueClient:
         Takes the feed's filters by their Python names (see `FeedSpec.filters` and the
         feed's method) and the options every feed takes (`FeedOptions`): `since` / `until`
         (int ms or aware datetimes), `resume` (a checkpoint token), `strict` (raise on a
-        data gap instead of warning), `keep_raw` (keep each record's bytes) and `max_pages`.
-        Every argument is checked here, before any request.
+        data gap instead of warning), `keep_raw` (keep each record's bytes), `max_pages` and
+        `full` (with `resume`: re-read everything in the bounds, not only what the token has
+        not covered). Every argument is checked here, before any request.
         """
         spec = self.feed_specs.get(feed_id) if isinstance(feed_id, str) else None
         if spec is None:
@@ -159,4 +160,5 @@ class VenueClient:
             max_pages=options.get("max_pages", 100_000),
             clock=transport.clock.now_ms,  # the venue's clock as far as we know it (resynced on skew)
             filters=wire,
+            full=options.get("full", False),
         )

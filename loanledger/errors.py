@@ -14,24 +14,32 @@
     │   └── VenueUnavailable                 5xx, maintenance, "system busy"
     ├── AmbiguousOutcome                     a write that may or may not have executed
     ├── DecodeError                          a body that is not the venue's documented shape
-    ├── PaginationError                      a cursor that repeats, a page cap, a tie too wide
-    └── StoreError                           the ledger store refused or failed a write
-        └── CheckpointConflict               another writer advanced the feed's checkpoint
+    ├── PaginationError                      a cursor that repeats, a page cap, a tie too wide,
+    │                                        a data gap under strict=True
+    ├── StoreError                           the ledger store refused or failed a write
+    │   └── CheckpointConflict               another writer advanced the feed's checkpoint
+    └── SyncError (also ExceptionGroup)      feeds of a Ledger sync failed: their errors, `report`
 
     DataGapWarning (UserWarning)             records may be missing (retention, wide ties)
 
 Wrong argument *types* raise the built-in TypeError (floats for amounts among
-them); every message names the argument. Venue code tables (which code maps to
+them); every message names the argument. `is_transient(error)` tells the errors
+asking again later may cure (rate limits, unavailability, network, a body cut
+short, clock skew, a checkpoint another writer moved) from the others. Venue code tables (which code maps to
 which class) are data in each venue module. No exception carries request
 headers, keys, secrets, passphrases or signatures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    from .ledger import SyncReport
+    from .store.base import FeedKey
 
 __all__ = [
     "AmbiguousOutcome",
@@ -49,9 +57,11 @@ __all__ = [
     "RateLimited",
     "RequestTimeout",
     "StoreError",
+    "SyncError",
     "TransportError",
     "VenueError",
     "VenueUnavailable",
+    "is_transient",
 ]
 
 _BODY_EXCERPT = 200
@@ -293,5 +303,45 @@ class CheckpointConflict(StoreError):
     """The stored checkpoint is not the one this writer started from (another writer won)."""
 
 
+class SyncError(LoanLedgerError, ExceptionGroup):
+    """Feeds of a `Ledger` sync failed. Raised by `sync()`, `merged()` and `follow()` once every
+    healthy feed's events were yielded and committed (`follow()`: on a permanent error).
+
+    An ExceptionGroup of the feeds' errors (``except* AuthError:`` works); `report` is the
+    sync's SyncReport and `errors` maps each failed feed (FeedKey) to its error.
+    """
+
+    report: SyncReport
+    errors: dict[FeedKey, Exception]
+
+    def __new__(
+        cls, message: str, errors: Mapping[FeedKey, Exception], *, report: SyncReport
+    ) -> SyncError:
+        self = super().__new__(cls, message, list(errors.values()))
+        self.report = report
+        self.errors = dict(errors)
+        return self
+
+    def __init__(self, message: str, errors: Mapping[FeedKey, Exception], *, report: SyncReport) -> None:
+        super().__init__(message, list(errors.values()))
+
+    def derive(self, excs: Sequence[Exception]) -> SyncError:  # type: ignore[override]
+        """The part of the group `except*` splits off: the same report, the matching feeds."""
+        keep = {id(e) for e in excs}
+        return SyncError(self.message, {k: e for k, e in self.errors.items() if id(e) in keep}, report=self.report)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether asking again later may succeed: a rate limit, the venue unavailable, a connection
+    or timeout failure, a body that was not JSON (cut short, a proxy's error page), the venue's
+    clock skew, or another writer having advanced the feed's checkpoint (the next sync re-reads
+    it). Authentication, bad requests, bodies of the wrong shape, pagination and other store
+    errors are permanent: asking again cannot help."""
+    if isinstance(error, DecodeError):
+        return error.transient
+    return isinstance(error, RateLimited | VenueUnavailable | TransportError | ClockSkewError | CheckpointConflict)
+
+
 class DataGapWarning(UserWarning):
-    """Records may be missing: outside the venue's retention, or a tie wider than a page."""
+    """Records may be missing: outside the venue's retention (asked for by `since` or by resuming
+    from an old checkpoint), or a tie wider than a page. The message names the feed and the span."""

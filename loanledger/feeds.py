@@ -135,6 +135,7 @@ class FeedOptions(TypedDict, total=False):
     strict: bool
     keep_raw: bool
     max_pages: int
+    full: bool
 
 
 #: the names of FeedOptions (the per-feed methods take exactly these plus the feed's filters)
@@ -244,6 +245,13 @@ class FeedSpec:
     (relative to the venue's clock when a walk starts): the lower bound when none is
     given (window kinds need one). `future_since`: whether a `since` after now is
     accepted (windows walked from a future bound would only waste requests).
+    `final(event)`: whether the venue can still change the record (None: final unless
+    `pending`); records not final are read again on every walk until they are.
+    `positional_ids`: the derived id of a record depends on its place among records
+    sharing its key at one ms (OKX one-click repays), so the newest ms walked is read
+    again whole by the next walk rather than recognised by id. `rewalk`: records appear
+    with timestamps in the past (a loan listed at its borrow time once it completes), so
+    every walk reads the whole span the venue keeps instead of what is newer than the last.
     """
 
     id: str
@@ -260,6 +268,9 @@ class FeedSpec:
     lookback_ms: int | None = None
     future_since: bool = True
     kinds: tuple[str, ...] = ()
+    final: Callable[[LoanEvent], bool] | None = None
+    positional_ids: bool = False
+    rewalk: bool = False
     #: the typed envelope decoder behind `decode` (msgspec only, no normalization: for benchmarks)
     wire: msgspec.json.Decoder[Any] | None = None
 
@@ -300,12 +311,16 @@ def feed(
     default_since: int | None = None,
     lookback_ms: int | None = None,
     future_since: bool = True,
+    final: Callable[[LoanEvent], bool] | None = None,
+    positional_ids: bool = False,
+    rewalk: bool = False,
 ) -> FeedSpec:
     """Declare one feed (see the module docstring): the block a venue module writes per endpoint.
 
     `row` is the wire Struct of one record, `ts` its time field (or a function of the row),
     `key` the field an id cursor continues from, `raw_row` the Struct a kept raw record is
-    decoded into (when nested parts stay raw too).
+    decoded into (when nested parts stay raw too), `final` when a record can no longer change
+    (default: not `pending`; docs/venues/ tabulates it per feed).
     """
     if not feed_id.startswith(envelope.venue + "."):
         raise ValueError(f"feed id {feed_id!r} must start with {envelope.venue!r}.")
@@ -314,5 +329,7 @@ def feed(
         id=feed_id, venue=envelope.venue, path=path, limit=limit, cursor=cursor, decode=decode, wire=wire,
         description=description, filters=dict(filters or {}), derived_ids=derived_ids,
         retention_ms=retention_ms, default_since=default_since, lookback_ms=lookback_ms,
-        future_since=future_since, kinds=tuple(sorted({str(k) for k in kinds})),
+        future_since=future_since, kinds=tuple(sorted({str(k) for k in kinds})), final=final,
+        positional_ids=positional_ids,
+        rewalk=rewalk,
     )

@@ -12,8 +12,19 @@ checkpoint in one transaction before its events are yielded, so a process
 killed at any point resumes with nothing lost or doubled; only events that are
 new or changed are yielded. Without a store the ledger keeps one in memory
 (`MemoryStore`: the same semantics, gone with the ledger, every event held).
-A feed that fails (auth, ban, ...) is recorded in the report and does not stop
-the others.
+
+Failures surface: a feed that fails (auth, ban, a store error, ...) does not stop
+the others; once every healthy feed's events were yielded and committed, the
+sync raises `SyncError` (an ExceptionGroup of the feeds' errors, with the
+report). `follow()` logs and counts transient failures (`is_transient`) and
+polls on; a permanent one raises. A ledger used without ``async with`` opens
+its store on first use (and `close()` closes it).
+
+Every feed's checkpoint knows the spans complete walks covered: a sync whose
+`since` (or the feed's default start) reaches below them backfills the missing
+span first-class, `full=True` re-walks a feed from scratch (upserting what
+changed), and records that can still change (`FeedSpec.final`) are read again on
+every sync until they are final.
 
 Events are yielded after their page is committed: a consumer that stops
 early may never see events that were already stored. For at-least-once
@@ -28,8 +39,9 @@ from __future__ import annotations
 import asyncio
 import decimal
 import heapq
+import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
@@ -38,21 +50,28 @@ from typing import Any
 from ._args import TimeArg, check_positive_number, to_ms
 from ._money import EXACT
 from .client import VenueClient
-from .errors import InvalidArgument, LoanLedgerError
+from .errors import InvalidArgument, LoanLedgerError, SyncError, is_transient
 from .events import EventKind, EventStatus, LoanEvent
+from .paginate import Feed
+from .paginate.token import coverage
 from .reconcile import Book, ReconcileReport, Scope, compare
 from .store.base import Balance, BalanceKey, FeedKey, Store
 from .store.memory import MemoryStore
 
 __all__ = ["BeforeCommit", "FeedReport", "Ledger", "SyncReport", "SyncRun"]
 
+log = logging.getLogger("loanledger.ledger")
+
 #: `sync(before_commit=...)`: called with a page's new or changed events before it commits
 BeforeCommit = Callable[[list[LoanEvent]], Awaitable[None]]
+
+#: `sync(filters=...)`: feed id (or ``venue:account:feed_id``) -> that feed's filters
+Filters = Mapping[str, Mapping[str, object]]
 
 
 @dataclass(slots=True)
 class FeedReport:
-    """What one feed did in one sync."""
+    """What one feed did in one sync (in `follow()`: summed over its rounds so far)."""
 
     key: FeedKey
     events: int = 0  # events yielded (new or changed)
@@ -61,10 +80,12 @@ class FeedReport:
     requests: int = 0
     retries: int = 0
     wait_seconds: float = 0.0
-    gaps: int = 0
+    gaps: int = 0  # data gaps warned about (DataGapWarning): retention, ties wider than a page
     seconds: float = 0.0
-    error: str | None = None
+    error: str | None = None  # "ErrorClass: message" of the failure (the latest round's in follow())
     done: bool = False
+    exception: Exception | None = None  # the failure itself
+    failures: int = 0  # failed runs (follow(): every round that failed, transient ones included)
 
     @property
     def ok(self) -> bool:
@@ -101,29 +122,54 @@ class SyncReport:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """What every feed of one sync is walked with (checked before any request)."""
+
+    since: int | None = None
+    until: int | None = None
+    max_pages: int | None = None
+    strict: bool = False
+    full: bool = False
+    filters: Mapping[tuple[VenueClient, str], Mapping[str, object]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Job:
+    """One feed of one sync, ready to walk: its stored checkpoint and the Feed resuming it."""
+
+    client: VenueClient
+    key: FeedKey
+    token: str | None
+    feed: Feed
+
+
 _DONE = object()
 
 
 class SyncRun(AsyncIterator[LoanEvent]):
-    """One sync over the selected feeds: an async iterator of events, `report` as it goes."""
+    """One sync over the selected feeds: an async iterator of events, `report` as it goes.
+
+    When the iteration ends and feeds failed, it raises `SyncError` (after every other feed's
+    events)."""
 
     def __init__(
         self,
         selected: Sequence[tuple[VenueClient, str]],
         store: Store,
-        since: int | None,
+        prepare: Callable[[], Awaitable[list[_Job]]],
         *,
         queue_pages: int = 4,
-        keep_raw: bool = False,
         before_commit: BeforeCommit | None = None,
+        report: SyncReport | None = None,
     ) -> None:
         self._selected = selected
         self._before_commit = before_commit
-        self._keep_raw = keep_raw
         self._store = store
-        self._since = since
+        self._prepare = prepare
         self._queue_pages = queue_pages
-        self.report = SyncReport([FeedReport(FeedKey(c.venue, c.account, f)) for c, f in selected])
+        self.report = report if report is not None else SyncReport(
+            [FeedReport(FeedKey(c.venue, c.account, f)) for c, f in selected])
         self._gen: AsyncGenerator[LoanEvent, None] | None = None
 
     def __aiter__(self) -> SyncRun:
@@ -140,10 +186,13 @@ class SyncRun(AsyncIterator[LoanEvent]):
             await self._gen.aclose()
 
     async def _run(self) -> AsyncGenerator[LoanEvent, None]:
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self._queue_pages * max(1, len(self._selected)))
+        jobs = await self._prepare()  # opens the store; bad input and bad checkpoints raise here
+        for rep in self.report.feeds:  # a new round (follow() sums the counters over rounds)
+            rep.done, rep.error, rep.exception = False, None, None
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self._queue_pages * max(1, len(jobs)))
         tasks = [
-            asyncio.create_task(self._feed(client, feed_id, rep, queue), name=f"loanledger:{rep.key}")
-            for (client, feed_id), rep in zip(self._selected, self.report.feeds, strict=True)
+            asyncio.create_task(self._feed(job, rep, queue), name=f"loanledger:{rep.key}")
+            for job, rep in zip(jobs, self.report.feeds, strict=True)
         ]
         remaining = len(tasks)
         try:
@@ -158,14 +207,20 @@ class SyncRun(AsyncIterator[LoanEvent]):
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        failed = {f.key: f.exception for f in self.report.failed if f.exception is not None}
+        if failed:
+            n = len(self.report.feeds)
+            raise SyncError(
+                f"{len(failed)} of {n} feed{'s' if n != 1 else ''} failed: "
+                + "; ".join(f"{f.key}: {f.error}" for f in self.report.failed),
+                failed, report=self.report,
+            )
 
-    async def _feed(self, client: VenueClient, feed_id: str, rep: FeedReport, queue: asyncio.Queue[Any]) -> None:
+    async def _feed(self, job: _Job, rep: FeedReport, queue: asyncio.Queue[Any]) -> None:
         started = time.perf_counter()
-        feed = None
+        feed = job.feed
         try:
-            key = rep.key
-            token = await self._store.checkpoint(key)
-            feed = client.events(feed_id, since=self._since, resume=token, keep_raw=self._keep_raw)
+            key, token = job.key, job.token
             async for page in feed.pages():
                 if self._before_commit is not None:
                     fresh = await self._store.changed(key, page.events)
@@ -180,22 +235,25 @@ class SyncRun(AsyncIterator[LoanEvent]):
                     await queue.put(changed)
             rep.done = True
         except LoanLedgerError as exc:
-            rep.error = f"{type(exc).__name__}: {exc}"
+            rep.error, rep.exception = f"{type(exc).__name__}: {exc}", exc
+            rep.failures += 1
         except Exception as exc:  # a bug in one feed must not take the others down
-            rep.error = f"unexpected {type(exc).__name__}: {exc}"
+            rep.error, rep.exception = f"unexpected {type(exc).__name__}: {exc}", exc
+            rep.failures += 1
         finally:
-            rep.seconds = time.perf_counter() - started
-            if feed is not None:
-                st = feed.stats
-                rep.requests, rep.retries, rep.wait_seconds, rep.gaps = (
-                    st.requests, st.retries, st.wait_seconds, st.gaps,
-                )
+            rep.seconds += time.perf_counter() - started
+            st = feed.stats
+            rep.requests += st.requests
+            rep.retries += st.retries
+            rep.wait_seconds += st.wait_seconds
+            rep.gaps += st.gaps
         await queue.put(_DONE)
 
 
 class Ledger:
     """Sync many clients' feeds into one stream and a store (a `MemoryStore` when none is
-    given). Closes its clients and the store on exit.
+    given). Closes its clients and the store on exit. Used without ``async with``, it opens
+    the store on first use; call `close()` when done.
 
     On a store opened with ``read_only=True`` the ledger reports (`balances`, `reconcile`)
     and never writes: `sync`, `merged` and `follow` refuse before any request."""
@@ -222,15 +280,26 @@ class Ledger:
         self.store: Store = MemoryStore() if store is None else store
         self.keep_raw = keep_raw  # keep each record's wire bytes in LoanEvent.raw (and the store)
         self.last_report: SyncReport | None = None
+        self._store_open = False
+        self._opening = asyncio.Lock()
 
     async def __aenter__(self) -> Ledger:
-        await self.store.open()
+        await self._open_store()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+    async def _open_store(self) -> None:
+        """Open the store once (idempotent); a store that cannot be opened raises here."""
+        if self._store_open:
+            return
+        async with self._opening:
+            if not self._store_open:
+                await self.store.open()
+                self._store_open = True
 
     async def close(self) -> None:
         """Close every client and the store. A cancellation (Ctrl-C) arriving meanwhile waits
@@ -246,6 +315,7 @@ class Ledger:
         try:
             await asyncio.gather(*(c.close() for c in self.clients))
         finally:
+            self._store_open = False
             await self.store.close()
 
     def _writable(self) -> None:
@@ -269,40 +339,157 @@ class Ledger:
         return [(c, f) for c, f in every if f in wanted or c.venue in wanted or f"{c.venue}:{c.account}" in wanted
                 or f"{c.venue}:{c.account}:{f}" in wanted]
 
+    # --- options: checked when a sync is asked for, before any request ---------------------------
+
+    def _options(
+        self, selected: list[tuple[VenueClient, str]], since: TimeArg, until: TimeArg, max_pages: int | None,
+        strict: bool, full: bool, filters: Filters | None,
+    ) -> _Options:
+        lo, hi = to_ms("since", since), to_ms("until", until)
+        if lo is not None and hi is not None and lo > hi:
+            raise InvalidArgument("since", f"since ({lo}) is after until ({hi})")
+        for flag, value in (("strict", strict), ("full", full)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{flag}: expected bool, got {type(value).__name__}")
+        if max_pages is not None and (isinstance(max_pages, bool) or not isinstance(max_pages, int)):
+            raise TypeError(f"max_pages: expected int, got {type(max_pages).__name__}")
+        if max_pages is not None and max_pages < 1:
+            raise InvalidArgument("max_pages", f"{max_pages!r} must be a positive int")
+        per_feed: dict[tuple[VenueClient, str], Mapping[str, object]] = {}
+        if filters is not None:
+            if not isinstance(filters, Mapping):
+                raise TypeError(f"filters: expected a mapping of feed id -> {{filter: value}}, "
+                                f"got {type(filters).__name__}")
+            for name, values in filters.items():
+                matched = [(c, f) for c, f in selected if name in (f, f"{c.venue}:{c.account}:{f}")]
+                if not matched:
+                    raise InvalidArgument("filters", f"{name!r} is not a selected feed (give a feed id or "
+                                                     "venue:account:feed_id of this sync)")
+                if not isinstance(values, Mapping):
+                    raise TypeError(f"filters[{name!r}]: expected a mapping of filter -> value, "
+                                    f"got {type(values).__name__}")
+                for pair in matched:
+                    per_feed[pair] = {**per_feed.get(pair, {}), **values}
+        opts = _Options(lo, hi, max_pages, strict, full, per_feed)
+        for client, feed_id in selected:  # every argument of every feed, as client.events checks it
+            self._feed(client, feed_id, opts, None)
+        return opts
+
+    def _feed(self, client: VenueClient, feed_id: str, opts: _Options, token: str | None) -> Feed:
+        extra: dict[str, Any] = {} if opts.max_pages is None else {"max_pages": opts.max_pages}
+        return client.events(
+            feed_id, **opts.filters.get((client, feed_id), {}), since=opts.since, until=opts.until,
+            strict=opts.strict, keep_raw=self.keep_raw, full=opts.full, resume=token, **extra,
+        )
+
+    async def _prepare(self, selected: Sequence[tuple[VenueClient, str]], opts: _Options) -> list[_Job]:
+        """Open the store, read every selected feed's checkpoint and build its Feed: a store
+        that does not open, a checkpoint that is not a token or was made with other filters
+        (without full=True) raise here, before any request."""
+        await self._open_store()
+        jobs: list[_Job] = []
+        for client, feed_id in selected:
+            key = FeedKey(client.venue, client.account, feed_id)
+            token = await self.store.checkpoint(key)
+            resume = token
+            if token is not None:
+                fresh = self._feed(client, feed_id, opts, None)
+                made_with = coverage(token).filters
+                if made_with != fresh.filters:
+                    if not opts.full:
+                        raise InvalidArgument(
+                            "filters", f"{key}: its checkpoint was made with filters {made_with or 'none'!r}, "
+                            f"not {fresh.filters or 'none'!r}; sync it with the same filters, or with "
+                            "full=True to walk it again with these")
+                    resume = None  # a full walk of the new selection starts a new checkpoint
+            jobs.append(_Job(client, key, token, self._feed(client, feed_id, opts, resume)))
+        return jobs
+
+    # --- sync, merged, follow ------------------------------------------------------------------------
+
     def sync(
-        self, feeds: Iterable[str] | None = None, since: TimeArg = None, *, before_commit: BeforeCommit | None = None
+        self,
+        feeds: Iterable[str] | None = None,
+        since: TimeArg = None,
+        *,
+        until: TimeArg = None,
+        max_pages: int | None = None,
+        strict: bool = False,
+        full: bool = False,
+        filters: Filters | None = None,
+        before_commit: BeforeCommit | None = None,
     ) -> SyncRun:
         """Every selected feed, concurrently; events as they arrive (those new or changed in the store).
 
+        The options are those every feed takes (`client.events`): `since` / `until` (int ms or
+        aware datetimes), `max_pages`, `strict` (a data gap raises instead of warning) and
+        `filters`, per feed: ``{"okx.flexible_loan_interest": {"currency": "USDT"}}`` (a feed id
+        applies to that feed of every selected account; ``venue:account:feed_id`` to one). A
+        feed's checkpoint belongs to the filters it was made with: syncing it with others raises
+        InvalidArgument before any request, unless `full`. `full=True` re-walks every selected
+        feed from its start (`since`, else the feed's default) whatever its checkpoint covers,
+        and upserts what changed. Everything is checked here or, for checkpoints, before the
+        first request.
+
         `before_commit`: an async callback given each page's new or changed events before the
-        page is committed (at-least-once delivery; see the module docstring)."""
+        page is committed (at-least-once delivery; see the module docstring). Iterating the run
+        raises `SyncError` at its end if feeds failed."""
         if before_commit is not None and not callable(before_commit):
             raise TypeError(f"before_commit: expected an async callable, got {type(before_commit).__name__}")
         self._writable()
-        run = SyncRun(self.select(feeds), self.store, to_ms("since", since), keep_raw=self.keep_raw,
-                      before_commit=before_commit)
+        selected = self.select(feeds)
+        opts = self._options(selected, since, until, max_pages, strict, full, filters)
+        run = SyncRun(selected, self.store, lambda: self._prepare(selected, opts), before_commit=before_commit)
         self.last_report = run.report
         return run
 
     def merged(
-        self, feeds: Iterable[str] | None = None, since: TimeArg = None
+        self,
+        feeds: Iterable[str] | None = None,
+        since: TimeArg = None,
+        *,
+        until: TimeArg = None,
+        max_pages: int | None = None,
+        strict: bool = False,
+        full: bool = False,
+        filters: Filters | None = None,
     ) -> AsyncGenerator[LoanEvent, None]:
         """The selected feeds merged by ts, newest first (the order venues list them):
-        a k-way merge of per-feed streams holding at most a few pages per feed."""
+        a k-way merge of per-feed streams holding at most a few pages per feed. Options as
+        `sync`; raises `SyncError` at the end if feeds failed."""
         self._writable()
-        return self._merged(self.select(feeds), to_ms("since", since))
+        selected = self.select(feeds)
+        opts = self._options(selected, since, until, max_pages, strict, full, filters)
+        return self._merged(selected, opts)
 
     async def _merged(
-        self, selected: list[tuple[VenueClient, str]], since_ms: int | None
+        self, selected: list[tuple[VenueClient, str]], opts: _Options
     ) -> AsyncGenerator[LoanEvent, None]:
-        runs = [SyncRun([pair], self.store, since_ms, queue_pages=2, keep_raw=self.keep_raw) for pair in selected]
-        report = SyncReport([r.report.feeds[0] for r in runs])
+        report = SyncReport([FeedReport(FeedKey(c.venue, c.account, f)) for c, f in selected])
         self.last_report = report
+        jobs = await self._prepare(selected, opts)
+
+        def ready(job: _Job) -> Callable[[], Awaitable[list[_Job]]]:
+            async def prepared() -> list[_Job]:
+                return [job]
+            return prepared
+
+        runs = [SyncRun([pair], self.store, ready(job), queue_pages=2, report=SyncReport([rep]))
+                for pair, job, rep in zip(selected, jobs, report.feeds, strict=True)]
         heap: list[tuple[int, int, int, LoanEvent]] = []
         seq = 0
+        errors: dict[FeedKey, Exception] = {}
+
+        async def next_of(i: int) -> LoanEvent | None:
+            try:
+                return await anext(runs[i], None)
+            except SyncError as exc:  # that feed failed: the others go on
+                errors.update(exc.errors)
+                return None
+
         try:
-            for i, run in enumerate(runs):
-                ev = await anext(run, None)
+            for i in range(len(runs)):
+                ev = await next_of(i)
                 if ev is not None:
                     heap.append((-ev.ts, seq, i, ev))
                     seq += 1
@@ -310,35 +497,69 @@ class Ledger:
             while heap:
                 _, _, i, ev = heapq.heappop(heap)
                 yield ev
-                nxt = await anext(runs[i], None)
+                nxt = await next_of(i)
                 if nxt is not None:
                     heapq.heappush(heap, (-nxt.ts, seq, i, nxt))
                     seq += 1
         finally:
             for run in runs:
                 await run.aclose()
+        if errors:
+            n = len(report.feeds)
+            raise SyncError(
+                f"{len(errors)} of {n} feed{'s' if n != 1 else ''} failed: "
+                + "; ".join(f"{f.key}: {f.error}" for f in report.failed), errors, report=report,
+            )
 
     def follow(
         self,
         interval: float = 30.0,
         feeds: Iterable[str] | None = None,
         since: TimeArg = None,
+        *,
+        until: TimeArg = None,
+        max_pages: int | None = None,
+        strict: bool = False,
+        full: bool = False,
+        filters: Filters | None = None,
     ) -> AsyncGenerator[LoanEvent, None]:
         """Poll forever: the first round syncs, later rounds yield only what is new or
-        changed (pending -> done). Stops cleanly when the consuming task is cancelled."""
+        changed (pending -> done). Stops cleanly when the consuming task is cancelled.
+
+        A round in which feeds failed only transiently (`is_transient`: rate limits, the venue
+        unavailable, network failures, ...) is logged and counted (`FeedReport.failures`) and
+        polling goes on; a permanent failure (authentication, a refused parameter, the store, a
+        data gap under `strict`) raises `SyncError` after that round. `last_report` sums every
+        round. Options as `sync`; `full=True` makes the first round a full walk."""
         wait = check_positive_number("interval", interval)
         self._writable()
-        return self._follow(wait, self.select(feeds), to_ms("since", since))
+        selected = self.select(feeds)
+        opts = self._options(selected, since, until, max_pages, strict, full, filters)
+        return self._follow(wait, selected, opts)
 
     async def _follow(
-        self, wait: float, selected: list[tuple[VenueClient, str]], since_ms: int | None
+        self, wait: float, selected: list[tuple[VenueClient, str]], opts: _Options
     ) -> AsyncGenerator[LoanEvent, None]:
+        report = SyncReport([FeedReport(FeedKey(c.venue, c.account, f)) for c, f in selected])
+        self.last_report = report
+        first = True
         while True:
-            run = SyncRun(selected, self.store, since_ms, keep_raw=self.keep_raw)
-            self.last_report = run.report
+            round_opts = opts if first or not opts.full else _Options(
+                opts.since, opts.until, opts.max_pages, opts.strict, False, opts.filters)
+            first = False
+
+            def prepare(o: _Options = round_opts) -> Awaitable[list[_Job]]:
+                return self._prepare(selected, o)
+
+            run = SyncRun(selected, self.store, prepare, report=report)
             try:
                 async for ev in run:
                     yield ev
+            except SyncError as exc:
+                if not all(is_transient(e) for e in exc.exceptions):
+                    raise
+                for key, err in exc.errors.items():
+                    log.warning("%s failed (transient, polling on): %s: %s", key, type(err).__name__, err)
             finally:
                 await run.aclose()
             await asyncio.sleep(wait)
@@ -357,7 +578,7 @@ class Ledger:
         """The three books per (venue, account, currency) as of `at` (default: everything
         stored), summed exactly: wallet change, debt, collateral and what interest cost."""
         until = to_ms("at", at)
-        await self.store.open()
+        await self._open_store()
         return await self.store.balances(venue=venue, account=account, currency=currency, until=until,
                                          include_pending=include_pending)
 
@@ -389,7 +610,7 @@ class Ledger:
         positions cannot be read, or that reports a scope its client does not declare, is
         an error in the report (the others are still checked)."""
         selected = self.select(feeds)
-        await self.store.open()
+        await self._open_store()
         report = ReconcileReport()
         wanted: dict[tuple[str, str], set[str]] = {}
         for c, f in selected:

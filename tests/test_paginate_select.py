@@ -1,7 +1,8 @@
-"""The engine's page filter has two paths: `_select_all` (C-level passes, the common page)
-and `_select_each` (event by event). Wherever the fast path accepts a page it must give
-exactly what the event-by-event path gives: the kept events, both edges and the ids
-remembered for dedup, without touching pending state."""
+"""The engine's page filter (`Edges`, the edge state of one walk) has two paths: `select_all`
+(C-level passes, the common page) and `select_each` (event by event). Wherever the fast path
+accepts a page it must give exactly what the event-by-event path gives: the kept events and
+the whole edge state after the page (both edges, the ids remembered for dedup, the pending
+ids, the counters)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,20 @@ import copy
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loanledger import EventKind, EventStatus, LoanEvent
 from loanledger.feeds import FeedSpec
-from loanledger.paginate import Bounds, ExclusiveIdCursor, Feed, Page
+from loanledger.paginate import Bounds, Edges, ExclusiveIdCursor, Feed, FeedStats, Page
 from loanledger.paginate.token import Mark as _Mark
+from loanledger.paginate.token import Span as _Span
+from loanledger.paginate.token import merge_spans
 from loanledger.ratelimit import Limit
 
 SPEC = FeedSpec(id="t.feed", venue="t", path="/t", limit=Limit(1, 1.0), cursor=ExclusiveIdCursor(),
                 decode=lambda body, ctx: Page(events=[], count=0))
-
-
-async def _fetch(params: Any, ctx: Any, stats: Any) -> Page:  # pragma: no cover - never called
-    raise AssertionError
 
 
 def _event(i: int, ts: int, status: EventStatus, parent: str | None) -> LoanEvent:
@@ -31,8 +31,23 @@ def _event(i: int, ts: int, status: EventStatus, parent: str | None) -> LoanEven
                      ts=ts, currency="USDT", amount=Decimal("-1"), parent_id=parent)
 
 
+def _not_every_third(ev: LoanEvent) -> bool:
+    """A feed's `final`: events whose number is a multiple of 3 can still change."""
+    return int(ev.id.lstrip("ex")) % 3 != 0
+
+
+def _every(ev: LoanEvent) -> bool:
+    return True
+
+
+spans = st.builds(lambda lo, n: _Span(lo, (lo if lo is not None else 0) + n), st.none() | st.integers(0, 35),
+                  st.integers(0, 10))
+
+
 @st.composite
-def pages(draw: st.DrawFn) -> tuple[Any, ...]:
+def pages(draw: st.DrawFn) -> dict[str, Any]:
+    """Any page and edge state (duplicates, pending, not final, children, out of bounds, covered
+    spans, at and below the floor, positional ids)."""
     n = draw(st.integers(1, 12))
     stamps = sorted(draw(st.lists(st.integers(0, 30), min_size=n, max_size=n)), reverse=True)
     ids = draw(st.lists(st.integers(0, 40), min_size=n, max_size=n))  # repeats: duplicates in a page
@@ -45,49 +60,150 @@ def pages(draw: st.DrawFn) -> tuple[Any, ...]:
         if not child:
             head = ev.id
         events.append(ev)
-    lo = draw(st.none() | st.integers(0, 20))
-    hi = draw(st.integers(10, 40))
-    window = draw(st.none() | st.tuples(st.integers(0, 15), st.integers(15, 40)))
-    since = draw(st.none() | st.integers(0, 15))
     floor = draw(st.none() | st.builds(_Mark, st.integers(0, 30), st.lists(st.sampled_from(["e1", "e2", "e3"]))))
-    pend = draw(st.dictionaries(st.sampled_from(["e1", "e5", "e9"]), st.integers(0, 30), max_size=2))
-    top = draw(st.none() | st.builds(_Mark, st.integers(0, 40), st.lists(st.sampled_from(["e4", "e6"]),
-                                                                         unique=True)))
-    low_ts = draw(st.none() | st.integers(0, 40))
-    low_ids = set(draw(st.lists(st.sampled_from(["e7", "e8", "e2"])))) if low_ts is not None else set()
-    prev_ids = set(draw(st.lists(st.sampled_from(["e10", "e11", "e3"]))))
-    return events, window, Bounds(lo, hi), since, floor, pend, top, low_ts, low_ids, prev_ids
+    covered = None  # None: everything up to the floor
+    if floor is not None and draw(st.booleans()):
+        covered = [_Span(draw(st.none() | st.integers(0, floor.ts)), floor.ts), *draw(st.lists(spans, max_size=2))]
+        covered = merge_spans(covered)
+    top = draw(st.none() | st.builds(_Mark, st.just(stamps[0]) | st.integers(0, 40),
+                                     st.lists(st.sampled_from(["e4", "e6"]), unique=True)))
+    low_ts = draw(st.none() | st.just(stamps[-1]) | st.integers(0, 40))
+    on_page = [e.id for e in events]
+    return dict(
+        events=events, window=draw(st.none() | st.tuples(st.integers(0, 15), st.integers(15, 40))),
+        bounds=Bounds(draw(st.none() | st.integers(0, 20)), draw(st.integers(10, 40))),
+        since=draw(st.none() | st.integers(0, 15)), floor=floor, covered=covered,
+        pend=draw(st.dictionaries(st.sampled_from(["e1", "e5", "e9", *on_page]), st.integers(0, 30), max_size=2)),
+        top=top, low_ts=low_ts,
+        low_ids=set(draw(st.lists(st.sampled_from(["e7", "e8", "e2", *on_page])))) if low_ts is not None else set(),
+        prev_ids=set(draw(st.lists(st.sampled_from(["e10", "e11", "e3", *on_page])))),
+        final=draw(st.sampled_from([None, _not_every_third, _every])), positional=draw(st.booleans()),
+        clean=False,
+    )
+
+
+#: what can make a common page need the event-by-event path
+PERTURBATIONS = ("duplicate", "previous page", "low edge", "pending event", "not final", "pending id", "child",
+                 "at the floor", "in a covered span", "below since", "out of the window")
+
+
+@st.composite
+def common_pages(draw: st.DrawFn) -> dict[str, Any]:
+    """The page the fast path exists for (in bounds, outside every covered span, new, final, none
+    of it waiting to be final, no parents; ties at both ends, edges at the page's own ms, other
+    ids pending, spans covered below it) with at most one thing that breaks it. `clean`: nothing
+    does (the fast path must take the page)."""
+    n = draw(st.integers(1, 12))
+    stamps = sorted(draw(st.lists(st.integers(10, 30), min_size=n, max_size=n)), reverse=True)
+    ids = draw(st.lists(st.integers(0, 40), min_size=n, max_size=n, unique=True))
+    final = draw(st.sampled_from([None, _every, _not_every_third]))
+    if final is _not_every_third:
+        ids = [i for i in ids if i % 3] or [1]
+        stamps = stamps[:len(ids)]
+        n = len(ids)
+    events = [_event(i, ts, EventStatus.DONE, None) for i, ts in zip(ids, stamps)]
+    floor = draw(st.none() | st.builds(_Mark, st.integers(0, 9), st.lists(st.sampled_from(["e1", "e2", "e3"]))))
+    covered = None
+    if floor is not None and draw(st.booleans()):
+        below = draw(st.lists(st.builds(lambda lo, n: _Span(lo, lo + n), st.integers(0, 5), st.integers(0, 4)),
+                              max_size=2))
+        covered = merge_spans([_Span(draw(st.none() | st.integers(0, floor.ts)), floor.ts), *below])
+    top = draw(st.none() | st.builds(_Mark, st.just(stamps[0]) | st.integers(0, 40),
+                                     st.lists(st.sampled_from(["x4", "x6"]), unique=True)))
+    low_ts = draw(st.none() | st.just(stamps[-1]) | st.integers(0, 40))
+    case: dict[str, Any] = dict(
+        events=events, window=draw(st.none() | st.tuples(st.integers(0, 10), st.integers(30, 40))),
+        bounds=Bounds(draw(st.none() | st.integers(0, 10)), draw(st.integers(30, 40))),
+        since=draw(st.none() | st.integers(0, 10)), floor=floor, covered=covered,
+        pend=draw(st.dictionaries(st.sampled_from(["x1", "x9"]), st.integers(0, 40), max_size=2)),  # other records
+        top=top, low_ts=low_ts,
+        low_ids=set(draw(st.lists(st.sampled_from(["x7", "x8"])))) if low_ts is not None else set(),
+        prev_ids=set(draw(st.lists(st.sampled_from(["x10", "x11"])))), final=final,
+        positional=draw(st.booleans()),
+    )
+    broken = draw(st.none() | st.sampled_from(PERTURBATIONS))
+    k = draw(st.integers(0, n - 1))
+    victim = events[k]
+    if broken == "duplicate":
+        events.insert(k, victim)
+    elif broken == "previous page":
+        case["prev_ids"].add(victim.id)
+    elif broken == "low edge":
+        case["low_ts"] = stamps[-1]
+        case["low_ids"].add(events[-1].id)
+    elif broken == "pending event":
+        events[k] = msgspec.structs.replace(victim, status=EventStatus.PENDING)
+    elif broken == "not final":
+        case["final"] = _not_every_third
+        events[k] = _event(3 * draw(st.integers(0, 13)), victim.ts, EventStatus.DONE, None)
+        if len({e.id for e in events}) < len(events):
+            broken = "duplicate"
+    elif broken == "pending id":
+        case["pend"][victim.id] = victim.ts
+    elif broken == "child":
+        events.insert(k + 1, _event(99, victim.ts, EventStatus.DONE, victim.id))
+    elif broken == "at the floor":
+        case["floor"] = _Mark(stamps[-1], draw(st.lists(st.sampled_from([events[-1].id, "e1"]))))
+        case["covered"] = None
+    elif broken == "in a covered span":
+        case["floor"] = case["floor"] or _Mark(5, [])
+        hit = draw(st.integers(stamps[-1], stamps[0]))
+        case["covered"] = merge_spans([*(case["covered"] or [_Span(None, case["floor"].ts)]),
+                                       _Span(hit - draw(st.integers(0, 3)), hit)])
+    elif broken == "below since":
+        case["since"] = stamps[-1] + 1
+    elif broken == "out of the window":
+        case["window"] = (stamps[-1] + 1, 40)
+    case["clean"] = broken is None
+    return case
+
+
+def _edges(case: dict[str, Any]) -> Edges:
+    edges = Edges(case["bounds"], since=case["since"], floor=copy.deepcopy(case["floor"]), pend=dict(case["pend"]),
+                  stats=FeedStats(), top=copy.deepcopy(case["top"]),
+                  low=_Mark(case["low_ts"], sorted(case["low_ids"])) if case["low_ts"] is not None else None,
+                  covered=case["covered"], final=case["final"], positional=case["positional"])
+    edges.prev_ids = set(case["prev_ids"])
+    return edges
+
+
+def _compare(case: dict[str, Any]) -> list[LoanEvent] | None:
+    """Both paths on copies of one edge state: equal results and equal states after, or the
+    fast path refused the page and moved nothing. Returns what the fast path kept."""
+    events, window = case["events"], case["window"]
+    slow, fast = _edges(case), _edges(case)
+    assert slow == fast
+    kept_slow = slow.select_each(events, window)
+    kept_fast = fast.select_all(events, window)
+    if kept_fast is None:
+        assert fast == _edges(case)  # a refused page moved nothing
+        return None
+    assert kept_fast == kept_slow
+    assert fast == slow  # the whole edge state: top (its ids in place), low edge, dedup ids, pending, counters
+    assert not slow.seen_pending and slow.stats.duplicates == 0
+    return kept_fast
+
+
+@settings(max_examples=500, deadline=None)
+@given(pages())
+def test_fast_path_equals_event_by_event(case: dict[str, Any]) -> None:
+    _compare(case)
 
 
 @settings(max_examples=400, deadline=None)
-@given(pages())
-def test_fast_path_equals_event_by_event(case: tuple[Any, ...]) -> None:
-    events, window, b, since, floor, pend, top, low_ts, low_ids, prev_ids = case
-    feed = Feed(SPEC, _fetch, since=since)
-    slow_state = copy.deepcopy((pend, top, low_ids, prev_ids))
-    fast_state = copy.deepcopy((pend, top, low_ids, prev_ids))
-    seen: set[str] = set()
-    slow = feed._select_each(events, window, b, floor, slow_state[0], seen, slow_state[1], low_ts,
-                             slow_state[2], slow_state[3])
-    fast = feed._select_all(events, window, b, floor, fast_state[0], fast_state[1], low_ts, fast_state[2],
-                            fast_state[3])
-    if fast is None:
-        return
-    assert fast[0] == slow[0]
-    assert (fast[1], fast[2], fast[3]) == (slow[1], slow[2], slow[3])
-    assert fast_state == slow_state  # in-place updates (top.ids, low_ids) alike
-    assert not seen and feed.stats.duplicates == 0
+@given(common_pages())
+def test_fast_path_takes_every_common_page_and_equals_event_by_event(case: dict[str, Any]) -> None:
+    kept = _compare(case)
+    if case["clean"]:
+        assert kept == case["events"]
 
 
 def test_fast_path_takes_the_common_page() -> None:
     events = [_event(i, 100 - i, EventStatus.DONE, None) for i in range(10)]
-    feed = Feed(SPEC, _fetch, since=0)
-    low_ids: set[str] = set()
-    got = feed._select_all(events, None, Bounds(0, 200), _Mark(50, ["x"]), {}, None, None, low_ids, set())
-    assert got is not None
-    out, top, low_ts, page_ids = got
-    assert out == events and top == _Mark(100, ["e0"]) and low_ts == 91 and low_ids == {"e9"}
-    assert page_ids == {e.id for e in events}
+    edges = Edges(Bounds(0, 200), since=0, floor=_Mark(50, ["x"]), pend={}, stats=FeedStats())
+    assert edges.select_all(events, None) == events
+    assert edges.top == _Mark(100, ["e0"]) and edges.low_ts == 91 and edges.low_ids == {"e9"}
+    assert edges.prev_ids == {e.id for e in events}
 
 
 async def test_event_view_after_aclose_yields_nothing_more() -> None:

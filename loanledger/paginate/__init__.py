@@ -19,7 +19,7 @@ from .cursors import (
     TsCursor,
     Walk,
 )
-from .engine import AHEAD_MS, Feed, FeedPage, FeedStats, Fetch
+from .engine import AHEAD_MS, Edges, Feed, FeedPage, FeedStats, Fetch
 
 __all__ = [
     "AHEAD_MS",
@@ -28,6 +28,7 @@ __all__ = [
     "CursorKind",
     "DecodeContext",
     "DecodeFn",
+    "Edges",
     "ExclusiveIdCursor",
     "Feed",
     "FeedPage",

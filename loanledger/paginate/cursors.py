@@ -296,18 +296,32 @@ class PagedWindows(CursorKind):
         if bounds.lo is None:
             raise InvalidArgument("since", "this feed needs a lower bound (its spec sets default_since)")
         pos = position or {}
-        return _PagedWindowWalk(self, bounds.lo, int(pos.get("whi", bounds.hi)), int(pos.get("page", 1)))
+        total = pos.get("total")
+        return _PagedWindowWalk(self, bounds.lo, int(pos.get("whi", bounds.hi)), int(pos.get("page", 1)),
+                                None if total is None else int(total), int(pos.get("restarts", 0)))
 
 
 class _PagedWindowWalk(Walk):
-    def __init__(self, kind: PagedWindows, lo: int, whi: int, page: int) -> None:
+    """Page numbers count from the newest record of a window: a record arriving in the window
+    between two of its pages shifts every later page. The window's `total` (as its first page
+    said) tells: when a later page says another total, the window is read again from its first
+    page, its derived-id counters restarting (a row seen twice would otherwise get `#1`), and
+    the records already yielded come again under the same ids."""
+
+    def __init__(self, kind: PagedWindows, lo: int, whi: int, page: int, total: int | None = None,
+                 restarts: int = 0) -> None:
         self.kind = kind
         self.lo = lo
         self.whi = whi
         self.page = page
-        self.segment = whi
+        self.total = total
+        self.restarts = restarts
+        self.segment = self._segment()
         self.done = whi < lo
         self.window = (self._wlo(), whi)
+
+    def _segment(self) -> int:
+        return self.whi * 1_000_000 + self.restarts % 1_000_000
 
     def _wlo(self) -> int:
         return max(self.lo, self.whi - self.kind.span_ms + 1)
@@ -323,19 +337,29 @@ class _PagedWindowWalk(Walk):
 
     def advance(self, page: Page) -> list[LoanEvent]:
         k = self.kind
+        if page.total is not None and self.total is not None and page.total != self.total:
+            self.page, self.total = 1, None  # the window changed under its page numbers: again
+            self.restarts += 1
+            self.segment = self._segment()
+            return []
         short = page.count < k.size
         if short or (page.total is not None and self.page * k.size >= page.total):
             self.whi = self._wlo() - 1
-            self.page = 1
-            self.segment = self.whi
+            self.page, self.total, self.restarts = 1, None, 0
+            self.segment = self._segment()
             self.done = self.whi < self.lo
             self.window = (self._wlo(), self.whi)
         else:
+            if self.page == 1:
+                self.total = page.total
             self.page += 1
         return page.events
 
     def position(self) -> dict[str, Any]:
-        return {"whi": self.whi, "page": self.page}
+        pos: dict[str, Any] = {"whi": self.whi, "page": self.page}
+        if self.total is not None:
+            pos["total"], pos["restarts"] = self.total, self.restarts
+        return pos
 
 
 @dataclass(frozen=True, slots=True)

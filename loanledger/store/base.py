@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 
 from ..events import EventKind, LoanEvent
 
-__all__ = ["Balance", "BalanceKey", "FeedKey", "Store"]
+__all__ = ["Balance", "BalanceKey", "FeedKey", "FeedState", "Store"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -37,6 +37,18 @@ class FeedKey:
 
     def __str__(self) -> str:
         return f"{self.venue}/{self.account}/{self.feed}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FeedState:
+    """A feed's stored checkpoint and when it was last written (ms UTC, the store's clock).
+
+    The checkpoint is the engine's token: `loanledger.paginate.token.coverage(checkpoint)`
+    reads the spans it covers, its pending records and its known gaps."""
+
+    key: FeedKey
+    checkpoint: str
+    updated_at: int
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -155,4 +167,9 @@ class Store(Protocol):
 
     async def feeds(self) -> list[FeedKey]:
         """Every feed that has a checkpoint."""
+        ...
+
+    async def feed_states(self) -> list[FeedState]:
+        """Every feed that has a checkpoint, in key order, with its checkpoint and the time
+        (ms UTC) its last page was committed (what `loanledger status` shows)."""
         ...

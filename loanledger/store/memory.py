@@ -6,6 +6,7 @@ in memory until then (stream large histories into SQLiteStore or PostgresStore).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import msgspec
 from ..errors import CheckpointConflict
 from ..events import EventKind, LoanEvent
 from ._shared import Totals, balance_filters, changed, check_page, event_filters, feed_filter, order_events, read_only_error
-from .base import Balance, BalanceKey, FeedKey
+from .base import Balance, BalanceKey, FeedKey, FeedState
 
 __all__ = ["MemoryStore"]
 
@@ -24,6 +25,7 @@ __all__ = ["MemoryStore"]
 class _Data:
     events: dict[tuple[str, str, str, str], LoanEvent] = field(default_factory=dict)
     checkpoints: dict[FeedKey, str] = field(default_factory=dict)
+    updated: dict[FeedKey, int] = field(default_factory=dict)  # ms UTC of each feed's last commit
 
 
 class MemoryStore:
@@ -71,6 +73,10 @@ class MemoryStore:
     async def feeds(self) -> list[FeedKey]:
         return sorted(self._data.checkpoints)
 
+    async def feed_states(self) -> list[FeedState]:
+        data = self._data
+        return [FeedState(k, data.checkpoints[k], data.updated[k]) for k in sorted(data.checkpoints)]
+
     async def commit_page(
         self, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str, *, expected: str | None
     ) -> list[LoanEvent]:
@@ -90,6 +96,7 @@ class MemoryStore:
                 ev = msgspec.structs.replace(ev, raw=old.raw)  # a write without raw keeps it
             data.events[ev.key] = ev
         data.checkpoints[key] = checkpoint
+        data.updated[key] = time.time_ns() // 1_000_000
         return new
 
     async def changed(self, key: FeedKey, events: Sequence[LoanEvent]) -> list[LoanEvent]:

@@ -53,7 +53,7 @@ from ._shared import (
     order_sql,
     read_only_error,
 )
-from .base import Balance, BalanceKey, FeedKey
+from .base import Balance, BalanceKey, FeedKey, FeedState
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
@@ -292,6 +292,11 @@ class PostgresStore:
     async def feeds(self) -> list[FeedKey]:
         query = f"SELECT venue, account, feed FROM {SCHEMA}.checkpoints ORDER BY 1, 2, 3"
         return [FeedKey(*r) for r in await self._guard("listing feeds", self._fetch(query))]
+
+    async def feed_states(self) -> list[FeedState]:
+        query = f"SELECT venue, account, feed, token, updated_at FROM {SCHEMA}.checkpoints ORDER BY 1, 2, 3"
+        return [FeedState(FeedKey(str(v), str(a), str(f)), str(t), int(u))
+                for v, a, f, t, u in await self._guard("listing feeds", self._fetch(query))]
 
     async def commit_page(
         self, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str, *, expected: str | None

@@ -31,7 +31,7 @@ from ._shared import (
     order_sql,
     read_only_error,
 )
-from .base import Balance, BalanceKey, FeedKey
+from .base import Balance, BalanceKey, FeedKey, FeedState
 
 __all__ = ["SQLiteStore"]
 
@@ -195,6 +195,12 @@ class SQLiteStore:
     async def feeds(self) -> list[FeedKey]:
         async with self._conn().execute("SELECT venue, account, feed FROM checkpoints ORDER BY 1, 2, 3") as cur:
             return [FeedKey(*r) async for r in cur]
+
+    async def feed_states(self) -> list[FeedState]:
+        async with self._conn().execute(
+            "SELECT venue, account, feed, token, updated_at FROM checkpoints ORDER BY 1, 2, 3"
+        ) as cur:
+            return [FeedState(FeedKey(str(v), str(a), str(f)), str(t), int(u)) async for v, a, f, t, u in cur]
 
     async def commit_page(
         self, key: FeedKey, events: Sequence[LoanEvent], checkpoint: str, *, expected: str | None

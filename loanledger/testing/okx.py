@@ -192,18 +192,23 @@ class OkxVenue(VenueSim):
     ) -> set[str]:
         """The event ids a complete walk of `feed_id` must yield (optionally within [since, until]).
 
-        One-click repay: ``<ts>:<debtCcy>`` per record plus the ordId of every
-        order that filled something; the others: refId / tradeId.
+        One-click repay: ``<ts>:<debtCcy>`` per record (``#n`` for the n-th record, in the
+        served order, sharing both) plus the ordId of every order that filled something; the
+        others: refId / tradeId.
         """
         book = self.account(account).book
         ids: set[str] = set()
+        twins: dict[str, int] = {}
         for r in self._served(book, feed_id, self.sim.now_ms()):
+            key = f"{r.ts}:{str(r.wire.get('debtCcy', '')).upper()}"
+            n = twins.get(key, 0)
+            twins[key] = n + 1
             if (since is not None and r.ts < since) or (until is not None and r.ts > until):
                 continue
             if feed_id != "okx.one_click_repay_history":
                 ids.add(r.key)
                 continue
-            ids.add(f"{r.ts}:{str(r.wire['debtCcy']).upper()}")
+            ids.add(key if n == 0 else f"{key}#{n}")
             for leg in r.wire.get("ordIdInfo", []):
                 size = str(leg.get("fillSz", ""))
                 try:

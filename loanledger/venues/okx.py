@@ -620,17 +620,26 @@ class _RepayRowRaw(msgspec.Struct):
 _leg_decoder = msgspec.json.Decoder(_RepayLeg, strict=False)
 
 
-def one_click_repay_id(ts: int, debt_ccy: str) -> str:
-    """The id of a one-click repay record: the fields that do not change while it settles."""
-    return f"{ts}:{debt_ccy.upper()}"
+def one_click_repay_id(ts: int, debt_ccy: str, n: int = 0) -> str:
+    """The id of a one-click repay record: the fields that do not change while it settles (its ts
+    and debt currency), and for the n-th record sharing both (in the venue's order, from 0) an
+    occurrence suffix ``#n`` (the first keeps the bare ``<ts>:<debtCcy>``)."""
+    key = f"{ts}:{debt_ccy.upper()}"
+    return key if n == 0 else f"{key}#{n}"
 
 
 def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    """Per record: a `repay` event for the debt (id ``<ts>:<debtCcy>``), directly followed by
-    one `convert` event per order of `ordIdInfo` that filled anything (id = ordId,
-    parent_id = the repay event)."""
+    """Per record: a `repay` event for the debt (id ``<ts>:<debtCcy>``, ``#n`` for the n-th record
+    sharing both on the page), directly followed by one `convert` event per order of `ordIdInfo`
+    that filled anything (id = ordId, parent_id = the repay event).
+
+    Occurrences are counted within the page: ``after=T`` is inclusive, so every page holds the
+    records of each of its ms from the first of them in the venue's order, and the same record
+    gets the same number on every page that holds it (the venue's order within a ms must be
+    stable, UNVERIFIED; the engine re-reads the newest ms whole: `positional_ids`)."""
     append, account, feed_id = out.append, ctx.account, ctx.feed
     repay, done, statuses = EventKind.REPAY, _DONE, ONE_CLICK_REPAY_STATUS
+    seen: dict[str, int] = {}  # `<ts>:<debtCcy>` -> records of it on this page so far
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         status = statuses.get(row.status)
         if status is None:
@@ -641,6 +650,10 @@ def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeConte
         debt = debt.upper()
         ts = row.ts
         parent = f"{ts}:{debt}"
+        n = seen.get(parent, 0)
+        seen[parent] = n + 1
+        if n:
+            parent = f"{parent}#{n}"
         # running / failed records may carry "" before anything filled
         mag = _amount(row.fillDebtSz, "fillDebtSz", empty=status is not done).copy_abs()
         paid = mag.copy_negate() if mag else mag  # repays the spot-mode debt from the wallet: -x / -x / 0
@@ -701,6 +714,7 @@ ONE_CLICK_REPAY = feed(
     cursor=TsCursor(inclusive=True, param="after", limit=PAGE_LIMIT),
     row=_RepayRow, raw_row=_RepayRowRaw, ts="ts", normalize=_one_click,
     retention_ms=7 * DAY_MS,  # "the past 7 days"
+    positional_ids=True,  # twins (one ms, one debt currency) are told apart by their place
     kinds=[EventKind.CONVERT.value, EventKind.REPAY.value],
     description="One-click repay (v2, SPOT mode): the repaid debt and the orders that bought it",
 )

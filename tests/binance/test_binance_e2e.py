@@ -352,3 +352,29 @@ async def test_resume_token_of_another_feed_is_refused(bsim: Simulator, acct: Bi
     with pytest.raises(InvalidArgument, match="resume"):
         client.pmloan_history(resume=feed.checkpoint)
     assert len(bsim.log) == n
+
+
+async def test_rows_arriving_in_the_window_being_paged_shift_nothing(
+    bsim: Simulator, acct: BinanceAccount, client: Binance,
+) -> None:
+    """Page numbers count from the newest row of a window: rows arriving in it between two of
+    its pages push rows already read onto the next page. The window's total changes, so it is
+    read again from its first page with its id counters restarted: no row gets a second id
+    (`#1`), none is skipped, whether the walk goes on in one run or resumes from a checkpoint."""
+    for resume in (False, True):
+        before = len(bsim.requests(path=PMLOAN))
+        feed = client.pmloan_history()
+        pages = feed.pages()
+        first = await anext(pages)
+        assert not first.complete and len(first.events) == 100  # the newest window has more pages
+        seen = {e.id for e in first.events}
+        bsim.binance.grow(acct, seed=7 if resume else 8, n=3)  # stamped now: inside that window
+        if resume:
+            await pages.aclose()
+            pages = client.pmloan_history(resume=first.checkpoint).pages()
+        async for page in pages:
+            seen |= {e.id for e in page.events}
+        assert seen == bsim.binance.expected_ids(acct, PMLOAN_FEED)
+        asked = [q(e) for e in bsim.requests(path=PMLOAN)[before:]]
+        newest = asked[0]["endTime"]
+        assert [a["current"] for a in asked if a["endTime"] == newest][:3] == ["1", "2", "1"]  # read again

@@ -95,3 +95,23 @@ def test_type_errors_name_the_argument(ed25519_private_pem: str) -> None:
         okx.flexible_loan_interest(currency=5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="strict"):
         okx.convert_history(strict="yes")  # type: ignore[typeddict-item]
+
+
+def test_each_venue_doc_tabulates_what_final_means_for_every_feed_of_it() -> None:
+    """docs/venues/<venue>.md has a "Final: what is read again" table naming each of the venue's
+    feeds once, and a feed with its own `final` (or positional ids) is not described as final
+    "always" there."""
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "venues"
+    for venue in ("okx", "binance", "bybit"):
+        text = (docs / f"{venue}.md").read_text()
+        section = re.search(r"^## Final: what is read again\n(.*?)(?=^## )", text, re.MULTILINE | re.DOTALL)
+        assert section is not None, venue
+        rows = dict(re.findall(r"^\| `([a-z_.]+)` \| ([^|]+) \|", section.group(1), re.MULTILINE))
+        ids = [f for f, spec in FEEDS.items() if spec.venue == venue]
+        assert sorted(rows) == sorted(ids), venue
+        for f in ids:
+            if FEEDS[f].final is not None or FEEDS[f].positional_ids:
+                assert not rows[f].startswith("always"), (f, rows[f])

@@ -26,11 +26,12 @@ BENCH = PACKAGE.parent / "benchmarks"
 ROOT_ALL = [
     "FEEDS", "OKX", "AmbiguousOutcome", "AuthError", "BadRequest", "Balance", "BalanceKey", "Binance",
     "Bybit", "CheckpointConflict", "ClientClosed", "ClockSkewError", "ConnectError", "DataGapWarning",
-    "DecodeError", "EventKind", "EventStatus", "Feed", "FeedKey", "FeedPage", "FeedReport", "FeedSpec",
+    "DecodeError", "EventKind", "EventStatus", "Feed", "FeedKey", "FeedPage", "FeedReport", "FeedSpec", "FeedState",
     "InvalidArgument", "Ledger", "LegacyLoanableCoin", "LoanEvent", "LoanLedgerError", "LoanableCoin",
     "MemoryStore", "PaginationError", "PmLoanAmount", "PostgresStore", "RateLimited", "RateLimits",
-    "RequestTimeout", "RetryPolicy", "SQLiteStore", "Store", "StoreError", "SyncReport", "TransportError",
-    "VenueError", "VenueUnavailable", "__version__", "decode", "open_store",
+    "RequestTimeout", "RetryPolicy", "SQLiteStore", "Store", "StoreError", "SyncError", "SyncReport", "TransportError",
+    "VenueError", "VenueUnavailable", "__version__", "decode", "is_transient", "open_store",
+    # loanledger.reconcile
     "Book", "Check", "Position", "ReconcileReport", "Residual", "Scope", "Verdict", "to_arrow",
 ]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cli_support import SECRETS, expected_ids, populated
 
-from loanledger import OKX, Binance, Bybit, Ledger, LoanEvent, SQLiteStore
+from loanledger import OKX, Binance, Bybit, Ledger, LoanEvent, SQLiteStore, SyncError
 from loanledger.client import VenueClient
 from loanledger.ratelimit import RateLimits
 from loanledger.testing import Simulator
@@ -45,7 +45,13 @@ async def test_a_failing_consumer_gets_the_uncommitted_pages_again(tmp_path: Pat
 
         async with Ledger(clients(sim), store=SQLiteStore(db)) as ledger:
             run = ledger.sync(before_commit=flaky)
-            yielded = [ev async for ev in run]
+            yielded: list[LoanEvent] = []
+            with pytest.raises(SyncError) as failed:  # after every healthy feed's events
+                async for ev in run:
+                    yielded.append(ev)
+            assert failed.value.report is run.report and failed.value.errors.keys() == {
+                f.key for f in run.report.failed}
+            assert all(isinstance(e, ConsumerGone) for e in failed.value.exceptions)
             assert not run.report.ok and refused
             assert {f.error for f in run.report.failed} == {"unexpected ConsumerGone: the consumer went away"}
             stored = {ev.key async for ev in ledger.store.events()}  # type: ignore[union-attr]

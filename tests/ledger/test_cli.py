@@ -234,7 +234,7 @@ async def test_a_database_that_is_not_a_ledger_is_refused_and_left_as_it_was(tmp
     for path in (other, text_file):
         before = digest(path)
         for args in (["export", "--db", str(path)], ["export", "--db", str(path), "--format", "csv"],
-                     ["sync", "--config", str(cfg), "--db", str(path)]):
+                     ["sync", "--config", str(cfg), "--db", str(path)], ["status", "--db", str(path)]):
             code, out, err = await run_cli(*args)
             assert code == 2 and out == b"" and "not a loanledger store" in err, (args, err)
             assert err.startswith(f"loanledger: --db: {path}")
@@ -354,7 +354,7 @@ def test_every_option_has_help_and_is_documented_in_its_commands_section() -> No
     sections = dict(re.findall(r"^## `loanledger (\w+)`\n(.*?)(?=^## |\Z)", doc, flags=re.MULTILINE | re.DOTALL))
     top = parser()
     subs = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(subs.choices) == set(sections) == {"sync", "export", "balances", "reconcile", "report", "demo", "simulate",
+    assert set(subs.choices) == set(sections) == {"sync", "status", "export", "balances", "reconcile", "report", "demo", "simulate",
                                                   "feeds",
                                                   "schedule", "worker"}
     checked = 0
@@ -374,7 +374,7 @@ def test_every_option_has_help_and_is_documented_in_its_commands_section() -> No
 
 
 async def test_help_of_every_command_runs() -> None:
-    for cmd in ("sync", "export", "balances", "reconcile", "report", "demo", "simulate", "feeds", "schedule", "worker"):
+    for cmd in ("sync", "status", "export", "balances", "reconcile", "report", "demo", "simulate", "feeds", "schedule", "worker"):
         code, out, err = await run_cli(cmd, "--help")
         assert code == 0 and err == "" and b"--debug" in out
 

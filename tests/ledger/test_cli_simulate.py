@@ -175,7 +175,7 @@ def test_every_command_line_in_the_docs_is_accepted() -> None:
                 if "--version" in words or "--help" in words:
                     continue
                 args: Any = parser().parse_args(words)
-                assert args.command in {"sync", "export", "balances", "reconcile", "report", "demo", "simulate", "feeds",
+                assert args.command in {"sync", "status", "export", "balances", "reconcile", "report", "demo", "simulate", "feeds",
                                     "schedule", "worker"}
                 seen += 1
     assert seen >= 8

@@ -12,6 +12,7 @@ import pytest
 
 from loanledger import (
     OKX,
+    AuthError,
     Binance,
     Bybit,
     EventStatus,
@@ -19,6 +20,7 @@ from loanledger import (
     Ledger,
     LoanEvent,
     SQLiteStore,
+    SyncError,
 )
 from loanledger.client import VenueClient
 from loanledger.ratelimit import RateLimits
@@ -122,9 +124,14 @@ async def test_full_then_incremental_sync_into_sqlite(world: World, tmp_path: Pa
 
 async def test_a_feed_with_a_bad_key_fails_alone(world: World, tmp_path: Path) -> None:
     async with Ledger(world.clients(bybit_secret="wrong"), store=SQLiteStore(tmp_path / "l.db")) as ledger:
-        events = [ev async for ev in ledger.sync()]
+        events: list[LoanEvent] = []
+        with pytest.raises(SyncError) as failed:  # raised after the healthy feeds' events
+            async for ev in ledger.sync():
+                events.append(ev)
         report = ledger.last_report
-    assert report is not None and not report.ok
+    assert report is not None and not report.ok and failed.value.report is report
+    assert {k.venue for k in failed.value.errors} == {"bybit"}
+    assert all(isinstance(e, AuthError) for e in failed.value.exceptions)
     failed = {f.key.venue for f in report.failed}
     assert failed == {"bybit"}
     assert all("AuthError" in (f.error or "") for f in report.failed)

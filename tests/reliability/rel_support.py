@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from loanledger import (
+    FEEDS,
     OKX,
     AuthError,
     Binance,
@@ -229,26 +230,38 @@ async def walk(
     """Walk `feed_id` to completion like a store would: upsert events by id, keep the
     checkpoint of the last page, and after a typed error start again from it.
 
-    Checked on the way: no id twice within one run, and an id comes again in a later run only
-    if it was pending (a resumed walk re-reads pending records so their final status arrives).
+    Checked on the way: no id twice within one walk, and an id comes again in a later walk only
+    if the venue could still change it (a resumed walk re-reads the records not final yet,
+    `FeedSpec.final`, so their final state arrives) or, on a feed whose ids are positional
+    (OKX one-click repays), it lies at the newest ms walked (read again whole).
     A permanent error (auth, ban) stops the walk unless `resume_after_ban` waits the ban out.
     """
+    spec = FEEDS[feed_id]
+
+    def may_return(before: LoanEvent) -> bool:
+        still_open = before.status is EventStatus.PENDING if spec.final is None else not spec.final(before)
+        return still_open or (spec.positional_ids and before.ts == newest)
+
     w = Walk(feed_id)
     token: str | None = None
+    newest = -1
     while w.runs < max_runs:
         w.runs += 1
         feed = client.events(feed_id, resume=token)
-        this_run: set[str] = set()
+        this_walk: set[str] = set()
         try:
             async for page in feed.pages():
                 for ev in page.events:
-                    assert ev.id not in this_run, f"{feed_id}: {ev.id} twice in one walk"
-                    this_run.add(ev.id)
+                    assert ev.id not in this_walk, f"{feed_id}: {ev.id} twice in one walk"
+                    this_walk.add(ev.id)
                     before = w.final.get(ev.id)
-                    assert before is None or before.status is EventStatus.PENDING, (
+                    assert before is None or may_return(before), (
                         f"{feed_id}: {ev.id} again after a resume, and it was {before.status}")
                     w.final[ev.id] = ev
                     w.yielded += 1
+                if page.complete:  # the walk after it (a resumed run's fresh walk) may re-read
+                    this_walk.clear()
+                    newest = max([newest, *(e.ts for e in w.final.values())])
                 token = page.checkpoint
             w.complete = True
             return w

@@ -254,7 +254,7 @@ async def ledger_under_faults(tmp: Any, figures: Figures, *, seed: int, rates: d
     until every feed has completed once (the data does not change meanwhile; with a third of
     the requests failing, all 15 feeds rarely complete in the same sync); the store then
     holds the dataset exactly once."""
-    from loanledger import Ledger, SQLiteStore
+    from loanledger import Ledger, SQLiteStore, SyncError
 
     async with world(seed=seed, scale=0.3) as w:
         w.sim.faults.rates = dict(rates)
@@ -264,11 +264,19 @@ async def ledger_under_faults(tmp: Any, figures: Figures, *, seed: int, rates: d
         while True:
             syncs += 1
             assert syncs < 300, f"the sync never completed ({15 - len(completed)} feeds left)"
+            raised: SyncError | None = None
             async with Ledger(w.clients(pages=PAGES, retry=NO_RETRY), store=SQLiteStore(path)) as ledger:
-                async for _ in ledger.sync():
-                    pass
+                try:
+                    async for _ in ledger.sync():
+                        pass
+                except SyncError as exc:
+                    raised = exc
                 report = ledger.last_report
             assert report is not None
+            # the sync raised exactly when feeds failed, with exactly those feeds' errors
+            assert (raised is None) == report.ok
+            if raised is not None:
+                assert raised.report is report and set(raised.errors) == {f.key for f in report.failed}
             failed += len(report.failed)
             for f in report.feeds:
                 assert f.done == f.ok, f  # a feed either completed or failed, visibly

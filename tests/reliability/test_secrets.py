@@ -42,6 +42,7 @@ from loanledger import (
     Ledger,
     LoanLedgerError,
     SQLiteStore,
+    SyncError,
 )
 
 
@@ -89,12 +90,22 @@ async def test_no_secret_in_reprs_errors_logs_request_log_or_store(
                 surfaces += 1
             async with Ledger(clients, store=SQLiteStore(tmp_path / "s.db"), keep_raw=True) as ledger:
                 run = ledger.sync()
-                async for ev in run:
-                    scanned += scan(repr(ev), "an event")
+                try:
+                    async for ev in run:
+                        scanned += scan(repr(ev), "an event")
+                except SyncError as exc:  # feeds that failed under the faults: the group says why
+                    errors.append(exc)
                 scanned += scan(run.report.table(), "the sync report")
                 surfaces += 2
             sim.faults.rates = {}
-            # failures: a wrong secret / PEM / key on every venue, every feed
+            # failures: a wrong secret / PEM / key on every venue, every feed; through a ledger, the
+            # SyncError grouping them (its traceback shows every feed's)
+            async with Ledger(w.clients(wrong_secret=True)) as ledger:
+                with pytest.raises(SyncError) as group:
+                    async for _ in ledger.sync():
+                        pass
+                errors.append(group.value)
+                scanned += scan(ledger.last_report.table() if ledger.last_report else "", "a failed report")
             for bad in (w.clients(wrong_secret=True),):
                 for c, f in feed_ids(bad):
                     r = await walk(c, f, max_runs=1)

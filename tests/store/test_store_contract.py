@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from decimal import Decimal
 
 import msgspec
@@ -19,6 +20,7 @@ from loanledger import (
     EventKind,
     EventStatus,
     FeedKey,
+    FeedState,
     InvalidArgument,
     LoanEvent,
     Store,
@@ -179,6 +181,34 @@ async def test_checkpoint_compare_and_set_refuses_and_writes_nothing(store: Stor
     assert await store.checkpoint(KEY) == "t1"
     other = FeedKey("okx", "main", "okx.convert_history")  # checkpoints are per feed
     assert await store.checkpoint(other) is None
+
+
+async def test_feed_states_list_each_checkpoint_with_the_time_of_its_last_commit(store: Store) -> None:
+    """`feed_states()`: what `loanledger status` reads: every feed with a checkpoint, in key order,
+    its token and when its last page was committed (the store's clock, ms UTC), a conflict or
+    another feed's commit moving nothing."""
+    assert await store.feed_states() == []
+    other = FeedKey("okx", "main", "okx.convert_history")
+    before = time.time_ns() // 1_000_000
+    await store.commit_page(KEY, [ev("a", T0, "-1")], "t1", expected=None)
+    await asyncio.sleep(0.01)
+    await store.commit_page(other, [], "c1", expected=None)
+    after = time.time_ns() // 1_000_000
+    states = await store.feed_states()
+    assert [(s.key, s.checkpoint) for s in states] == [(other, "c1"), (KEY, "t1")]  # key order
+    assert [s.key for s in states] == await store.feeds()
+    first_at = {s.key: s.updated_at for s in states}
+    assert all(before <= t <= after for t in first_at.values()) and first_at[other] > first_at[KEY]
+    with pytest.raises(CheckpointConflict):
+        await store.commit_page(KEY, [ev("b", T0 + 1, "-1")], "t2", expected="stale")
+    assert [(s.key, s.checkpoint, s.updated_at) for s in await store.feed_states()] == [
+        (k, t, first_at[k]) for k, t in ((other, "c1"), (KEY, "t1"))]
+    await asyncio.sleep(0.01)
+    await store.commit_page(KEY, [], "t2", expected="t1")  # an empty page moves it too
+    moved = {s.key: s for s in await store.feed_states()}
+    assert moved[KEY].checkpoint == "t2" and moved[KEY].updated_at > first_at[KEY]
+    assert moved[other].updated_at == first_at[other]
+    assert isinstance(moved[KEY], FeedState)
 
 
 async def test_bad_pages_are_refused_before_anything_is_written(store: Store) -> None:
@@ -432,6 +462,7 @@ async def test_a_read_only_handle_reads_everything_and_writes_nothing(backend: B
             assert [e.id for e in await all_events(reader)] == ["a"]
             assert await reader.checkpoint(KEY) == "t1"
             assert await reader.feeds() == [KEY]
+            assert await reader.feed_states() == await writer.feed_states()
             assert await reader.summary() == await writer.summary()
             assert await reader.balances() == await writer.balances()
             with pytest.raises(StoreError, match="read-only"):

@@ -40,8 +40,10 @@ from ._dialect import (
 __all__ = [
     "ADJUST_DIRECTIONS",
     "FEEDS",
+    "FIXED_CONTRACT_FINAL",
     "FIXED_REPAY_TYPES",
     "FLEX_REPAY_TYPES",
+    "INS_LOAN_FINAL",
     "INS_REPAY_STATUS",
     "INS_REPAY_TYPES",
     "LEGACY_REPAY_STATUS",
@@ -77,6 +79,20 @@ ORDER_STATES: Mapping[str, EventStatus] = {
 BORROW_DONE = EventStatus.DONE
 #: ins-loan repaid-history status: 1 success, 2 fail
 INS_REPAY_STATUS: Mapping[str, EventStatus] = {"1": EventStatus.DONE, "2": EventStatus.FAILED}
+#: the contract / loan statuses after which the venue no longer changes the record: fixed contracts
+#: 2 fully repaid (1 unrepaid and 3 overdue still change: residualPrincipal, status), INS loans
+#: 2 paid off (1 outstanding). The event keeps the status in `venue_type`; an unknown status is not
+#: final (read again until it is)
+FIXED_CONTRACT_FINAL = frozenset({"2"})
+INS_LOAN_FINAL = frozenset({"2"})
+
+
+def _contract_final(ev: LoanEvent) -> bool:
+    return ev.venue_type in FIXED_CONTRACT_FINAL
+
+
+def _ins_loan_final(ev: LoanEvent) -> bool:
+    return ev.venue_type in INS_LOAN_FINAL
 
 # Repayments paid from the Funding wallet are -x / -x / 0; repayments funded by pledged collateral
 # (liquidation 2 / 6, repay with collateral 7, delisting 5: U10) clear the debt without touching the
@@ -382,6 +398,7 @@ FIXED_CONTRACTS = feed(
              "currency": Filter("orderCurrency", currency), "term": Filter("term", choice(TERMS))},
     kinds=[K.INTEREST],
     description="new crypto loan, fixed term: contracts (prepaid interest, overdue penalty; one per loanId)",
+    final=_contract_final,
 )
 
 
@@ -561,6 +578,7 @@ LEGACY_BORROW = feed(
              "collateral_currency": Filter("collateralCurrency", currency)},
     retention_ms=LEGACY_RETENTION_MS, kinds=[K.BORROW, K.COLLATERAL_ADD, K.INTEREST],
     description="legacy crypto loan: completed (fully repaid) loans with their pledge and interest, last 6 months",
+    rewalk=True,  # a loan is listed at its borrow time once it completes: every walk reads the 6 months
 )
 
 
@@ -691,6 +709,7 @@ INS_LOAN_ORDERS = feed(
     filters={"order_id": Filter("orderId", venue_id)},
     retention_ms=INS_RETENTION_MS, lookback_ms=INS_RETENTION_MS,
     kinds=[K.BORROW], description="institutional (INS/OTC) loans, up to 2 years, time windows",
+    final=_ins_loan_final,
 )
 
 
