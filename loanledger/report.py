@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from ._money import EXACT
+from .errors import InvalidArgument
 from .events import EventKind, EventStatus
 from .reconcile import ReconcileReport
 from .store.base import FeedKey, Store
@@ -53,8 +54,8 @@ class FeedCoverage:
     failed: int = 0
     first_ts: int | None = None
     last_ts: int | None = None
-    covered: tuple[int, int] | None = None
-    gaps: list[tuple[int, int]] | None = None
+    covered: tuple[int | None, int] | None = None  # (None: from the oldest record, newest ms)
+    gaps: list[tuple[int | None, int]] | None = None
 
 
 @dataclass(slots=True)
@@ -107,11 +108,24 @@ def _f(d: Decimal) -> str:
 
 async def feed_coverage(store: Store, seen: dict[FeedKey, FeedCoverage]) -> list[FeedCoverage]:
     """Per-feed coverage: every feed with a checkpoint or events, with what the event scan
-    counted (`seen`). The hook for the store's own coverage tracking: the span a feed has
-    walked and its known gaps go into `covered` / `gaps` here once the store records them."""
+    counted (`seen`) and what the feed's checkpoint says (`Store.feed_states`): the span its
+    complete walks covered (oldest to newest) and its known gaps (spans no walk read, spans
+    past the venue's retention when asked for). A checkpoint this version cannot read leaves
+    them "not tracked"."""
+    from .paginate.token import coverage
+
     out = dict(seen)
-    for key in await store.feeds():
-        out.setdefault(key, FeedCoverage(key)).checkpoint = True
+    for st in await store.feed_states():
+        cov_row = out.setdefault(st.key, FeedCoverage(st.key))
+        cov_row.checkpoint = True
+        try:
+            cov = coverage(st.checkpoint)
+        except (InvalidArgument, TypeError):
+            continue
+        if cov.covered:  # newest first
+            cov_row.covered = (cov.covered[-1].lo, cov.covered[0].hi)
+        cov_row.gaps = sorted(((g.lo, g.hi) for g in (*cov.gaps(), *cov.lost)),
+                              key=lambda g: (g[0] is not None, g[0] or 0, g[1]))
     return [out[k] for k in sorted(out)]
 
 
@@ -191,6 +205,11 @@ svg text{font-size:11px;fill:#444}.ok{color:#047857;font-weight:600}.bad{color:#
 
 def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _from(ts: int | None) -> str:
+    """The low end of a span (None: it reaches down to the oldest record)."""
+    return "the oldest record" if ts is None else _iso(ts)
 
 
 def _iso(ts: int | None) -> str:
@@ -360,9 +379,9 @@ def render_html(data: ReportData, *, title: str = "loanledger report") -> str:
          "covered span", "known gaps"],
         [[f.key.venue, f.key.account, f.key.feed, "yes" if f.checkpoint else "no", str(f.events), str(f.pending),
           str(f.failed), _iso(f.first_ts), _iso(f.last_ts),
-          "not tracked" if f.covered is None else f"{_iso(f.covered[0])} to {_iso(f.covered[1])}",
+          "not tracked" if f.covered is None else f"{_from(f.covered[0])} to {_iso(f.covered[1])}",
           "not tracked" if f.gaps is None else ("none" if not f.gaps else
-                                                "; ".join(f"{_iso(a)} to {_iso(b)}" for a, b in f.gaps))]
+                                                "; ".join(f"{_from(a)} to {_iso(b)}" for a, b in f.gaps))]
          for f in data.coverage], numeric=(4, 5, 6), cls="coverage"))
     body.append("</section>")
 

@@ -156,6 +156,13 @@ def test_cli_report_on_the_demo_ledger(demo_db: Path, tmp_path: Path) -> None:
     assert f"report of {page.data['events']} events" in done.stderr
     assert page.find("svg", **{"class": "chart bars"})  # the demo's interest
     assert len(page.data["coverage"]) == len(FEEDS)  # the demo syncs every feed
+    # a synced ledger's checkpoints say what each feed covers: from the oldest record or the
+    # feed's default start (the demo syncs without since) to the newest ms walked, no gap
+    for c in page.data["coverage"]:
+        assert c["covered"] is not None and c["gaps"] == [], c
+        lo, hi = c["covered"]
+        assert (lo is None or c["first_ts"] is None or lo <= c["first_ts"]) and hi > 0, c
+    assert "the oldest record to " in page.text and "not tracked" not in page.text
 
 
 def test_cli_report_refuses_what_it_cannot_read(tmp_path: Path) -> None:
