@@ -176,6 +176,9 @@ class BinanceDialect:
     """Binance signing (payload = the exact query string) and error mapping."""
 
     venue = VENUE
+    #: every answer carries the used weight of the endpoint's counter
+    #: (https://developers.binance.com/docs/derivatives/portfolio-margin-pro/general-info)
+    reports_usage = True
 
     def __init__(self, signer: BinanceSigner | None, recv_window: int = 5000) -> None:
         self.signer = signer
@@ -207,18 +210,29 @@ class BinanceDialect:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise DecodeError(VENUE, "api/v3/time", str(exc), body) from None
 
-    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str]) -> None:
-        """Resync the bucket from the used-weight headers of this endpoint's counter."""
+    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str], sent_ms: int | None = None) -> None:
+        """Resync the bucket from the used-weight header of this endpoint's counter, for the
+        window the request was sent in: ``X-SAPI-USED-IP-WEIGHT-<n><unit>`` (IP-limited /sapi
+        endpoints) or ``X-SAPI-USED-UID-WEIGHT-<n><unit>`` (UID-limited), else the general
+        ``X-MBX-USED-WEIGHT-<n><unit>`` for IP limits; only the interval of the bucket's
+        period counts (``1M`` for a minute)."""
+        interval = _INTERVALS.get(int(bucket.limit.per * 1000))
+        if interval is None:
+            return
         names: tuple[str, ...]
         if bucket.limit.scope == "ip":
-            names = ("X-SAPI-USED-IP-WEIGHT-1M", "X-MBX-USED-WEIGHT-1M")
+            names = (f"X-SAPI-USED-IP-WEIGHT-{interval}", f"X-MBX-USED-WEIGHT-{interval}")
         else:
-            names = ("X-SAPI-USED-UID-WEIGHT-1M",)
+            names = (f"X-SAPI-USED-UID-WEIGHT-{interval}",)
         for name in names:
             value = headers.get(name)
             if value is not None and value.isascii() and value.isdigit() and len(value) <= 15:
-                bucket.observe_used(int(value), now_ms())
+                bucket.observe_used(int(value), now_ms() if sent_ms is None else sent_ms)
                 return
+
+
+#: the weight headers' interval suffix ((intervalNum)(intervalLetter)) of a period in ms
+_INTERVALS: Mapping[int, str] = {1_000: "1S", 10_000: "10S", 60_000: "1M", 3_600_000: "1H", 86_400_000: "1D"}
 
 
 # --- wire structs ---------------------------------------------------------------------------

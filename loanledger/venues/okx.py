@@ -141,6 +141,8 @@ class OkxDialect:
     """OKX signing (base64 HMAC over ts+METHOD+path?query+body) and error mapping."""
 
     venue = VENUE
+    #: OKX sends no rate-limit count: blind headroom (ratelimit.py)
+    reports_usage = False
 
     def __init__(self, signer: OkxSigner | None) -> None:
         self.signer = signer
@@ -174,8 +176,9 @@ class OkxDialect:
         ts: int = env.data[0].ts
         return ts
 
-    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str]) -> None:
-        """OKX documents no rate-limit headers."""
+    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str], sent_ms: int | None = None) -> None:
+        """OKX documents no rate-limit headers (https://www.okx.com/docs-v5/en/#overview-rate-limits):
+        its buckets keep blind headroom (ratelimit.py)."""
 
 
 # --- the envelope: {"code": "0", "msg": "", "data": [...]} ----------------------------------------
