@@ -83,21 +83,71 @@ def _okx_data(doc: Any) -> list[Any]:
     return doc["data"]  # type: ignore[no-any-return]
 
 
+_OKX_LINK_FAMILY = ("forced_liquidation", "partial_liquidation")
+
+
+def _okx_loan_events(rows: list[tuple[str, str, str, Decimal, int]], account: str, feed: str) -> Events:
+    """Loan-history rows (refId, type, ccy, amt, ts), newest first, in three books: the user
+    actions by table, the liquidation-path legs by episode (what a user must write to get the
+    same books and links; docs/venues/okx.md)."""
+    out: list[LoanEvent | None] = []
+    legs: list[tuple[int, str, str, str, Decimal, int]] = []
+    for i, (ref, vtype, ccy, amt, ts) in enumerate(rows):
+        mag = amt.copy_abs()
+        if vtype in okx.LIQUIDATION_LEGS:
+            legs.append((i, ref, vtype, ccy.upper(), mag, ts))
+            out.append(None)
+            continue
+        w, d, c = okx.LOAN_HISTORY_BOOKS[vtype]
+        out.append(LoanEvent(venue="okx", account=account, feed=feed, id=ref, kind=okx.LOAN_HISTORY_TYPES[vtype],
+                             status=DONE, ts=ts, currency=ccy.upper(), amount=_okx_signed(mag, w < 0) if w else ZERO,
+                             debt=_okx_signed(mag, d < 0) if d else ZERO,
+                             collateral=_okx_signed(mag, c < 0) if c else ZERO, ref_id=ref, venue_type=vtype))
+    legs.sort(key=lambda leg: (len(leg[1]), leg[1]))
+    prev: int | None = None
+    parent: str | None = None
+    debt_side: set[str] = set()
+    coll_side: list[str] = []
+    carried: dict[str, bool] = {}
+    paired = 0
+    for i, ref, vtype, ccy, mag, ts in legs:
+        if prev is None or abs(ts - prev) > okx.EPISODE_GAP_MS:
+            parent, debt_side, coll_side, carried, paired = None, set(), [], {}, 0
+        prev = ts
+        role = okx.LIQUIDATION_LEGS[vtype].value
+        if role == "either":
+            role = ("debt" if ccy in debt_side else "collateral" if ccy in coll_side
+                    else "debt" if coll_side else "collateral")
+        debt = collateral = ZERO
+        counter = None
+        if role == "collateral":
+            collateral = _okx_signed(mag, True)
+            coll_side.append(ccy)
+        elif role == "debt":
+            family = vtype in _OKX_LINK_FAMILY
+            if carried.setdefault(ccy, family) == family:
+                debt = _okx_signed(mag, True)
+                counter = coll_side[paired] if paired < len(coll_side) else None
+                paired += 1
+            debt_side.add(ccy)
+        else:
+            collateral = _okx_signed(mag, role == "transition_out")
+        out[i] = LoanEvent(venue="okx", account=account, feed=feed, id=ref, kind=okx.LOAN_HISTORY_TYPES[vtype],
+                           status=DONE, ts=ts, currency=ccy, amount=ZERO, debt=debt, collateral=collateral,
+                           counter_currency=counter, ref_id=ref, parent_id=parent, venue_type=vtype)
+        if role == "collateral" and parent is None:
+            parent = ref
+    return [ev for ev in out if ev is not None]
+
+
 def _okx_loan(doc: Any, account: str, feed: str) -> Events:
-    out = []
-    for r in _okx_data(doc):
-        kind = okx.LOAN_HISTORY_TYPES[r["type"]]
-        amt = Decimal(r["amt"])
-        out.append(LoanEvent(venue="okx", account=account, feed=feed, id=r["refId"], kind=kind, status=DONE,
-                             ts=int(r["ts"]), currency=r["ccy"].upper(),
-                             amount=_okx_signed(amt, okx.KIND_SIGN[kind] < 0), ref_id=r["refId"],
-                             venue_type=r["type"]))
-    return out
+    return _okx_loan_events([(r["refId"], r["type"], r["ccy"], Decimal(r["amt"]), int(r["ts"]))
+                             for r in _okx_data(doc)], account, feed)
 
 
 def _okx_interest(doc: Any, account: str, feed: str) -> Events:
     return [LoanEvent(venue="okx", account=account, feed=feed, id=r["refId"], kind=K.INTEREST, status=DONE,
-                      ts=int(r["ts"]), currency=r["ccy"].upper(), amount=_okx_signed(Decimal(r["interest"]), True),
+                      ts=int(r["ts"]), currency=r["ccy"].upper(), amount=ZERO, debt=Decimal(r["interest"]).copy_abs(),
                       ref_id=r["refId"], venue_type="interest_accrued")
             for r in _okx_data(doc)]
 
@@ -132,9 +182,9 @@ def _okx_one_click(doc: Any, account: str, feed: str) -> Events:
         debt = r["debtCcy"].upper()
         ts = int(r["ts"])
         parent = f"{ts}:{debt}"
+        paid = _okx_signed(_okx_amount(r["fillDebtSz"]), True)
         out.append(LoanEvent(venue="okx", account=account, feed=feed, id=parent, kind=K.REPAY, status=status,
-                             ts=ts, currency=debt, amount=_okx_signed(_okx_amount(r["fillDebtSz"]), True),
-                             venue_type="one_click_repay"))
+                             ts=ts, currency=debt, amount=paid, debt=paid, venue_type="one_click_repay"))
         for leg in r.get("ordIdInfo") or ():
             ev = _okx_leg_event(leg, parent, account, feed)
             if ev is not None:
@@ -170,8 +220,10 @@ def _bn_rows(rows: list[Any], account: str, feed: str, amount_key: str, kind: Ev
         key = f"{ts}:{asset}:{_plain(amount)}"
         n = seen.get(key, 0)
         seen[key] = n + 1
+        paid = _signed(amount, True)  # a repayment reduces the debt too; interest is charged to the wallet only
         out.append(LoanEvent(venue="binance", account=account, feed=feed, id=f"{key}#{n}", kind=kind, status=DONE,
-                             ts=int(ts), currency=asset, amount=_signed(amount, True), venue_type=vt))
+                             ts=int(ts), currency=asset, amount=paid, debt=paid if kind is K.REPAY else ZERO,
+                             venue_type=vt))
     return out
 
 
@@ -536,18 +588,12 @@ def _p_okx(env: type[BM], norm: Callable[[Any, str, str], Events]) -> Callable[[
 
 
 def _pn_okx_loan(rows: Any, account: str, feed: str) -> Events:
-    out = []
-    for r in rows:
-        kind = okx.LOAN_HISTORY_TYPES[r.type]
-        out.append(LoanEvent(venue="okx", account=account, feed=feed, id=r.refId, kind=kind, status=DONE, ts=r.ts,
-                             currency=r.ccy.upper(), amount=_okx_signed(r.amt, okx.KIND_SIGN[kind] < 0),
-                             ref_id=r.refId, venue_type=r.type))
-    return out
+    return _okx_loan_events([(r.refId, r.type, r.ccy, r.amt, r.ts) for r in rows], account, feed)
 
 
 def _pn_okx_interest(rows: Any, account: str, feed: str) -> Events:
     return [LoanEvent(venue="okx", account=account, feed=feed, id=r.refId, kind=K.INTEREST, status=DONE, ts=r.ts,
-                      currency=r.ccy.upper(), amount=_okx_signed(r.interest, True), ref_id=r.refId,
+                      currency=r.ccy.upper(), amount=ZERO, debt=r.interest.copy_abs(), ref_id=r.refId,
                       venue_type="interest_accrued") for r in rows]
 
 
@@ -557,9 +603,9 @@ def _pn_okx_one_click(rows: Any, account: str, feed: str) -> Events:
         status = okx.ONE_CLICK_REPAY_STATUS[r.status]
         debt = r.debtCcy.upper()
         parent = f"{r.ts}:{debt}"
+        paid = _okx_signed(_okx_amount(r.fillDebtSz), True)
         out.append(LoanEvent(venue="okx", account=account, feed=feed, id=parent, kind=K.REPAY, status=status,
-                             ts=r.ts, currency=debt, amount=_okx_signed(_okx_amount(r.fillDebtSz), True),
-                             venue_type="one_click_repay"))
+                             ts=r.ts, currency=debt, amount=paid, debt=paid, venue_type="one_click_repay"))
         for leg in r.ordIdInfo:
             ev = _okx_leg_event({"fillSz": leg.fillSz, "fillPx": leg.fillPx, "instId": leg.instId,
                                  "side": leg.side, "ordId": leg.ordId, "state": leg.state, "cTime": leg.cTime},
@@ -598,8 +644,10 @@ def _p_bn_rows(rows: Any, account: str, feed: str, kind: EventKind, vt: str, amo
         key = f"{ts}:{asset}:{_plain(a)}"
         n = seen.get(key, 0)
         seen[key] = n + 1
+        paid = _signed(a, True)
         out.append(LoanEvent(venue="binance", account=account, feed=feed, id=f"{key}#{n}", kind=kind, status=DONE,
-                             ts=ts, currency=asset, amount=_signed(a, True), venue_type=vt))
+                             ts=ts, currency=asset, amount=paid, debt=paid if kind is K.REPAY else ZERO,
+                             venue_type=vt))
     return out
 
 

@@ -7,12 +7,28 @@ terminal when the `cli` extra (rich) is installed, plain lines otherwise.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .ledger import FeedReport, SyncReport, SyncRun
+from .reconcile import ReconcileReport, Verdict
+from .store.base import Balance, BalanceKey
 
-__all__ = ["Progress", "drive", "failure_lines", "print_table", "report_table", "use_rich"]
+__all__ = [
+    "BALANCE_HEADER",
+    "Progress",
+    "balance_rows",
+    "balances_table",
+    "drive",
+    "failure_lines",
+    "plain_table",
+    "print_table",
+    "reconcile_text",
+    "reconcile_verdict",
+    "report_table",
+    "use_rich",
+]
 
 
 def use_rich(stream: IO[str]) -> bool:
@@ -157,3 +173,66 @@ def print_table(out: IO[str], title: str, header: list[str], rows: list[list[str
     for r in rows:
         print("  ".join(c.ljust(w) if i < len(r) - 1 else c.rjust(w)
                         for i, (c, w) in enumerate(zip(r, widths, strict=True))), file=out)
+
+
+# --- the books: balances and reconciliation ------------------------------------------------------
+# Plain text always (never a rich table: a narrow terminal would crop a 38-digit amount), amounts in
+# plain decimal notation, never rounded.
+
+BALANCE_HEADER = ["venue", "account", "currency", "wallet", "debt", "collateral", "interest"]
+
+
+def plain_table(header: list[str], rows: list[list[str]], *, right_from: int | None = None) -> str:
+    """An aligned text table; columns from `right_from` on are right-aligned (amounts)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if right_from is not None and i >= right_from else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
+
+
+def balance_rows(balances: Mapping[BalanceKey, Balance]) -> list[list[str]]:
+    return [[k.venue, k.account, k.currency, *(format(v, "f") for v in (b.wallet, b.debt, b.collateral, b.interest))]
+            for k, b in balances.items()]
+
+
+def balances_table(balances: Mapping[BalanceKey, Balance]) -> str:
+    return plain_table(BALANCE_HEADER, balance_rows(balances), right_from=3)
+
+
+def reconcile_verdict(report: ReconcileReport) -> list[str]:
+    """The verdict in words: the counts, then each explained residual with its reason, each
+    difference, each unreadable account and each skipped part (one line each)."""
+    n = {v: report.count(v) for v in Verdict}
+    counts = (f"{n[Verdict.MATCHED]} matched, {n[Verdict.EXPLAINED]} explained, "
+              f"{n[Verdict.UNCHECKED]} unchecked, {n[Verdict.DIFFERS]} differ")
+    if report.ok:
+        head = f"reconciled: every check matched or explained ({counts})"
+    else:
+        why = []
+        if n[Verdict.DIFFERS]:
+            why.append(f"{n[Verdict.DIFFERS]} unexplained difference{'s' if n[Verdict.DIFFERS] != 1 else ''}")
+        if report.errors:
+            why.append(f"{len(report.errors)} account{'s' if len(report.errors) != 1 else ''} whose positions "
+                       f"could not be read")
+        head = f"NOT reconciled: {', '.join(why)} ({counts})"
+    lines = [head]
+    for c in report.checks:
+        where = f"{c.venue}/{c.account} {c.scope} {c.currency} {c.book.value}"
+        if c.verdict is Verdict.EXPLAINED:
+            lines.append(f"explained: {where}: {format(c.difference, 'f')} is {c.explanation}")
+        elif c.verdict is Verdict.DIFFERS:
+            said = "nothing" if c.position is None else format(c.position, "f")
+            lines.append(f"differs: {where}: the venue says {said}, the ledger "
+                         f"{format(c.computed, 'f')} (difference {format(c.difference, 'f')})")
+    lines += [f"error: {label}: {err}" for label, err in report.errors.items()]
+    lines += [f"skipped: {label}: {why}" for label, why in report.skipped.items()]
+    return lines
+
+
+def reconcile_text(report: ReconcileReport) -> str:
+    """The report's table, then the verdict in words (errors and skipped parts are in the table)."""
+    words = [line for line in reconcile_verdict(report) if not line.startswith(("error:", "skipped:"))]
+    return report.table() + "\n\n" + "\n".join(words)

@@ -1,4 +1,4 @@
-"""The `loanledger` command: sync, export, demo, simulate, feeds (docs/CLI.md).
+"""The `loanledger` command: sync, export, balances, reconcile, demo, simulate, feeds (docs/CLI.md).
 
 Keys never live in the config file: it names the environment variables (or
 PEM file paths) that hold them. Everything that can be checked (arguments,
@@ -6,7 +6,8 @@ config, environment, key files, paths) is checked before a store is opened or
 a request is sent.
 
 Exit codes: 0 ok; 1 a feed failed (one line per failure on stderr, even with
---quiet); 2 bad usage or configuration (one line); 130 interrupted (Ctrl-C);
+--quiet), or `reconcile` found an unexplained difference or could not read an
+account's positions; 2 bad usage or configuration (one line); 130 interrupted (Ctrl-C);
 141 stdout was closed by its reader (`| head`), as a process ended by SIGPIPE.
 Tracebacks only with --debug.
 """
@@ -45,6 +46,8 @@ from .registry import FEEDS
 if TYPE_CHECKING:
     from .client import VenueClient
     from .ledger import SyncReport
+    from .reconcile import ReconcileReport
+    from .store import Store
 
 # The ledger, the SQLite store, the console and the HTTP side are imported inside the commands
 # that use them, so `loanledger --version`, `--help` and `feeds` load none of them.
@@ -62,6 +65,8 @@ _INTERRUPTED = {
             "and a re-run resumes from there",
     "export": "interrupted; the ledger is unchanged (export only reads it) and no --output file was written",
     "demo": "interrupted",
+    "balances": "interrupted; the ledger is unchanged (balances only reads it)",
+    "reconcile": "interrupted; the ledger is unchanged (reconcile only reads it)",
 }
 
 
@@ -495,6 +500,105 @@ async def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _reading(db: str, what: str) -> Store:
+    """The store `db` names (a SQLite path or a postgresql:// URL), opened read-only: never
+    created, migrated nor written. A SQLite path must exist."""
+    from .store import SQLiteStore, open_store
+
+    try:
+        store = open_store(db, read_only=True, argument=what)
+    except InvalidArgument as exc:
+        raise UsageError(str(exc)) from None
+    except ImportError as exc:  # a postgresql:// URL without the `postgres` extra
+        raise UsageError(f"{what}: {exc}") from None
+    if isinstance(store, SQLiteStore) and not Path(db).exists():
+        raise UsageError(f"{what}: {db} does not exist")
+    return store
+
+
+async def _open_reading(store: Store, what: str) -> None:
+    try:
+        await store.open()
+    except StoreError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+
+
+def _emit(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise StdoutClosed("stdout is closed") from None
+
+
+async def cmd_balances(args: argparse.Namespace) -> int:
+    from ._console import balance_rows, balances_table
+
+    at = parse_time(args.at, "at")
+    store = _reading(args.db, "--db")
+    try:
+        await _open_reading(store, "--db")
+        balances = await store.balances(venue=args.venue, account=args.account, currency=args.currency,
+                                        until=at, include_pending=args.pending)
+    finally:
+        await store.close()
+    if args.format == "json":
+        keys = ["venue", "account", "currency", "wallet", "debt", "collateral", "interest"]
+        _emit(msgspec.json.encode([dict(zip(keys, row, strict=True)) for row in balance_rows(balances)]).decode()
+              + "\n")
+    else:
+        _emit(balances_table(balances) + "\n")
+    if not balances:
+        print("loanledger: no settled events match" if not args.pending else "loanledger: no events match",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def _report_json(report: ReconcileReport) -> bytes:
+    def amount(v: Decimal | None) -> str | None:
+        return None if v is None else format(v, "f")
+
+    return msgspec.json.encode({
+        "ok": report.ok,
+        "checks": [
+            {"venue": c.venue, "account": c.account, "scope": c.scope, "currency": c.currency, "book": c.book.value,
+             "position": amount(c.position), "ledger": amount(c.computed), "difference": amount(c.difference),
+             "verdict": c.verdict.value, "explanation": c.explanation, "pending": amount(c.pending)}
+            for c in report.checks
+        ],
+        "errors": report.errors,
+        "skipped": report.skipped,
+    })
+
+
+async def cmd_reconcile(args: argparse.Namespace) -> int:
+    from ._console import reconcile_text, reconcile_verdict
+    from .ledger import Ledger
+
+    cfg = load_config(args.config)
+    accounts, selection = select_accounts(cfg, args.feeds)
+    limits = RateLimits(scale=cfg.rate_scale)
+    db, what = (args.db, "--db") if args.db else (cfg.db, f"db (in {cfg.source})") if cfg.db else ("ledger.db", "--db")
+    store = _reading(db, what)  # before any client: a missing ledger stops here
+    clients = [build_client(a, limits) for a in accounts]
+    ledger = Ledger(clients, store=store)
+    try:
+        await _open_reading(store, what)
+        report = await ledger.reconcile(selection)
+    finally:
+        await ledger.close()
+    verdict = reconcile_verdict(report)
+    if args.format == "json":
+        _emit(_report_json(report).decode() + "\n")
+    else:
+        _emit(reconcile_text(report) + "\n")
+    if not report.ok:  # on stderr too, even when stdout goes to a file or a pipe
+        for line in verdict[1:]:
+            if line.startswith(("differs:", "error:")):
+                print(f"loanledger: {line}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FEED_FAILED
+
+
 async def cmd_simulate(args: argparse.Namespace) -> int:
     import signal
 
@@ -625,7 +729,8 @@ def parser() -> argparse.ArgumentParser:
     from . import __version__
 
     p = _Parser(prog="loanledger", description="Crypto-loan history from OKX, Binance and Bybit.",
-                epilog="Exit codes: 0 ok, 1 a feed failed, 2 usage or configuration, 130 interrupted, "
+                epilog="Exit codes: 0 ok, 1 a feed failed (reconcile: an unexplained difference or an unreadable "
+                       "account), 2 usage or configuration, 130 interrupted, "
                        "141 stdout closed by its reader. docs/CLI.md has the details.")
     p.add_argument("--version", action="version", version=f"loanledger {__version__}",
                    help="print the version and exit")
@@ -664,6 +769,36 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--kind", choices=[k.value for k in EventKind], help="only events of this kind")
     e.add_argument("--currency", metavar="CCY", help="only events in this currency (e.g. USDT)")
     _add_debug(e)
+
+    b = sub.add_parser("balances", help="print the books per venue, account and currency from a ledger",
+                       description="The wallet change, debt, collateral and interest cost per (venue, account, "
+                                   "currency), summed exactly over the stored events. Opens the ledger read-only.")
+    b.add_argument("--db", required=True, metavar="LEDGER",
+                   help="the ledger to read: a SQLite file or a postgresql:// URL (never created nor changed)")
+    b.add_argument("--at", metavar="TIME", help="as of TIME (ms, YYYY-MM-DD or ISO-8601; inclusive); default: everything")
+    b.add_argument("--venue", choices=VENUES, help="only this venue's books")
+    b.add_argument("--account", metavar="NAME", help="only this account's books (its name in the config)")
+    b.add_argument("--currency", metavar="CCY", help="only this currency (e.g. USDT)")
+    b.add_argument("--pending", action="store_true", help="count pending events too (default: settled events only)")
+    b.add_argument("--format", choices=["table", "json"], default="table",
+                   help="table (default): aligned columns; json: an array of objects, amounts as strings")
+    _add_debug(b)
+
+    r = sub.add_parser("reconcile", help="compare the ledger's debt and collateral with each venue's positions",
+                       description="Read each selected account's current positions from its venue and compare "
+                                   "them with the ledger's debt and collateral: matched, explained by a named "
+                                   "residual, or different. Opens the ledger read-only.")
+    r.add_argument("--config", required=True, metavar="FILE",
+                   help="loanledger.toml: the accounts and the environment variables holding their keys")
+    r.add_argument("--db", metavar="LEDGER",
+                   help="the ledger to compare: a SQLite file or a postgresql:// URL (default: the config's db, "
+                        "else ./ledger.db); never created nor changed")
+    r.add_argument("--feeds", nargs="+", metavar="SELECTOR",
+                   help="only the position scopes of these: feed ids, venues, venue:account or "
+                        "venue:account:feed_id (default: each account's feeds from the config, else all)")
+    r.add_argument("--format", choices=["table", "json"], default="table",
+                   help="table (default): the checks and the verdict in words; json: one object")
+    _add_debug(r)
 
     d = sub.add_parser("demo", help="the simulator, three venues, a full and an incremental sync",
                        description="Serve the simulator with three generated demo accounts, sync them into a "
@@ -723,6 +858,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
         "sync": cmd_sync, "export": cmd_export, "demo": cmd_demo, "simulate": cmd_simulate,
+        "balances": cmd_balances, "reconcile": cmd_reconcile,
     }
     try:
         if args.command == "feeds":

@@ -5,9 +5,11 @@
 Starts the simulator with generated multi-venue history, configures one
 account per venue (OKX HMAC, Binance Ed25519, Bybit HMAC), syncs every feed
 into a fresh SQLite ledger through real HTTP, signing, pagination and
-(scaled) rate limits, prints what was stored and the net change per
-currency, then lets each venue produce new records and settle pending ones
-and runs a second, incremental sync that fetches only those.
+(scaled) rate limits, prints what was stored, then lets each venue produce
+new records and settle pending ones and runs a second, incremental sync that
+fetches only those. It ends with the books per venue, account and currency
+and the reconcile verdict against the simulator's own positions, naming
+every explained residual and why it is there.
 
 `populate_demo` adds the same demo accounts to any simulator (`loanledger
 simulate` serves them); `write_sim_config` writes the Binance test key and a
@@ -24,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ._console import drive, failure_lines, print_table, report_table
+from ._console import balances_table, drive, failure_lines, print_table, reconcile_text, report_table
 from .client import VenueClient
 from .ledger import Ledger, SyncReport
 from .ratelimit import RateLimits
@@ -129,14 +131,6 @@ async def run_demo(*, db: str = "demo-ledger.db", seed: int = 2026, out: IO[str]
             summary = await ledger.store.summary()
             print_table(out, "stored events", ["venue", "account", "feed", "kind", "events"],
                         [[v, a, f, k, str(n)] for v, a, f, k, n in summary])
-            balances = await ledger.store.balances()
-            print("\n(the generated amounts are synthetic: they include 18-20 digit values and random prices"
-                  " to exercise exact decimal handling; every total below is summed exactly)", file=out)
-            print_table(out, "balances per venue, account and currency (settled events)",
-                        ["venue", "account", "currency", "wallet", "debt", "collateral", "interest"],
-                        [[k.venue, k.account, k.currency, *(format(v, "f") for v in (b.wallet, b.debt, b.collateral,
-                                                                                 b.interest))]
-                         for k, b in balances.items()])
 
             sim.okx.grow(accounts["okx"], seed=seed + 10, n=3)
             sim.binance.grow(accounts["binance"], seed=seed + 11, n=3)
@@ -162,7 +156,15 @@ async def run_demo(*, db: str = "demo-ledger.db", seed: int = 2026, out: IO[str]
                 f"{time.perf_counter() - started:.1f}s",
                 file=out,
             )
-    return 0 if first.ok and second.ok else 1
+            print("\n3) the books: wallet change, debt, collateral and interest cost per venue, account and "
+                  "currency, summed exactly over the settled events (the generated amounts are synthetic: they "
+                  "include 18-20 digit values and random prices to exercise exact decimal handling)", file=out)
+            print(balances_table(await ledger.balances()), file=out)
+            print("\n4) reconcile: each venue's own positions (read from the simulator's account state) against "
+                  "the ledger's debt and collateral", file=out, flush=True)
+            verdict = await ledger.reconcile()
+            print(reconcile_text(verdict), file=out)
+    return 0 if first.ok and second.ok and verdict.ok else 1
 
 
 _RATE_CODES = {"50011", "-1003", "10006"}

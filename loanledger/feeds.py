@@ -20,7 +20,9 @@ the transport and `loanledger.decode`; argument checks of the filters, run by
 A normalizer is ``normalize(rows, raws, ctx, out)``: it appends the events of one
 page's wire rows to `out` (`raws` holds each row's bytes when ``ctx.keep_raw``,
 else None) and raises `BadRecord` for a record that breaks the documented shape
-(it becomes `DecodeError` naming the feed and carrying the body).
+(it becomes `DecodeError` naming the feed and carrying the body). It may return
+`Held`: its trailing records belong with the next page's (OKX liquidation legs
+that link to older legs), so a walk that goes on asks for them again.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 import msgspec
 
@@ -47,6 +49,7 @@ __all__ = [
     "FeedOptions",
     "FeedSpec",
     "Filter",
+    "Held",
     "Normalize",
     "choice",
     "currency",
@@ -164,8 +167,19 @@ class Envelope:
     accept: Callable[[Any, bytes, str, str], None] | None = None
 
 
-#: ``normalize(rows, raws, ctx, out)``: append one page's events to `out`
-Normalize = Callable[[list[Any], "list[msgspec.Raw] | None", DecodeContext, list[LoanEvent]], None]
+class Held(NamedTuple):
+    """What a normalizer holds back of a page: its last `rows` wire records, which yielded its
+    last `events` events, are only complete with records the next page holds. The page's
+    `min_ts`, `max_ts` and `last_key` then describe the records before them, so an id cursor
+    that goes on asks for them again (and drops these events); on the last page, or in a
+    one-off `loanledger.decode`, the events stay. `rows` must be less than the page's."""
+
+    rows: int
+    events: int
+
+
+#: ``normalize(rows, raws, ctx, out)``: append one page's events to `out` (optionally say what is `Held`)
+Normalize = Callable[[list[Any], "list[msgspec.Raw] | None", DecodeContext, list[LoanEvent]], "Held | None"]
 
 _WIRE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
@@ -199,12 +213,19 @@ def _decoder(
                 raws = [msgspec.Raw(bytes(r)) for r in rows]
                 rows = [one.decode(r) for r in raws]
             stamps = list(map(stamp, rows))
-            normalize(rows, raws, ctx, events)
-            last_key = str(last(rows[-1])) if last is not None and rows else None
+            held = normalize(rows, raws, ctx, events)
+            kept = len(rows)
+            if held is not None and 0 < held.rows < kept:
+                kept -= held.rows
+                stamps = stamps[:kept]
+            else:
+                held = None
+            last_key = str(last(rows[kept - 1])) if last is not None and kept else None
         except (BadRecord, *_WIRE_ERRORS) as exc:
             raise DecodeError(venue, feed_id, str(exc), body) from None
         return Page(events=events, count=len(rows), min_ts=min(stamps) if stamps else None,
-                    max_ts=max(stamps) if stamps else None, last_key=last_key, next_cursor=cursor, total=total)
+                    max_ts=max(stamps) if stamps else None, last_key=last_key, next_cursor=cursor, total=total,
+                    held=held.events if held is not None else 0)
 
     return decode, typed
 

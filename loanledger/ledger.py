@@ -39,8 +39,8 @@ from ._args import TimeArg, check_positive_number, to_ms
 from ._money import EXACT
 from .client import VenueClient
 from .errors import InvalidArgument, LoanLedgerError
-from .events import LoanEvent
-from .reconcile import Book, ReconcileReport, compare
+from .events import EventKind, EventStatus, LoanEvent
+from .reconcile import Book, ReconcileReport, Scope, compare
 from .store.base import Balance, BalanceKey, FeedKey, Store
 from .store.memory import MemoryStore
 
@@ -195,7 +195,10 @@ class SyncRun(AsyncIterator[LoanEvent]):
 
 class Ledger:
     """Sync many clients' feeds into one stream and a store (a `MemoryStore` when none is
-    given). Closes its clients and the store on exit."""
+    given). Closes its clients and the store on exit.
+
+    On a store opened with ``read_only=True`` the ledger reports (`balances`, `reconcile`)
+    and never writes: `sync`, `merged` and `follow` refuse before any request."""
 
     def __init__(
         self, clients: Iterable[VenueClient], *, store: Store | None = None, keep_raw: bool = False
@@ -214,8 +217,6 @@ class Ledger:
             raise InvalidArgument("clients", "give at least one client")
         if store is not None and not isinstance(store, Store):
             raise TypeError(f"store: expected a Store (e.g. SQLiteStore), got {type(store).__name__}")
-        if store is not None and store.read_only:
-            raise InvalidArgument("store", f"{store!r} is read-only: a ledger writes what it syncs")
         if not isinstance(keep_raw, bool):
             raise TypeError(f"keep_raw: expected bool, got {type(keep_raw).__name__}")
         self.store: Store = MemoryStore() if store is None else store
@@ -247,6 +248,10 @@ class Ledger:
         finally:
             await self.store.close()
 
+    def _writable(self) -> None:
+        if self.store.read_only:
+            raise InvalidArgument("store", f"{self.store!r} is read-only: a sync writes what it reads")
+
     def select(self, feeds: Iterable[str] | None = None) -> list[tuple[VenueClient, str]]:
         """(client, feed id) pairs: every feed, or those named (feed ids, venue names,
         ``venue:account`` labels, or ``venue:account:feed_id`` for one feed of one account)."""
@@ -273,6 +278,7 @@ class Ledger:
         page is committed (at-least-once delivery; see the module docstring)."""
         if before_commit is not None and not callable(before_commit):
             raise TypeError(f"before_commit: expected an async callable, got {type(before_commit).__name__}")
+        self._writable()
         run = SyncRun(self.select(feeds), self.store, to_ms("since", since), keep_raw=self.keep_raw,
                       before_commit=before_commit)
         self.last_report = run.report
@@ -283,6 +289,7 @@ class Ledger:
     ) -> AsyncGenerator[LoanEvent, None]:
         """The selected feeds merged by ts, newest first (the order venues list them):
         a k-way merge of per-feed streams holding at most a few pages per feed."""
+        self._writable()
         return self._merged(self.select(feeds), to_ms("since", since))
 
     async def _merged(
@@ -320,6 +327,7 @@ class Ledger:
         """Poll forever: the first round syncs, later rounds yield only what is new or
         changed (pending -> done). Stops cleanly when the consuming task is cancelled."""
         wait = check_positive_number("interval", interval)
+        self._writable()
         return self._follow(wait, self.select(feeds), to_ms("since", since))
 
     async def _follow(
@@ -353,22 +361,80 @@ class Ledger:
         return await self.store.balances(venue=venue, account=account, currency=currency, until=until,
                                          include_pending=include_pending)
 
-    async def reconcile(self) -> ReconcileReport:
+    async def _stale(self, client: VenueClient, scope: Scope) -> int:
+        """How many of the scope's settled borrow / repay events move the wallet but not the debt:
+        every settled borrow and repay moves the debt (docs/EVENTS.md), so such an event was
+        stored by a loanledger before 0.2 (its row got debt 0 when the ledger was upgraded in
+        place). Only settled events count in the sums, so only they are looked at."""
+        n = 0
+        for f in scope.feeds:
+            for kind in (EventKind.BORROW, EventKind.REPAY):
+                async for ev in self.store.events(venue=client.venue, account=client.account, feed=f, kind=kind):
+                    if ev.status is EventStatus.DONE and ev.debt == 0 and ev.amount != 0:
+                        n += 1
+        return n
+
+    async def reconcile(self, feeds: Iterable[str] | None = None) -> ReconcileReport:
         """Compare the ledger's debt and collateral with each venue's own positions (see
         loanledger.reconcile): every currency matched, explained by a named residual, or
-        reported as a difference. An account whose positions cannot be read is an error in
-        the report (the others are still checked)."""
+        reported as a difference. Run it after a sync: the ledger's sums are what was stored.
+
+        `feeds` selects as `sync()` does (feed ids, venues, ``venue:account``, ...): a scope
+        (a venue product with a position endpoint) is checked when any of its feeds is
+        selected, summing every stored event of all its feeds. A scope one of whose feeds
+        was never synced into this store is skipped (its sum could not be complete), as is a
+        scope holding borrow / repay events stored before loanledger booked debt (a ledger
+        upgraded in place from schema 1) and an account whose venue has no position loanledger
+        reads: all are listed in `report.skipped` with the reason, never reported as matched. An account whose
+        positions cannot be read, or that reports a scope its client does not declare, is
+        an error in the report (the others are still checked)."""
+        selected = self.select(feeds)
         await self.store.open()
         report = ReconcileReport()
-        read = await asyncio.gather(*(c.positions() for c in self.clients), return_exceptions=True)
-        for client, positions in zip(self.clients, read, strict=True):
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for c, f in selected:
+            wanted.setdefault((c.venue, c.account), set()).add(f)
+        plan: list[tuple[VenueClient, list[Scope]]] = []
+        for client in self.clients:
+            label = f"{client.venue}:{client.account}"
+            chosen = wanted.get((client.venue, client.account))
+            if chosen is None:
+                continue
+            if not client.scopes:
+                report.skipped[label] = "loanledger reads no position of this venue: nothing to compare"
+                continue
+            scopes: list[Scope] = []
+            for scope in client.scopes.values():
+                if not chosen & set(scope.feeds):
+                    continue
+                never = [f for f in scope.feeds
+                         if await self.store.checkpoint(FeedKey(client.venue, client.account, f)) is None]
+                if never:
+                    report.skipped[f"{label}:{scope.id}"] = (
+                        f"{', '.join(never)} never synced into this ledger: its sum could not be complete")
+                    continue
+                stale = await self._stale(client, scope)
+                if stale:
+                    report.skipped[f"{label}:{scope.id}"] = (
+                        f"{stale} borrow/repay events were stored before loanledger booked debt (a ledger upgraded "
+                        "from schema 1 keeps them as they were): sync into a new ledger to book them")
+                    continue
+                scopes.append(scope)
+            if scopes:
+                plan.append((client, scopes))
+        read = await asyncio.gather(*(c.positions() for c, _ in plan), return_exceptions=True)
+        for (client, scopes), positions in zip(plan, read, strict=True):
             label = f"{client.venue}:{client.account}"
             if isinstance(positions, BaseException):
                 if not isinstance(positions, LoanLedgerError):
                     raise positions
                 report.errors[label] = f"{type(positions).__name__}: {positions}"
                 continue
-            for scope in client.scopes.values():
+            undeclared = sorted({p.scope for p in positions} - set(client.scopes))
+            if undeclared:
+                report.errors[label] = f"positions of undeclared scope(s) {', '.join(undeclared)}"
+                continue
+            for scope in scopes:
                 done = await self.store.balances(venue=client.venue, account=client.account, feeds=scope.feeds)
                 every = await self.store.balances(venue=client.venue, account=client.account, feeds=scope.feeds,
                                                   include_pending=True)

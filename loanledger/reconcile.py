@@ -11,9 +11,13 @@ ledger's settled events of the scope's feeds per currency and compares:
 - `explained`: they differ by a residual of the scope's named kind (and sign):
   reported as what it is, with its amount, never as a match;
 - `differs`: anything else (the CLI exits 1);
-- `unchecked`: the ledger holds a book the venue reports no figure for.
+- `unchecked`: the ledger holds a book the venue reports no figure for (the
+  scope does not report that book, or the venue's row leaves it out).
 
 Pending events are never summed; their total is shown beside the check.
+`Ledger.reconcile()` reads the positions and sums the store; what it could not
+compare at all (a venue with no position endpoint read, a scope whose feeds were
+never synced) is listed in `ReconcileReport.skipped`, with the reason.
 """
 
 from __future__ import annotations
@@ -112,10 +116,20 @@ class Check:
 
 @dataclass(slots=True)
 class ReconcileReport:
-    """Every check of one reconciliation, in a stable order; `errors` per account that could not be read."""
+    """Every check of one reconciliation, in a stable order; `errors` per account that could not be
+    read (``venue:account`` -> why); `skipped`: what was not compared at all and why
+    (``venue:account`` or ``venue:account:scope`` -> reason)."""
 
     checks: list[Check] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(1 for c in self.checks if c.verdict is verdict)
+
+    @property
+    def explained(self) -> list[Check]:
+        return [c for c in self.checks if c.verdict is Verdict.EXPLAINED]
 
     @property
     def ok(self) -> bool:
@@ -135,6 +149,7 @@ class ReconcileReport:
             for c in self.checks
         ]
         rows += [[label, "", "", "", "", "", "", "", f"ERROR {err}"] for label, err in self.errors.items()]
+        rows += [[label, "", "", "", "", "", "", "", f"skipped: {why}"] for label, why in self.skipped.items()]
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip(),
                  "  ".join("-" * w for w in widths)]
@@ -190,8 +205,12 @@ def compare(
                                  "the venue reports no position for this book", waiting))
                 continue
             row = rows.get(ccy)
-            theirs = _value(row, book) if row is not None else ZERO
-            theirs = ZERO if theirs is None else theirs
+            figure = None if row is None else _value(row, book)
+            if row is not None and figure is None:  # the venue lists the currency without this book's figure
+                out.append(Check(venue, account, scope.id, ccy, book, None, ours, ZERO, Verdict.UNCHECKED,
+                                 "the venue's position gives no figure for this book", waiting))
+                continue
+            theirs = ZERO if figure is None else figure  # not listed: nothing open there
             diff = _sub(theirs, ours)
             residual = scope.residuals.get(book)
             if diff == 0:

@@ -63,6 +63,11 @@ class Page(msgspec.Struct):
     the first record, `last_ts` of the last, `min_ts`/`max_ts` over all.
     `last_key` is the cursor key of the last record (OKX refId), `next_cursor`
     the venue's opaque next-page token, `total` the venue's total row count.
+    `held`: the last `held` events come from trailing records the decoder holds
+    back (they belong with records of the next page, see `feeds.Held`); `min_ts`,
+    `max_ts` and `last_key` leave those records out, and a cursor that goes on
+    (`ExclusiveIdCursor`) drops the events and asks again from the record before
+    them. On the last page they stay.
     """
 
     events: list[LoanEvent]
@@ -72,6 +77,7 @@ class Page(msgspec.Struct):
     last_key: str | None = None
     next_cursor: str | None = None
     total: int | None = None
+    held: int = 0
 
 
 @dataclass(slots=True)
@@ -173,7 +179,8 @@ class _IdWalk(Walk):
             raise PaginationError(f"id cursor did not advance (after={self.after!r}, next={nxt!r})")
         self.seen.add(nxt)
         self.after = nxt
-        return page.events
+        # records held back come again at the top of the next page (after= the record before them)
+        return page.events[: len(page.events) - page.held] if page.held else page.events
 
     def position(self) -> dict[str, Any]:
         return {"after": self.after}

@@ -11,7 +11,22 @@ and the Portfolio Margin Pro loan endpoints:
   are undocumented for PM Pro; the simulator plays the classic-PM sibling's rules
   (max 30 days, default the last 7 days) and `interest_bounds` picks inclusive or
   exclusive startTime/endTime, so clients can be tested against both.
-- GET /sapi/v1/portfolio/pmLoan (UID weight 500): ``{"asset", "amount"}``.
+- GET /sapi/v1/portfolio/pmLoan (UID weight 500): ``{"asset", "amount"}``, read from
+  the account's books: the bankruptcy loan outstanding now.
+
+Each account holds its state in an `AccountBooks` (loanledger.testing.books), moved
+the way the venue moves it, with the records written the way the venue writes them:
+
+- a bankruptcy loan is opened (+x debt in scope ``binance.pm_bankruptcy_loan``) with
+  no record anywhere: an unrecorded move under the residual name the client's scope
+  declares, "bankruptcy loan opened". The venue keeps one loan at a time (pmLoan
+  answers one asset): a loan in another asset opens only once the last one is repaid;
+- a repayment reduces it (-x wallet, -x debt) and writes a pmloan-history row;
+- negative-balance interest charges the wallet (-i) and writes an interest-history
+  row; it is owed to no loan.
+
+`open_bankruptcy_loan`, `repay_bankruptcy_loan` and `charge_interest` are those
+activities; `populate` and `grow` generate a timeline of them.
 
 The signed payload is the raw query string as received, up to ``&signature=``.
 Rate answers: a request over the endpoint's minute budget gets 429 with
@@ -27,6 +42,7 @@ import hmac
 import random
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -36,14 +52,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from .._money import EXACT
 from ..ratelimit import Limit
 from ..signing import binance_hmac
 from . import binance_data as data
-from .binance_data import InterestRow, PmloanRow
+from .binance_data import InterestRow, LoanOpened, PmloanRow
+from .books import AccountBooks
 from .cursors import newest_first, page_by_number, rows_in_window
 from .server import Route, SimCall, SimError, SimServer, VenueSim
 
-__all__ = ["BinanceAccount", "BinanceVenue"]
+__all__ = ["BANKRUPTCY_SCOPE", "LOAN_OPENED", "NEGATIVE_BALANCE", "BinanceAccount", "BinanceVenue"]
 
 PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
@@ -52,6 +70,13 @@ INTEREST_HISTORY = "/sapi/v1/portfolio/interest-history"
 PMLOAN_AMOUNT = "/sapi/v1/portfolio/pmLoan"
 PMLOAN_HISTORY_FEED = "binance.pmloan_history"
 INTEREST_HISTORY_FEED = "binance.pm_interest_history"
+
+#: the position scope of the bankruptcy loan and the residual name of its unrecorded opening,
+#: as the client's `Binance.scopes` declares them (stated again here: no shared code)
+BANKRUPTCY_SCOPE = "binance.pm_bankruptcy_loan"
+LOAN_OPENED = "bankruptcy loan opened"
+#: the books key of negative-balance interest: it moves the wallet only, and no position reports it
+NEGATIVE_BALANCE = "binance.pm_negative_balance"
 
 # The documented limits, stated here again (the simulator shares no code with the client's
 # endpoint definitions, so a wrong weight on either side shows up as a 429 in tests).
@@ -76,12 +101,26 @@ class BinanceAccount:
     public_key: PublicKey | None = None
     pmloan: list[PmloanRow] = field(default_factory=list)
     interest: list[InterestRow] = field(default_factory=list)
+    #: the account's state: free wallet, the bankruptcy loan's debt, what no feed records
+    books: AccountBooks = field(default_factory=AccountBooks)
+    #: every bankruptcy loan opened, oldest first (recorded by no endpoint)
+    loans: list[LoanOpened] = field(default_factory=list)
+    #: the asset of the newest loan: the one pmLoan reports
     loan_asset: str = "USDT"
-    loan_amount: str = "0"
     #: the `end_ms` of the last populate(): the newest row, and the `until` its
     #: 360-day window edges were placed for
     data_end: int | None = None
     _sorted: dict[str, tuple[int, int, list[Any]]] = field(default_factory=dict, repr=False)
+
+    @property
+    def owed(self) -> Decimal:
+        """The bankruptcy loan outstanding now, in `loan_asset`."""
+        return self.books.owed(BANKRUPTCY_SCOPE, self.loan_asset)
+
+    @property
+    def loan_amount(self) -> str:
+        """`owed` as pmLoan writes it (plain notation)."""
+        return format(self.owed, "f")
 
     def __repr__(self) -> str:
         return f"BinanceAccount({self.label!r}, uid={self.uid!r})"
@@ -104,6 +143,16 @@ class BinanceAccount:
     def changed(self) -> None:
         """Forget the sorted views (after editing `pmloan` / `interest` rows in place)."""
         self._sorted.clear()
+
+
+def _positive(name: str, value: Decimal | str) -> Decimal:
+    try:
+        out = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValueError(f"{name}: {value!r} is not a decimal amount") from None
+    if not out.is_finite() or out <= 0:
+        raise ValueError(f"{name}: {value!r} must be above 0")
+    return out
 
 
 @dataclass
@@ -183,7 +232,9 @@ class BinanceVenue(VenueSim):
     def populate(
         self, account: BinanceAccount | str, *, seed: int, scale: float = 1.0, end_ms: int | None = None
     ) -> None:
-        """Replace the account's rows with a deterministic dataset (see binance_data).
+        """Replace the account's state and rows with a deterministic timeline (see binance_data):
+        bankruptcy loans opened with no record, the repayments that pay them back (the newest
+        loan stays open), and negative-balance interest charged to the wallet.
 
         `end_ms` (default: the start of the current hour on the venue clock, minus
         one hour) is the newest row and the `until` for which rows sit exactly on
@@ -195,22 +246,123 @@ class BinanceVenue(VenueSim):
         if end_ms is None:
             end_ms = self.sim.now_ms() // 3_600_000 * 3_600_000 - 3_600_000
         rng = random.Random(f"binance:{seed}")
-        acct.pmloan = data.make_pmloan(rng, end_ms, scale)
-        acct.interest = data.make_interest(rng, end_ms, scale)
+        pmloan = data.make_pmloan(rng, end_ms, scale)
+        interest = data.make_interest(rng, end_ms, scale)
+        outstanding = Decimal(f"{rng.randrange(10**6)}.{rng.randrange(10**8):08d}")
+        pmloan, loans = data.bankruptcy_loans(rng, pmloan, outstanding)
+        acct.books, acct.loans, acct.pmloan, acct.interest = AccountBooks(), [], pmloan, interest
         acct.loan_asset = "USDT"
-        acct.loan_amount = f"{rng.randrange(10**6)}.{rng.randrange(10**8):08d}"
+        # the timeline, oldest first (a loan opens before a repayment of the same ms)
+        timeline: list[tuple[int, int, int, Any]] = [(x.ts, 0, i, x) for i, x in enumerate(loans)]
+        timeline += [(r.repay_time, 1, r.seq, r) for r in pmloan]
+        timeline += [(r.accrued_time, 2, r.seq, r) for r in interest]
+        for *_, item in sorted(timeline, key=lambda t: t[:3]):
+            if isinstance(item, LoanOpened):
+                self._book_loan(acct, item)
+            elif isinstance(item, PmloanRow):
+                self._book_repay(acct, item)
+            else:
+                self._book_interest(acct, item)
         acct.data_end = end_ms
         acct.changed()
 
     def grow(self, account: BinanceAccount | str, *, seed: int, n: int = 3) -> None:
-        """Add `n` new rows per feed, newer than everything present (no Binance row is
-        ever pending, so there is nothing to settle)."""
+        """`n` new repayments of the open bankruptcy loan and `n` new interest charges, newer
+        than everything present (no Binance row is ever pending, so there is nothing to
+        settle). A repayment never pays more than is owed (a drawn amount above it pays the
+        rest, or half of it); once a loan is repaid, the next one opens (recorded nowhere)
+        before the next repayment."""
         acct = self.account(account)
         rng = random.Random(f"binance-grow:{seed}")
         now = self.sim.now_ms()
-        acct.pmloan += data.grow_pmloan(rng, acct.pmloan, now, n)
-        acct.interest += data.grow_interest(rng, acct.interest, now, n)
+        top = max((r.repay_time for r in acct.pmloan), default=None)
+        seq = max((r.seq for r in acct.pmloan), default=0)
+        for i, ts in enumerate(data.grow_times(top, now, n)):
+            if acct.owed == 0:
+                self._book_loan(acct, LoanOpened(ts, rng.choice(data.PMLOAN_ASSETS), Decimal(data.wire_amount(rng))))
+            wire = data.wire_amount(rng)
+            if Decimal(wire) >= acct.owed:  # more than is owed: the rest in full, or half of it
+                if rng.random() < 0.3:
+                    wire = acct.loan_amount
+                else:
+                    with localcontext(EXACT):
+                        wire = format(acct.owed / 2, "f")
+            row = PmloanRow(seq + i + 1, acct.loan_asset, wire, ts)
+            acct.pmloan.append(row)
+            self._book_repay(acct, row)
+        for irow in data.grow_interest(rng, acct.interest, now, n):
+            acct.interest.append(irow)
+            self._book_interest(acct, irow)
         acct.changed()
+
+    # --- activities: each moves the books and writes the venue's records --------------------
+
+    def open_bankruptcy_loan(
+        self, account: BinanceAccount | str, asset: str, amount: Decimal | str, *, ts: int | None = None
+    ) -> LoanOpened:
+        """A bankruptcy loan of `amount` `asset` opens: +amount debt, written in no feed (an
+        unrecorded move named "bankruptcy loan opened"). Adds to an open loan in the same asset;
+        a loan in another asset while one is open is refused (pmLoan reports one asset)."""
+        acct = self.account(account)
+        loan = LoanOpened(self.sim.now_ms() if ts is None else ts, asset.upper(), _positive("amount", amount))
+        self._book_loan(acct, loan)
+        return loan
+
+    def repay_bankruptcy_loan(
+        self, account: BinanceAccount | str, amount: Decimal | str, *, ts: int | None = None
+    ) -> PmloanRow:
+        """Repay `amount` of the open loan from the wallet: -amount wallet and debt, and a
+        pmloan-history row (in `loan_asset`, at `ts`, default now). More than is owed is refused."""
+        acct = self.account(account)
+        value = _positive("amount", amount)
+        seq = max((r.seq for r in acct.pmloan), default=0) + 1
+        # a string is written as given (trailing zeros and all), as the venue writes its amounts
+        wire = amount if isinstance(amount, str) and "e" not in amount.lower() else format(value, "f")
+        row = PmloanRow(seq, acct.loan_asset, wire.strip(), self.sim.now_ms() if ts is None else ts)
+        self._book_repay(acct, row)
+        acct.pmloan.append(row)
+        acct.changed()
+        return row
+
+    def charge_interest(
+        self, account: BinanceAccount | str, asset: str, principal: Decimal | str, rate: Decimal | str,
+        *, ts: int | None = None,
+    ) -> InterestRow:
+        """A day's interest on a negative balance of `principal` `asset` at daily `rate`:
+        interest = principal x rate (exact), charged to the wallet, and an interest-history row."""
+        acct = self.account(account)
+        p, r = _positive("principal", principal), _positive("rate", rate)
+        with localcontext(EXACT):
+            interest = p * r
+        seq = max((x.seq for x in acct.interest), default=0) + 1
+        row = InterestRow(seq, asset.upper(), format(interest, "f"), self.sim.now_ms() if ts is None else ts,
+                          format(r, "f"), format(p, "f"))
+        self._book_interest(acct, row)
+        acct.interest.append(row)
+        acct.changed()
+        return row
+
+    @staticmethod
+    def _book_loan(acct: BinanceAccount, loan: LoanOpened) -> None:
+        if acct.owed != 0 and loan.asset != acct.loan_asset:
+            raise ValueError(f"a bankruptcy loan of {acct.loan_amount} {acct.loan_asset} is still open: "
+                             f"the venue keeps one loan at a time")
+        acct.loan_asset = loan.asset
+        acct.loans.append(loan)
+        acct.books.move(BANKRUPTCY_SCOPE, loan.asset, debt=loan.amount, unrecorded=LOAN_OPENED)
+
+    @staticmethod
+    def _book_repay(acct: BinanceAccount, row: PmloanRow) -> None:
+        value = Decimal(row.amount)
+        owed = acct.books.owed(BANKRUPTCY_SCOPE, row.asset)
+        if value > owed:
+            raise ValueError(f"repaying {row.amount} {row.asset}, but {owed} is owed")
+        paid = value.copy_negate()
+        acct.books.move(BANKRUPTCY_SCOPE, row.asset, wallet=paid, debt=paid)
+
+    @staticmethod
+    def _book_interest(acct: BinanceAccount, row: InterestRow) -> None:
+        acct.books.move(NEGATIVE_BALANCE, row.asset, wallet=Decimal(row.interest).copy_negate())
 
     def expected_ids(
         self,
@@ -322,7 +474,7 @@ class BinanceVenue(VenueSim):
     async def _pmloan_amount(self, call: SimCall) -> Any:
         self._only(call.params, set())
         acct: BinanceAccount = call.account
-        return {"asset": acct.loan_asset, "amount": acct.loan_amount}
+        return {"asset": acct.loan_asset, "amount": acct.loan_amount}  # read from the books
 
     # --- other traffic ------------------------------------------------------------------
 

@@ -20,6 +20,14 @@ Interest-history rows accrue daily at 08:00 UTC per asset during negative-balanc
 episodes; one episode has five assets for 40 days, so a 30-day window holds more
 than 100 rows and must be split.
 
+The books behind the rows (`bankruptcy_loans`): the venue keeps one bankruptcy loan
+at a time (GET /sapi/v1/portfolio/pmLoan answers one asset). The repayments are cut
+into consecutive loan episodes by time, each episode's rows repaying one loan in
+one asset (rows of one millisecond always fall in one episode, so the twins stay
+twins); each loan is opened, with no record anywhere, just before its first
+repayment, for exactly what its repayments pay back, except the newest one, which
+stays open with an outstanding amount.
+
 Ids: these rows have no venue id. `row_key` is the simulator's own statement of
 the documented id scheme (``"{ts}:{ASSET}:{amount without trailing zeros}"``,
 then ``#n`` for the n-th identical row); it deliberately shares no code with the
@@ -28,22 +36,30 @@ client's decoders.
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from .._money import exact_sum
+
 __all__ = [
     "DAY_MS",
+    "PMLOAN_ASSETS",
     "InterestRow",
+    "LoanOpened",
     "PmloanRow",
+    "bankruptcy_loans",
     "grow_interest",
-    "grow_pmloan",
+    "grow_times",
     "ids_of",
+    "interest_row",
     "make_interest",
     "make_pmloan",
     "row_key",
+    "wire_amount",
 ]
 
 DAY_MS = 86_400_000
@@ -53,7 +69,8 @@ WINDOW_MS = 360 * DAY_MS
 HISTORY_MS = 3 * 365 * DAY_MS + 75 * DAY_MS
 ACCRUAL_HOUR_MS = 8 * 3_600_000
 
-_PMLOAN_ASSETS = ("USDT",) * 6 + ("USDC", "USDC", "BUSD", "FDUSD", "BTC")
+#: the assets of bankruptcy loans, USDT the most common
+PMLOAN_ASSETS = ("USDT",) * 6 + ("USDC", "USDC", "BUSD", "FDUSD", "BTC")
 _INTEREST_ASSETS = ("USDT", "USDC", "BTC", "ETH", "BNB", "FDUSD")
 
 
@@ -71,6 +88,15 @@ class PmloanRow:
         out: dict[str, Any] = {"asset": self.asset, "amount": self.amount, "repayTime": self.repay_time}
         out.update(self.extra)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class LoanOpened:
+    """A bankruptcy loan being opened: no endpoint records it (the books keep it as unrecorded)."""
+
+    ts: int
+    asset: str
+    amount: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +149,7 @@ def ids_of(keys: Iterable[str]) -> set[str]:
 # --- amounts ------------------------------------------------------------------------------------
 
 
-def _amount(rng: random.Random) -> str:
+def wire_amount(rng: random.Random) -> str:
     style = rng.random()
     if style < 0.15:  # 18-20 significant digits
         digits = rng.randint(10, 12)
@@ -160,7 +186,7 @@ def make_pmloan(rng: random.Random, end_ms: int, scale: float, seq: int = 0) -> 
         nonlocal seq
         seq += 1
         row = PmloanRow(
-            seq, asset or rng.choice(_PMLOAN_ASSETS), amount or _amount(rng), ts,
+            seq, asset or rng.choice(PMLOAN_ASSETS), amount or wire_amount(rng), ts,
             _extra(rng) if extra else (),
         )
         rows.append(row)
@@ -194,21 +220,48 @@ def make_pmloan(rng: random.Random, end_ms: int, scale: float, seq: int = 0) -> 
     return rows
 
 
-def grow_pmloan(rng: random.Random, rows: list[PmloanRow], now_ms: int, n: int) -> list[PmloanRow]:
-    """`n` new repayments, newer than every row present and not after `now_ms`."""
-    top = max((r.repay_time for r in rows), default=now_ms - DAY_MS)
-    seq = max((r.seq for r in rows), default=0)
-    step = max(1, min(60_000, (now_ms - top) // (n + 1)))
-    return [
-        PmloanRow(seq + i + 1, rng.choice(_PMLOAN_ASSETS), _amount(rng), top + (i + 1) * step)
-        for i in range(n)
-    ]
+def grow_times(top: int | None, now_ms: int, n: int) -> list[int]:
+    """`n` increasing times after `top` (the newest row present), not after `now_ms`, at most a
+    minute apart (a day before `now_ms` stands in for `top` when there are no rows)."""
+    start = now_ms - DAY_MS if top is None else top
+    step = max(1, min(60_000, (now_ms - start) // (n + 1)))
+    return [start + (i + 1) * step for i in range(n)]
+
+
+# --- the bankruptcy loans behind the repayments ------------------------------------------------------
+
+
+def bankruptcy_loans(
+    rng: random.Random, rows: list[PmloanRow], outstanding: Decimal
+) -> tuple[list[PmloanRow], list[LoanOpened]]:
+    """Cut `rows` (repayments) into consecutive loan episodes by time and give each episode one
+    asset; returns the rows with their episode's asset and the loans, oldest first. Each loan is
+    opened after the previous episode's last repayment and at most a day before its own first
+    one, for exactly what its repayments pay back; the newest one for `outstanding` more, and
+    it stays open."""
+    stamps = sorted({r.repay_time for r in rows})
+    if not stamps:
+        return [], []
+    n = min(len(stamps), rng.randint(3, 6))
+    starts = [stamps[0], *sorted(rng.sample(stamps[1:], n - 1))]
+    assets = [rng.choice(PMLOAN_ASSETS) for _ in starts]
+    out = [replace(r, asset=assets[bisect.bisect_right(starts, r.repay_time) - 1]) for r in rows]
+    paid: list[list[Decimal]] = [[] for _ in starts]
+    for r in out:
+        paid[bisect.bisect_right(starts, r.repay_time) - 1].append(Decimal(r.amount))
+    paid[-1].append(outstanding)
+    loans: list[LoanOpened] = []
+    for i, start in enumerate(starts):
+        before = stamps[bisect.bisect_left(stamps, start) - 1] if i else start - DAY_MS  # the last earlier repayment
+        opened = start - rng.randrange(0, min(DAY_MS, start - before))
+        loans.append(LoanOpened(opened, assets[i], exact_sum(paid[i])))
+    return out, loans
 
 
 # --- interest-history -------------------------------------------------------------------------------
 
 
-def _interest_row(rng: random.Random, seq: int, asset: str, ts: int, principal: Decimal) -> InterestRow:
+def interest_row(rng: random.Random, seq: int, asset: str, ts: int, principal: Decimal) -> InterestRow:
     rate = Decimal(rng.randrange(300, 2500)) / Decimal(10**7)  # daily rate
     interest = (principal * rate).quantize(Decimal("1E-8"))
     return InterestRow(seq, asset, str(interest), ts, str(rate), str(principal), _extra(rng))
@@ -239,16 +292,15 @@ def make_interest(rng: random.Random, end_ms: int, scale: float, seq: int = 0) -
                     continue
                 taken.add((asset, ts))
                 seq += 1
-                rows.append(_interest_row(rng, seq, asset, ts, principals[asset]))
+                rows.append(interest_row(rng, seq, asset, ts, principals[asset]))
     return rows
 
 
 def grow_interest(rng: random.Random, rows: list[InterestRow], now_ms: int, n: int) -> list[InterestRow]:
     """`n` new accruals, newer than every row present and not after `now_ms`."""
-    top = max((r.accrued_time for r in rows), default=now_ms - DAY_MS)
+    top = max((r.accrued_time for r in rows), default=None)
     seq = max((r.seq for r in rows), default=0)
-    step = max(1, min(60_000, (now_ms - top) // (n + 1)))
     return [
-        _interest_row(rng, seq + i + 1, rng.choice(_INTEREST_ASSETS), top + (i + 1) * step, _principal(rng))
-        for i in range(n)
+        interest_row(rng, seq + i + 1, rng.choice(_INTEREST_ASSETS), ts, _principal(rng))
+        for i, ts in enumerate(grow_times(top, now_ms, n))
     ]

@@ -1,5 +1,6 @@
 """OKX inside the simulator: auth (50101-50113, 50102 on skew), 50011 on rate, envelopes,
-and the four loan-history endpoints with the paging the docs describe.
+the four loan-history endpoints with the paging the docs describe, and the two position
+endpoints, which read the account's state.
 
 Signatures are verified over the exact bytes received: the raw request path
 with its query string as sent, and the raw body.
@@ -14,8 +15,15 @@ Endpoints (all newest first, `limit` 1..100, default 100; bad parameters answer 
   the past 7 days. 1 request / 2 s per User ID.
 - GET /api/v5/asset/convert/history: `after`/`before` ts, exclusive; filter `clTReqId`.
   6 requests / s per User ID.
+- GET /api/v5/finance/flexible-loan/loan-info: per open order, `loanData` (debt per loan
+  currency, interest included) and `collateralData`; filter `ordId`. 5 requests / 2 s per User ID.
+- GET /api/v5/trade/one-click-repay-currency-list-v2: the SPOT-mode debt (`debtData`,
+  principal and interest) and the free balances that can pay it (`repayData`). 1 request / 2 s
+  per User ID.
 
-Datasets: `populate`, `grow`, `expected_ids`, `records`, `add_records` (see okx_data.py).
+Accounts: `populate`, `grow` (see okx_data.py: activity that moves the account's state and
+writes the records), `books` (the state: `AccountBooks`), `expected_ids`, `records`,
+`add_records` (records only: the state does not move).
 Limits and windows are written here from the docs, not imported from the client.
 """
 
@@ -24,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import decimal
 import hmac
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -35,7 +44,8 @@ from aiohttp import web
 from ..ratelimit import Limit
 from ..signing import okx_sign
 from . import cursors, okx_data
-from .okx_data import FEED_TABLES, LOAN_TYPES, OkxBook, SimRecord
+from .books import AccountBooks
+from .okx_data import FEED_TABLES, LOAN_TYPES, PRICES, SPOT, OkxBook, SimRecord
 from .server import Route, SimCall, SimError, SimServer, VenueSim
 
 __all__ = ["OkxAccount", "OkxVenue"]
@@ -48,11 +58,17 @@ LOAN_HISTORY_PATH = "/api/v5/finance/flexible-loan/loan-history"
 INTEREST_PATH = "/api/v5/finance/flexible-loan/interest-accrued"
 ONE_CLICK_PATH = "/api/v5/trade/one-click-repay-history-v2"
 CONVERT_PATH = "/api/v5/asset/convert/history"
+LOAN_INFO_PATH = "/api/v5/finance/flexible-loan/loan-info"
+REPAY_CURRENCIES_PATH = "/api/v5/trade/one-click-repay-currency-list-v2"
 #: documented limits (seeds 000-002, notes section 5), per User ID
 LOAN_HISTORY_LIMIT = Limit(5, 2.0)
 INTEREST_LIMIT = Limit(5, 2.0)
 ONE_CLICK_LIMIT = Limit(1, 2.0)
 CONVERT_LIMIT = Limit(6, 1.0)
+#: Financial Product > Flexible loan > Get loan info: 5 requests / 2 s per User ID
+LOAN_INFO_LIMIT = Limit(5, 2.0)
+#: Trade > Get one-click repay currency list (New): 1 request / 2 s per User ID
+REPAY_CURRENCIES_LIMIT = Limit(1, 2.0)
 #: GET /api/v5/public/time: 10 requests / 2 s per IP
 TIME_LIMIT = Limit(10, 2.0, scope="ip")
 #: how far back the venue serves records
@@ -102,6 +118,8 @@ class OkxVenue(VenueSim):
         self.route("GET", INTEREST_PATH, self._interest, limit=INTEREST_LIMIT)
         self.route("GET", ONE_CLICK_PATH, self._one_click, limit=ONE_CLICK_LIMIT)
         self.route("GET", CONVERT_PATH, self._convert, limit=CONVERT_LIMIT)
+        self.route("GET", LOAN_INFO_PATH, self._loan_info, limit=LOAN_INFO_LIMIT)
+        self.route("GET", REPAY_CURRENCIES_PATH, self._repay_currencies, limit=REPAY_CURRENCIES_LIMIT)
 
     def add_account(
         self, api_key: str, secret: str, passphrase: str, *, label: str = "default",
@@ -137,8 +155,14 @@ class OkxVenue(VenueSim):
         """Add `n` newer records per feed and settle the one-click repays still running."""
         okx_data.grow(self.account(account).book, seed, self.sim.now_ms(), n)
 
+    def books(self, account: str | OkxAccount) -> AccountBooks:
+        """The account's state: free wallet, debt and collateral per scope and currency, and the
+        moves no feed records (`unrecorded`, by residual name)."""
+        return self.account(account).book.state
+
     def add_records(self, account: str | OkxAccount, feed_id: str, records: list[dict[str, Any]]) -> None:
-        """Store wire records (dicts as the venue sends them) in a feed's table."""
+        """Store wire records (dicts as the venue sends them) in a feed's table. Records only:
+        the account's state does not move (use the `OkxBook` activity methods for that)."""
         book = self.account(account).book
         key_field = {"loan_history": "refId", "interest": "refId", "one_click": "debtCcy", "convert": "tradeId"}
         name = FEED_TABLES.get(feed_id)
@@ -194,7 +218,7 @@ class OkxVenue(VenueSim):
 
     async def _loan_history(self, call: SimCall) -> Any:
         p = call.params
-        rows = call.account.book.loan_history
+        rows = call.account.book.table("okx.flexible_loan_history")
         kind = p.get("type")
         if kind:
             if kind not in LOAN_TYPES:
@@ -222,11 +246,47 @@ class OkxVenue(VenueSim):
 
     async def _convert(self, call: SimCall) -> Any:
         p = call.params
-        rows = call.account.book.convert
+        rows = call.account.book.table("okx.convert_history")
         client_id = p.get("clTReqId")
         if client_id:
             rows = [r for r in rows if r.wire.get("clTReqId") == client_id]
         return [r.wire for r in _ts_page(rows, p, inclusive=False)]
+
+    async def _loan_info(self, call: SimCall) -> Any:
+        order_id = call.params.get("ordId", "")
+        if order_id and not (order_id.isascii() and order_id.isdigit()):
+            raise _param_error("ordId")
+        book = call.account.book
+        out: list[dict[str, Any]] = []
+        for order in book.orders.values():
+            if (order_id and order.id != order_id) or not (order.debt or order.collateral):
+                continue
+            with decimal.localcontext(decimal.Context(prec=200)):  # display figures: rounded on purpose
+                loan_usd = sum((PRICES.get(c, Decimal(1)) * a for c, a in order.debt.items()), Decimal(0))
+                coll_usd = sum((PRICES.get(c, Decimal(1)) * a for c, a in order.collateral.items()), Decimal(0))
+                ltv = "" if not coll_usd else _plain((loan_usd / coll_usd).quantize(Decimal("0.0001")))
+            out.append({
+                "collateralData": [{"amt": _plain(a), "ccy": c} for c, a in sorted(order.collateral.items())],
+                "collateralNotionalUsd": _plain(coll_usd.quantize(Decimal("0.0000001"))),
+                "curLTV": ltv,
+                "liqLTV": "0.8374",
+                "loanData": [{"amt": _plain(a), "ccy": c} for c, a in sorted(order.debt.items())],
+                "loanNotionalUsd": _plain(loan_usd.quantize(Decimal("0.0000001"))),
+                "marginCallLTV": "0.7374",
+                "ordId": order.id,
+                "riskWarningData": {"instId": "", "liqPx": ""},
+            })
+        return out
+
+    async def _repay_currencies(self, call: SimCall) -> Any:
+        state = call.account.book.state
+        debts = sorted((ccy, amt) for (scope, ccy), amt in state.debt.items() if scope == SPOT and amt > 0)
+        owed = {ccy for ccy, _ in debts}
+        pay = sorted((ccy, amt) for (ccy,), amt in state.wallet.items() if amt > 0 and ccy not in owed)
+        return [{
+            "debtData": [{"debtAmt": _plain(a), "debtCcy": c} for c, a in debts],
+            "repayData": [{"repayAmt": _plain(a), "repayCcy": c} for c, a in pay],
+        }]
 
     # --- pipeline hooks -------------------------------------------------------------
 
@@ -290,6 +350,10 @@ class OkxVenue(VenueSim):
 
 
 # --- the history endpoints ----------------------------------------------------------------------------
+
+
+def _plain(value: Decimal) -> str:
+    return format(value, "f")
 
 
 def _param_error(name: str) -> SimError:

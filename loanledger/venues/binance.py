@@ -1,9 +1,13 @@
-"""Binance Portfolio Margin Pro: bankruptcy-loan repay history and negative-balance interest.
+"""Binance Portfolio Margin Pro: bankruptcy-loan repay history, negative-balance interest, and
+the bankruptcy-loan position.
 
 Reads top to bottom: hosts and limits, the error table, the dialect (signing
-and error mapping), wire Structs, normalizers and feed specs, the client.
-Sources: ../shared/seeds/003 and exchange-api-notes.md sections 2.2, 3.2, 4, 6;
-docs/venues/binance.md describes the feeds, ids, limits and UNVERIFIED choices.
+and error mapping), wire Structs, normalizers and feed specs, the position
+scope, the client. Sources: the Portfolio Margin Pro Account pages of
+https://developers.binance.com/docs/derivatives/portfolio-margin-pro/ and
+Binance's general API pages (https://developers.binance.com/docs/binance-spot-api-docs/);
+docs/venues/binance.md describes the feeds, ids, limits, the three books of
+every record and the UNVERIFIED choices.
 
 Neither history endpoint returns an id: event ids are derived from the row
 (``"{ts}:{ASSET}:{amount}#{n}"``, `n` counting identical rows), so they are
@@ -39,6 +43,7 @@ from ..events import EventKind, EventStatus, LoanEvent
 from ..feeds import BadRecord, Envelope, FeedOptions, FeedSpec, Filter, currency, feed
 from ..paginate import DAY_MS, DecodeContext, Feed, Page, PagedWindows, TimeWindows
 from ..ratelimit import Bucket, Limit, RateLimits
+from ..reconcile import Book, Position, Residual, Scope
 from ..signing import BinanceSigner, key_fingerprint
 from ..transport import Prepared, Request, RetryPolicy, Sender, encode_query, retry_after_seconds
 
@@ -47,9 +52,12 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = [
+    "BANKRUPTCY_LOAN_OPENED",
     "DEFAULT_SINCE_MS",
     "FEEDS",
     "HOSTS",
+    "PM_BANKRUPTCY_LOAN_SCOPE",
+    "SCOPES",
     "TYPES",
     "Binance",
     "BinanceDialect",
@@ -100,7 +108,7 @@ PM_INTEREST_PAD_MS = 1
 PM_INTEREST_WINDOW_MS = 30 * DAY_MS - 2 * PM_INTEREST_PAD_MS
 PM_INTEREST_PAGE_SIZE = 100  # documented max (default 10)
 
-# --- errors (exchange-api-notes.md 3.2) --------------------------------------------------
+# --- errors (https://developers.binance.com/docs/binance-spot-api-docs/errors) --------------------------------------------------
 
 ERRORS: ErrorTable = {
     "-1000": VenueUnavailable,
@@ -291,14 +299,24 @@ BARE_LIST = Envelope(VENUE, wrap=lambda row: list[row], unpack=lambda env: (env,
                      reject=_reject)
 
 
-# --- normalization: every record of an endpoint is one kind -----------------------------------------
+# --- normalization: every record of an endpoint is one kind, with its three books -----------------------
 
 #: Binance PM Pro rows carry no type field: every record of an endpoint is one kind.
-#: venue_type (the endpoint's record type, named after its path) -> (kind, sign applied
-#: to the wire amount). Both wire amounts are positive and leave the user's wallet.
-TYPES: Mapping[str, tuple[EventKind, int]] = {
-    "pmloan-history": (EventKind.REPAY, -1),
-    "interest-history": (EventKind.INTEREST, -1),
+#: venue_type (the endpoint's record type, named after its path) -> (kind, wallet, debt,
+#: collateral): the sign each book takes of the row's (positive) wire amount, 0 when the
+#: record leaves that book alone.
+#:
+#: - pmloan-history: a repayment of the bankruptcy loan, paid from the SPOT or MARGIN
+#:   wallet (POST /sapi/v1/portfolio/repay `from`): -x wallet, -x debt.
+#: - interest-history: interest on a negative futures balance, charged to that balance:
+#:   -i wallet, debt untouched (the negative balance is a wallet state, not a loan any
+#:   feed or position reports; UNVERIFIED, see docs/venues/binance.md).
+#:
+#: Opening a bankruptcy loan (+x debt) is recorded by no endpoint: reconciliation reports
+#: it as the scope's named residual (`BANKRUPTCY_LOAN_OPENED`).
+TYPES: Mapping[str, tuple[EventKind, int, int, int]] = {
+    "pmloan-history": (EventKind.REPAY, -1, -1, 0),
+    "interest-history": (EventKind.INTEREST, -1, 0, 0),
 }
 
 PMLOAN_HISTORY_FEED = "binance.pmloan_history"
@@ -331,13 +349,13 @@ def _events(
 ) -> None:
     """The events of one page, ids ``"{ts}:{ASSET}:{amount}#{n}"`` counted within the page and,
     when given, `occ` (the engine's window counters, updated only once the whole page decoded)."""
-    kind, sign = TYPES[venue_type]
-    negative = sign < 0
+    kind, wallet_sign, debt_sign, collateral_sign = TYPES[venue_type]
     counts: dict[str, int] = {}
     assets: dict[str, str] = {}
     append = out.append
     account, feed_id = ctx.account, ctx.feed
     done = EventStatus.DONE
+    zero = Decimal(0)
     for row, ts, amount, raw in zip(rows, stamps, amounts, itertools.repeat(None) if raws is None else raws):
         if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
             raise BadRecord(f"amount {amount} is not finite or of sane magnitude")
@@ -352,9 +370,11 @@ def _events(
             n = occ.get(key, 0) if occ is not None else 0
         counts[key] = n + 1
         mag = amount.copy_abs()
+        books = (zero, mag, mag.copy_negate())  # indexed by a TYPES sign: 0, +1, -1 (exact, no rounding)
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed_id, id=f"{key}#{n}", kind=kind, status=done, ts=ts,
-            currency=asset, amount=mag.copy_negate() if negative else mag, venue_type=venue_type, raw=raw,
+            currency=asset, amount=books[wallet_sign], debt=books[debt_sign], collateral=books[collateral_sign],
+            venue_type=venue_type, raw=raw,
         ))
     if occ is not None:  # only once the whole page decoded
         occ.update(counts)
@@ -458,6 +478,28 @@ def decode_pmloan_amount(body: bytes) -> PmLoanAmount:
     return out
 
 
+# --- position: the bankruptcy loan ------------------------------------------------------------------------
+# GET /sapi/v1/portfolio/pmLoan (Query Portfolio Margin Pro Bankruptcy Loan Amount): the loan outstanding
+# now, one asset. Its repayments are pmloan-history; its creation is recorded by no endpoint, so the
+# position exceeds the ledger's debt by every loan ever opened (the repaid ones included): that is the
+# scope's named residual, reported as what it is, never as a match.
+
+PM_BANKRUPTCY_LOAN_SCOPE = "binance.pm_bankruptcy_loan"
+
+#: the debt no Binance feed records: a bankruptcy loan being opened (position - ledger >= 0)
+BANKRUPTCY_LOAN_OPENED = Residual("bankruptcy loan opened", "no feed records its creation", +1)
+
+SCOPES: Mapping[str, Scope] = {
+    PM_BANKRUPTCY_LOAN_SCOPE: Scope(
+        PM_BANKRUPTCY_LOAN_SCOPE,
+        feeds=(PMLOAN_HISTORY_FEED,),
+        books=(Book.DEBT,),  # pmLoan reports an amount owed; nothing is pledged
+        residuals={Book.DEBT: BANKRUPTCY_LOAN_OPENED},
+        description="Portfolio Margin Pro bankruptcy loan: GET /sapi/v1/portfolio/pmLoan against its repayments",
+    ),
+}
+
+
 # --- client ----------------------------------------------------------------------------------------
 
 
@@ -467,6 +509,7 @@ class Binance(VenueClient):
     venue = VENUE
     default_base_url = HOSTS["api"]
     feed_specs = {spec.id: spec for spec in FEEDS}
+    scopes = SCOPES
 
     def __init__(
         self,
@@ -530,3 +573,11 @@ class Binance(VenueClient):
         """The current bankruptcy-loan amount (GET /sapi/v1/portfolio/pmLoan, UID weight 500)."""
         req = Request("GET", PMLOAN_AMOUNT_PATH, PMLOAN_AMOUNT_LIMIT)
         return await self.transport.request(req, decode_pmloan_amount)
+
+    async def positions(self) -> list[Position]:
+        """The bankruptcy loan outstanding now (`pmloan_amount()`), as the debt of scope
+        ``binance.pm_bankruptcy_loan`` in its asset (one request, UID weight 500). An amount
+        of 0 (no loan) is still a row: the venue said so."""
+        loan = await self.pmloan_amount()
+        return [Position(venue=VENUE, account=self.account, scope=PM_BANKRUPTCY_LOAN_SCOPE,
+                         currency=loan.asset.upper(), debt=loan.amount, ts=self.transport.clock.now_ms())]

@@ -1,16 +1,20 @@
-"""OKX: flexible-loan history, one-click repay history v2, convert history, interest accrued.
+"""OKX: flexible-loan history, one-click repay history v2, convert history, interest accrued,
+in three books (wallet, debt, collateral), and the positions they are reconciled with.
 
 Reads top to bottom: hosts, the error table, the dialect (signing and error
 mapping), the envelope, the normalization tables, then one block per feed (its
-wire Struct, normalizer and `feed()` declaration), the client.
+wire Struct, normalizer and `feed()` declaration), the positions (loan-info, the
+one-click repay currency list, the scopes), the client.
 Sources: the OKX API v5 docs, https://www.okx.com/docs-v5/en/ (sections
 "Financial Product > Flexible loan", "Trade > Get one-click repay history (New)",
-"Funding Account > Get convert history", "REST Authentication", "Error Code").
+"Trade > Get one-click repay currency list (New)", "Funding Account > Get convert
+history", "REST Authentication", "Error Code"); docs/venues/okx.md has every record's books.
 """
 
 from __future__ import annotations
 
 import decimal
+import enum
 import itertools
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -32,8 +36,9 @@ from ..errors import (
     make_error,
 )
 from ..events import EventKind, EventStatus, LoanEvent
-from ..feeds import BadRecord, Envelope, FeedOptions, Filter, choice, currency, digits, feed
+from ..feeds import BadRecord, Envelope, FeedOptions, Filter, Held, choice, currency, digits, feed
 from ..paginate import DecodeContext, ExclusiveIdCursor, Feed, TsCursor
+from ..reconcile import Book, Position, Residual, Scope
 from ..ratelimit import Bucket, Limit, RateLimits
 from ..signing import OkxSigner, key_fingerprint
 from ..transport import Prepared, Request, RetryPolicy, Sender, encode_query
@@ -45,17 +50,35 @@ if TYPE_CHECKING:
 __all__ = [
     "CONVERT",
     "CONVERT_STATE",
+    "EPISODE_GAP_MS",
     "FEEDS",
+    "FLEXIBLE_LOAN_SCOPE",
     "HOSTS",
     "INTEREST",
-    "KIND_SIGN",
+    "LIQUIDATION_LEGS",
     "LOAN_HISTORY",
+    "LOAN_HISTORY_BOOKS",
     "LOAN_HISTORY_TYPES",
+    "LOAN_INFO_LIMIT",
+    "LOAN_INFO_PATH",
     "OKX",
     "ONE_CLICK_REPAY",
     "ONE_CLICK_REPAY_STATUS",
+    "REPAY_CURRENCIES_LIMIT",
+    "REPAY_CURRENCIES_PATH",
+    "SCOPES",
+    "SPOT_DEBT_SCOPE",
+    "CcyAmount",
+    "DebtAmount",
+    "FlexibleLoanInfo",
+    "Leg",
     "OkxDialect",
+    "OneClickRepayCurrencies",
+    "RepayAmount",
+    "decode_loan_info",
+    "decode_one_click_repay_currencies",
     "one_click_repay_id",
+    "positions_of",
 ]
 
 VENUE = "okx"
@@ -238,38 +261,68 @@ DATA = Envelope(
 
 # --- normalization tables -------------------------------------------------------------------------------
 #
-# Every kind has one sign (borrow +, repay -, interest -, collateral_add -,
-# collateral_remove +, liquidation -, convert +): the wire `amt` of loan history
-# may come signed or not (UNVERIFIED), so the sign is derived from the kind and
-# only the magnitude is taken from the wire. The venue's value stays in `raw`.
+# Every record changes three books in its currency (LoanEvent.amount = the free wallet, .debt,
+# .collateral). The wire `amt` of loan history may come signed or not (UNVERIFIED), so only its
+# magnitude is taken and each book's sign comes from the type. The venue's value stays in `raw`.
 
-KIND_SIGN: Mapping[EventKind, int] = {
-    EventKind.BORROW: 1,
-    EventKind.REPAY: -1,
-    EventKind.INTEREST: -1,
-    EventKind.COLLATERAL_ADD: -1,
-    EventKind.COLLATERAL_REMOVE: 1,
-    EventKind.LIQUIDATION: -1,
-    EventKind.CONVERT: 1,
-}
-
-#: flexible-loan history `type` -> kind (the sign follows from KIND_SIGN)
+#: flexible-loan history `type` -> kind
 LOAN_HISTORY_TYPES: Mapping[str, EventKind] = {
     "borrowed": EventKind.BORROW,
     "repaid": EventKind.REPAY,
     "collateral_locked": EventKind.COLLATERAL_ADD,
     "collateral_released": EventKind.COLLATERAL_REMOVE,
-    # forced repayment: collateral is sold and the borrowed coin bought to repay the debt
-    "forced_repayment_buy": EventKind.CONVERT,
+    # forced repayment: pledged collateral is sold and the borrowed coin bought to repay the debt
+    "forced_repayment_buy": EventKind.LIQUIDATION,
     "forced_repayment_sell": EventKind.LIQUIDATION,
     "forced_liquidation": EventKind.LIQUIDATION,
     "partial_liquidation": EventKind.LIQUIDATION,
-    # the legs of selling collateral into the borrowed coin (via a transition coin)
+    # the legs of selling collateral into the borrowed coin through a transition coin
     "sell_collateral": EventKind.LIQUIDATION,
     "buy_transition_coin": EventKind.CONVERT,
-    "sell_transition_coin": EventKind.LIQUIDATION,
-    "buy_borrowed_coin": EventKind.CONVERT,
+    "sell_transition_coin": EventKind.CONVERT,
+    "buy_borrowed_coin": EventKind.LIQUIDATION,
 }
+
+
+class Leg(enum.StrEnum):
+    """The part a liquidation-path record plays in its episode (docs/venues/okx.md)."""
+
+    COLLATERAL = "collateral"  # pledged collateral sold or seized: 0 / 0 / -a
+    DEBT = "debt"  # the borrowed coin bought, or the debt closed: 0 / -a / 0
+    TRANSITION_IN = "transition_in"  # the transition coin bought, still inside the pledge: 0 / 0 / +a
+    TRANSITION_OUT = "transition_out"  # the transition coin sold again: 0 / 0 / -a
+    EITHER = "either"  # collateral or debt side, decided by currency within the episode
+
+
+#: loan-history `type` -> (wallet, debt, collateral): the sign each book takes of |amt|
+#: (forced_liquidation / partial_liquidation are decided per episode, see LIQUIDATION_LEGS)
+LOAN_HISTORY_BOOKS: Mapping[str, tuple[int, int, int]] = {
+    "borrowed": (1, 1, 0),
+    "repaid": (-1, -1, 0),
+    "collateral_locked": (-1, 0, 1),
+    "collateral_released": (1, 0, -1),
+    "forced_repayment_sell": (0, 0, -1),
+    "sell_collateral": (0, 0, -1),
+    "forced_repayment_buy": (0, -1, 0),
+    "buy_borrowed_coin": (0, -1, 0),
+    "buy_transition_coin": (0, 0, 1),
+    "sell_transition_coin": (0, 0, -1),
+}
+
+#: the liquidation-path types (every type but the four user actions) and the leg each plays
+LIQUIDATION_LEGS: Mapping[str, Leg] = {
+    "forced_repayment_sell": Leg.COLLATERAL,
+    "sell_collateral": Leg.COLLATERAL,
+    "forced_repayment_buy": Leg.DEBT,
+    "buy_borrowed_coin": Leg.DEBT,
+    "buy_transition_coin": Leg.TRANSITION_IN,
+    "sell_transition_coin": Leg.TRANSITION_OUT,
+    "forced_liquidation": Leg.EITHER,
+    "partial_liquidation": Leg.EITHER,
+}
+
+#: consecutive liquidation-path records (in refId order) at most this far apart in ts are one episode
+EPISODE_GAP_MS = 60_000
 
 #: one-click repay v2 `status` -> event status
 ONE_CLICK_REPAY_STATUS: Mapping[str, EventStatus] = {
@@ -334,19 +387,40 @@ class _LoanRow(msgspec.Struct, gc=False):
     ts: int
 
 
-#: loan-history `type` -> (kind, amount is negative)
-_LOAN_KINDS: Mapping[str, tuple[EventKind, bool]] = {t: (k, KIND_SIGN[k] < 0) for t, k in LOAN_HISTORY_TYPES.items()}
+def _slot(sign: int) -> int:
+    """The index of a book's value in (0, +a, -a)."""
+    return 2 if sign < 0 else sign
+
+
+#: the user-action types: (kind, then per book the index into (0, +a, -a))
+_FIXED: Mapping[str, tuple[EventKind, int, int, int]] = {
+    t: (LOAN_HISTORY_TYPES[t], _slot(w), _slot(d), _slot(c))
+    for t, (w, d, c) in LOAN_HISTORY_BOOKS.items() if t not in LIQUIDATION_LEGS
+}
+#: the debt-side records of the liquidation-record family (the other family: the buy legs)
+_LINK_FAMILY = frozenset({"forced_liquidation", "partial_liquidation"})
+
+
+#: one liquidation-path record while its episode is worked out:
+#: (len(refId), refId, index in the page, ts, type, currency, |amt|, raw) - sorts in refId order
+_LegRow = tuple[int, str, int, int, str, str, Decimal, "msgspec.Raw | None"]
+_COLL, _DEBT, _TIN, _EITHER = Leg.COLLATERAL, Leg.DEBT, Leg.TRANSITION_IN, Leg.EITHER
 
 
 def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: DecodeContext,
-                  out: list[LoanEvent]) -> None:
-    """One event per record, id = refId. The hot path: checks inlined, tables resolved once."""
-    append, account, feed_id, done, kinds = out.append, ctx.account, ctx.feed, _DONE, _LOAN_KINDS
-    for row, raw in zip(rows, _NO_RAW if raws is None else raws):
+                  out: list[LoanEvent]) -> Held | None:
+    """One event per record, id = refId, books per LOAN_HISTORY_BOOKS; the liquidation-path records
+    go through `_episodes` (links, debt or collateral side). The user actions are the hot path."""
+    account, feed_id, done, fixed, legs_of = ctx.account, ctx.feed, _DONE, _FIXED, LIQUIDATION_LEGS
+    events: list[LoanEvent | None] = []
+    append = events.append
+    legs: list[_LegRow] | None = None
+    zero = _ZERO
+    for index, (row, raw) in enumerate(zip(rows, _NO_RAW if raws is None else raws)):
         vtype = row.type
-        entry = kinds.get(vtype)
         ref = row.refId
-        if entry is None:
+        entry = fixed.get(vtype)
+        if entry is None and vtype not in legs_of:
             raise BadRecord(f"unknown loan-history type {vtype!r} (refId {ref!r})")
         if not ref:
             raise BadRecord("refId is empty")
@@ -356,13 +430,104 @@ def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: Dec
         amt = row.amt
         if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
             raise BadRecord(f"amt is not a finite number of sane magnitude: {amt}")
-        kind, negative = entry
         mag = amt.copy_abs()
+        if entry is None:
+            if legs is None:
+                legs = []
+            legs.append((len(ref), ref, index, row.ts, vtype, ccy.upper(), mag, raw))
+            append(None)
+            continue
+        kind, w, d, c = entry
+        books = (zero, mag, mag.copy_negate() if mag else mag)
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed_id, id=ref, kind=kind, status=done, ts=row.ts,
-            currency=ccy.upper(), amount=mag.copy_negate() if negative and mag else mag,
-            ref_id=ref, venue_type=vtype, raw=raw,
+            currency=ccy.upper(), amount=books[w], debt=books[d], collateral=books[c], ref_id=ref,
+            venue_type=vtype, raw=raw,
         ))
+    if legs is None:
+        out.extend(events)  # type: ignore[arg-type]  # no placeholder left
+        return None
+    held = _episodes(legs, events, rows, ctx)
+    out.extend(events)  # type: ignore[arg-type]  # every placeholder filled
+    return held
+
+
+def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_LoanRow],
+              ctx: DecodeContext) -> Held | None:
+    """Fill in the liquidation-path events of one page, episode by episode.
+
+    An episode is a run of liquidation-path records in refId order whose neighbours are at most
+    EPISODE_GAP_MS apart in ts. Everything about a leg follows from the leg and the OLDER legs of
+    its episode only (records never change, so a leg's event is the same whenever it is read):
+    its side (a forced_liquidation / partial_liquidation in a currency an older leg sold or bought
+    takes that side; else the debt side once the episode has seized collateral, the collateral
+    side before), its parent (the episode's first collateral-side leg), its counter currency (a
+    debt-side leg names the currency of the collateral-side leg it is paired with, in refId
+    order; counter_amount stays None: no wallet moved) and the double-count guard (once one family
+    of debt-side records, buy legs or liquidation records, has cleared debt in a currency, the
+    other family's records there are links: 0 / 0 / 0).
+
+    The oldest episode of the page may go on in the next page: if its oldest leg is within
+    EPISODE_GAP_MS of the page's last record, the page's records from its newest leg on are
+    `Held` (a walk asks for them again with the rest of the episode), unless that is the page.
+    """
+    legs.sort()  # refId order (digit strings: by length, then text); a repeated refId by page position
+    account, feed_id, done, zero, kinds, roles, gap = (
+        ctx.account, ctx.feed, _DONE, _ZERO, LOAN_HISTORY_TYPES, LIQUIDATION_LEGS, EPISODE_GAP_MS)
+    first_episode_end = len(legs)
+    prev_ts: int | None = None
+    parent: str | None = None
+    debt_side: set[str] = set()
+    coll_side: list[str] = []
+    carried: dict[str, bool] = {}  # currency -> debt cleared by liquidation records (True) or buy legs
+    paired = 0
+    for n, (_, ref, index, ts, vtype, ccy, mag, raw) in enumerate(legs):
+        if prev_ts is None or ts - prev_ts > gap or prev_ts - ts > gap:
+            if prev_ts is not None and first_episode_end == len(legs):
+                first_episode_end = n
+            parent, paired = None, 0
+            debt_side, coll_side, carried = set(), [], {}
+        prev_ts = ts
+        role = roles[vtype]
+        if role is _EITHER:
+            if ccy in debt_side:
+                role = _DEBT
+            elif ccy in coll_side:
+                role = _COLL
+            else:
+                role = _DEBT if coll_side else _COLL
+        neg = mag.copy_negate() if mag else mag
+        debt = collateral = zero
+        counter: str | None = None
+        parent_id = parent
+        if role is _COLL:
+            collateral = neg
+            coll_side.append(ccy)
+            if parent is None:
+                parent = ref
+        elif role is _DEBT:
+            family = vtype in _LINK_FAMILY
+            if carried.setdefault(ccy, family) == family:
+                debt = neg
+                if paired < len(coll_side):
+                    counter = coll_side[paired]
+                paired += 1
+            debt_side.add(ccy)
+        else:
+            collateral = mag if role is _TIN else neg
+        events[index] = LoanEvent(
+            venue=VENUE, account=account, feed=feed_id, id=ref, kind=kinds[vtype], status=done,
+            ts=ts, currency=ccy, amount=zero, debt=debt, collateral=collateral, counter_currency=counter,
+            ref_id=ref, parent_id=parent_id, venue_type=vtype, raw=raw,
+        )
+    # the oldest episode (legs[:first_episode_end]) may continue in the next page
+    oldest = legs[0][3]
+    newest_index = min(leg[2] for leg in legs[:first_episode_end])
+    last = rows[-1].ts
+    if newest_index > 0 and -gap <= oldest - last <= gap:
+        rows_held = len(rows) - newest_index
+        return Held(rows_held, rows_held)  # one event per record
+    return None
 
 
 LOAN_HISTORY = feed(
@@ -390,8 +555,9 @@ class _InterestRow(msgspec.Struct, gc=False):
 
 def _interest(rows: list[_InterestRow], raws: list[msgspec.Raw] | None, ctx: DecodeContext,
               out: list[LoanEvent]) -> None:
-    """An `interest` event (negative) per record, id = refId."""
-    append, account, feed_id, done, interest = out.append, ctx.account, ctx.feed, _DONE, EventKind.INTEREST
+    """An `interest` event per record, id = refId: the interest is added to the debt (0 / +i / 0);
+    the wallet pays it later, inside a `repaid`."""
+    append, account, feed_id, done, interest, zero = out.append, ctx.account, ctx.feed, _DONE, EventKind.INTEREST, _ZERO
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         ref = row.refId
         if not ref:
@@ -402,11 +568,9 @@ def _interest(rows: list[_InterestRow], raws: list[msgspec.Raw] | None, ctx: Dec
         amt = row.interest
         if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
             raise BadRecord(f"interest is not a finite number of sane magnitude: {amt}")
-        mag = amt.copy_abs()
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed_id, id=ref, kind=interest, status=done, ts=row.ts,
-            currency=ccy.upper(), amount=mag.copy_negate() if mag else mag,
-            ref_id=ref, venue_type=INTEREST_TYPE, raw=raw,
+            currency=ccy.upper(), amount=zero, debt=amt.copy_abs(), ref_id=ref, venue_type=INTEREST_TYPE, raw=raw,
         ))
 
 
@@ -482,9 +646,10 @@ def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeConte
         parent = f"{ts}:{debt}"
         # running / failed records may carry "" before anything filled
         mag = _amount(row.fillDebtSz, "fillDebtSz", empty=status is not done).copy_abs()
+        paid = mag.copy_negate() if mag else mag  # repays the spot-mode debt from the wallet: -x / -x / 0
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed_id, id=parent, kind=repay, status=status, ts=ts,
-            currency=debt, amount=mag.copy_negate() if mag else mag, venue_type=ONE_CLICK_REPAY_TYPE, raw=raw,
+            currency=debt, amount=paid, debt=paid, venue_type=ONE_CLICK_REPAY_TYPE, raw=raw,
         ))
         if raws is None:
             for leg in row.ordIdInfo:
@@ -609,6 +774,156 @@ CONVERT = feed(
 FEEDS = (LOAN_HISTORY, ONE_CLICK_REPAY, CONVERT, INTEREST)
 
 
+# --- positions: what the venue says is owed and pledged now -----------------------------------------------
+# GET /api/v5/finance/flexible-loan/loan-info (Financial Product > Flexible loan > Get loan info):
+# "5 requests per 2 seconds", User ID; `ordId` optional ("If `ordId` is not passed, system will
+# return data of all existing orders"). Per order: `loanData` [{ccy, amt "Loan amount"}] and
+# `collateralData` [{ccy, amt "Collateral amount"}].
+# GET /api/v5/trade/one-click-repay-currency-list-v2 (Trade > Get one-click repay currency list
+# (New)): "1 request per 2 seconds", User ID, no parameters; `debtData` [{debtCcy, debtAmt "Debt
+# currency amount Including principal and interest"}]: the SPOT-mode debt one-click repay pays.
+
+LOAN_INFO_PATH = "/api/v5/finance/flexible-loan/loan-info"
+LOAN_INFO_LIMIT = Limit(5, 2.0)  # 5 requests / 2 s per User ID
+REPAY_CURRENCIES_PATH = "/api/v5/trade/one-click-repay-currency-list-v2"
+REPAY_CURRENCIES_LIMIT = Limit(1, 2.0)  # 1 request / 2 s per User ID
+
+
+class CcyAmount(msgspec.Struct, frozen=True):
+    """One currency of a loan-info order (`loanData` / `collateralData`)."""
+
+    ccy: str
+    amt: Decimal
+
+
+class FlexibleLoanInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One flexible-loan order as GET /api/v5/finance/flexible-loan/loan-info reports it now.
+    The USD notionals and LTVs are the venue's text ("" when it sends none)."""
+
+    ordId: str = ""
+    loanData: list[CcyAmount] = []
+    collateralData: list[CcyAmount] = []
+    loanNotionalUsd: str = ""
+    collateralNotionalUsd: str = ""
+    curLTV: str = ""
+    marginCallLTV: str = ""
+    liqLTV: str = ""
+
+
+class DebtAmount(msgspec.Struct, frozen=True):
+    """A SPOT-mode debt: `debtAmt` includes principal and interest."""
+
+    debtCcy: str
+    debtAmt: Decimal
+
+
+class RepayAmount(msgspec.Struct, frozen=True):
+    """A currency one-click repay can pay with: `repayAmt` is its available balance."""
+
+    repayCcy: str
+    repayAmt: Decimal
+
+
+class OneClickRepayCurrencies(msgspec.Struct, frozen=True, kw_only=True):
+    """GET /api/v5/trade/one-click-repay-currency-list-v2: what is owed in SPOT mode, what can pay it."""
+
+    debtData: list[DebtAmount] = []
+    repayData: list[RepayAmount] = []
+
+
+_loan_info_decoder = msgspec.json.Decoder(_Data[FlexibleLoanInfo], strict=False)
+_repay_currencies_decoder = msgspec.json.Decoder(_Data[OneClickRepayCurrencies], strict=False)
+
+
+def _position_amount(value: Decimal, what: str, where: str, body: bytes) -> Decimal:
+    if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED) or value < 0:
+        raise DecodeError(VENUE, where, f"{what} is not a non-negative finite amount: {value}", body)
+    return value
+
+
+def decode_loan_info(body: bytes) -> list[FlexibleLoanInfo]:
+    """The orders of a loan-info answer (sans-IO). An error envelope raises its typed error; a body
+    that is not the documented shape, an empty currency or a negative or non-finite amount is a
+    DecodeError."""
+    env = _decode_envelope(_loan_info_decoder, body, "loan-info", LOAN_INFO_PATH)
+    orders: list[FlexibleLoanInfo] = env.data
+    for order in orders:
+        for part, rows in (("loanData", order.loanData), ("collateralData", order.collateralData)):
+            for row in rows:
+                if not row.ccy:
+                    raise DecodeError(VENUE, "loan-info", f"{part}.ccy is empty", body)
+                _position_amount(row.amt, f"{part}.amt", "loan-info", body)
+    return orders
+
+
+def decode_one_click_repay_currencies(body: bytes) -> list[OneClickRepayCurrencies]:
+    """The rows of a one-click-repay-currency-list-v2 answer (sans-IO), checked as `decode_loan_info`."""
+    env = _decode_envelope(_repay_currencies_decoder, body, "one-click-repay-currency-list-v2",
+                           REPAY_CURRENCIES_PATH)
+    rows: list[OneClickRepayCurrencies] = env.data
+    where = "one-click-repay-currency-list-v2"
+    for row in rows:
+        for debt in row.debtData:
+            if not debt.debtCcy:
+                raise DecodeError(VENUE, where, "debtData.debtCcy is empty", body)
+            _position_amount(debt.debtAmt, "debtData.debtAmt", where, body)
+        for pay in row.repayData:
+            if not pay.repayCcy:
+                raise DecodeError(VENUE, where, "repayData.repayCcy is empty", body)
+            _position_amount(pay.repayAmt, "repayData.repayAmt", where, body)
+    return rows
+
+
+#: the flexible loan: loan history and interest accrued against loan-info
+FLEXIBLE_LOAN_SCOPE = Scope(
+    id="okx.flexible_loan",
+    feeds=(LOAN_HISTORY.id, INTEREST.id),
+    books=(Book.DEBT, Book.COLLATERAL),
+    residuals={Book.DEBT: Residual(
+        "interest accrued before the interest feed's 30-day window",
+        "OKX serves flexible-loan interest for the past 30 days only; interest added to the debt "
+        "before the ledger first read that window is in no record it holds",
+        sign=1,
+    )},
+    description="Flexible loan: debt per loanData currency, collateral per collateralData currency "
+                "(GET /api/v5/finance/flexible-loan/loan-info)",
+)
+
+#: SPOT-mode borrowing, which one-click repay pays back, against one-click-repay-currency-list-v2
+SPOT_DEBT_SCOPE = Scope(
+    id="okx.spot_debt",
+    feeds=(ONE_CLICK_REPAY.id,),
+    books=(Book.DEBT,),
+    residuals={Book.DEBT: Residual(
+        "spot-mode borrowing no feed records",
+        "the SPOT-mode borrowing (auto or manual borrow, and its interest) that one-click repay pays "
+        "back is recorded in no feed loanledger reads; one-click repays older than the venue's 7 days "
+        "count here too",
+        sign=1,
+    )},
+    description="SPOT-mode debt (GET /api/v5/trade/one-click-repay-currency-list-v2 debtAmt)",
+)
+
+SCOPES: Mapping[str, Scope] = {s.id: s for s in (FLEXIBLE_LOAN_SCOPE, SPOT_DEBT_SCOPE)}
+
+
+def positions_of(account: str, loans: list[FlexibleLoanInfo], spot: list[OneClickRepayCurrencies],
+                 ts: int) -> list[Position]:
+    """The `Position`s of a loan-info and a currency-list answer (sans-IO): one per order and
+    currency (reconcile adds an account's orders up per currency)."""
+    out: list[Position] = []
+    flexible, spot_scope = FLEXIBLE_LOAN_SCOPE.id, SPOT_DEBT_SCOPE.id
+    for order in loans:
+        out += [Position(venue=VENUE, account=account, scope=flexible, currency=d.ccy.upper(), debt=d.amt,
+                         collateral=_ZERO, ts=ts) for d in order.loanData]
+        out += [Position(venue=VENUE, account=account, scope=flexible, currency=c.ccy.upper(), debt=_ZERO,
+                         collateral=c.amt, ts=ts) for c in order.collateralData]
+    for row in spot:
+        out += [Position(venue=VENUE, account=account, scope=spot_scope, currency=d.debtCcy.upper(),
+                         debt=d.debtAmt, ts=ts) for d in row.debtData]
+    return out
+
+
 # --- client -------------------------------------------------------------------------------------
 
 
@@ -624,6 +939,7 @@ class OKX(VenueClient):
     venue = VENUE
     default_base_url = HOSTS["www"]
     feed_specs = {spec.id: spec for spec in FEEDS}
+    scopes = SCOPES
 
     def __init__(
         self,
@@ -688,3 +1004,28 @@ class OKX(VenueClient):
     def flexible_loan_interest(self, *, currency: str | None = None, **options: Unpack[FeedOptions]) -> Feed:
         """Flexible-loan interest accrued (``okx.flexible_loan_interest``, past 30 days)."""
         return self.events(INTEREST.id, currency=currency, **options)
+
+    # --- positions ------------------------------------------------------------------------------
+
+    async def flexible_loan_info(self, *, order_id: str | None = None) -> list[FlexibleLoanInfo]:
+        """The open flexible-loan orders now (GET /api/v5/finance/flexible-loan/loan-info): per
+        order, the debt per `loanData` currency and the collateral per `collateralData` currency.
+        `order_id` asks for one order (``ordId``)."""
+        params: tuple[tuple[str, str], ...] = ()
+        if order_id is not None:
+            params = (("ordId", digits("an OKX order id")("order_id", order_id)),)
+        return await self.transport.request(Request("GET", LOAN_INFO_PATH, LOAN_INFO_LIMIT, params=params),
+                                            decode_loan_info)
+
+    async def one_click_repay_currencies(self) -> list[OneClickRepayCurrencies]:
+        """The SPOT-mode debt one-click repay can pay, and what can pay it, now
+        (GET /api/v5/trade/one-click-repay-currency-list-v2; `debtAmt` includes interest)."""
+        return await self.transport.request(Request("GET", REPAY_CURRENCIES_PATH, REPAY_CURRENCIES_LIMIT),
+                                            decode_one_click_repay_currencies)
+
+    async def positions(self) -> list[Position]:
+        """The flexible loan's debt and collateral (scope ``okx.flexible_loan``) and the SPOT-mode
+        debt (scope ``okx.spot_debt``), as the venue reports them now."""
+        loans = await self.flexible_loan_info()
+        spot = await self.one_click_repay_currencies()
+        return positions_of(self.account, loans, spot, self.transport.clock.now_ms())

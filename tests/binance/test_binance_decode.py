@@ -94,6 +94,7 @@ def test_seed_pmloan_example_decodes_field_by_field() -> None:
     assert first.currency == "USDT"
     assert first.amount == Decimal("-404.80294503")
     assert str(first.amount) == "-404.80294503"
+    assert first.debt == Decimal("-404.80294503") and first.collateral == 0  # the repay reduces the debt
     assert first.venue_type == "pmloan-history"
     assert (first.counter_currency, first.counter_amount, first.ref_id, first.parent_id, first.raw) == (
         None, None, None, None, None,
@@ -132,6 +133,7 @@ def test_doc_interest_example_decodes_field_by_field() -> None:
     assert ev.ts == 1670227200000 == page.min_ts == page.max_ts
     assert ev.currency == "USDT"
     assert ev.amount == Decimal("-24.4440") and str(ev.amount) == "-24.4440"
+    assert (ev.debt, ev.collateral) == (0, 0)  # charged to the (negative) balance, owed to no loan
     assert ev.venue_type == "interest-history"
 
 
@@ -150,27 +152,47 @@ def test_interest_keep_raw() -> None:
 
 
 @pytest.mark.parametrize(
-    ("venue_type", "body", "decode", "wire_amount"),
+    ("venue_type", "body", "decode", "books"),
     [
-        ("pmloan-history", pm(row(amount='"7.25"')), bn.decode_pmloan_history, Decimal("7.25")),
-        ("interest-history", b'[{"asset":"USDT","interest":"7.25","interestAccruedTime":1}]',
-         bn.decode_pm_interest_history, Decimal("7.25")),
+        # a repayment of the bankruptcy loan leaves the wallet and reduces the debt: -x / -x / 0
+        ("pmloan-history", pm(row(amount='"404.80294503"')), bn.decode_pmloan_history,
+         (Decimal("-404.80294503"), Decimal("-404.80294503"), Decimal(0))),
+        # negative-balance interest is charged to the balance, owed to no loan: -i / 0 / 0
+        ("interest-history", DOC_INTEREST, bn.decode_pm_interest_history,
+         (Decimal("-24.4440"), Decimal(0), Decimal(0))),
     ],
 )
-def test_every_type_row_maps_to_its_kind_and_sign(venue_type: str, body: bytes, decode: object,
-                                                  wire_amount: Decimal) -> None:
-    kind, sign = bn.TYPES[venue_type]
+def test_every_type_row_moves_its_three_books(venue_type: str, body: bytes, decode: object,
+                                              books: tuple[Decimal, Decimal, Decimal]) -> None:
+    kind, *_ = bn.TYPES[venue_type]
     (ev,) = decode(body, ctx()).events  # type: ignore[operator]
     assert ev.venue_type == venue_type
     assert ev.kind is kind
-    assert ev.amount == sign * wire_amount
+    assert (ev.amount, ev.debt, ev.collateral) == books
+    assert str(ev.amount) == str(books[0])  # the wire digits, trailing zeros included
 
 
-def test_type_table_is_exactly_the_two_endpoints() -> None:
+def test_type_table_is_exactly_the_two_endpoints_with_their_books() -> None:
+    # (kind, wallet, debt, collateral) signs applied to the wire magnitude
     assert bn.TYPES == {
-        "pmloan-history": (EventKind.REPAY, -1),
-        "interest-history": (EventKind.INTEREST, -1),
+        "pmloan-history": (EventKind.REPAY, -1, -1, 0),
+        "interest-history": (EventKind.INTEREST, -1, 0, 0),
     }
+
+
+def test_a_signed_wire_amount_takes_the_tables_sign_on_every_book() -> None:
+    # venues are inconsistent about signs: the magnitude is booked with the table's signs
+    (ev,) = bn.decode_pmloan_history(pm(row(amount='"-7.250"')), ctx()).events
+    assert (str(ev.amount), str(ev.debt), ev.collateral) == ("-7.250", "-7.250", 0)
+    (it,) = bn.decode_pm_interest_history(
+        b'[{"asset":"USDT","interest":"-0.5","interestAccruedTime":1}]', ctx(bn.PM_INTEREST_HISTORY_FEED)).events
+    assert (it.amount, it.debt, it.collateral) == (Decimal("-0.5"), 0, 0)
+
+
+def test_long_amounts_are_exact_on_the_debt_book_too() -> None:
+    digits = "123456789012345678901234567890.123456789012"
+    (ev,) = bn.decode_pmloan_history(pm(row("USDT", f'"{digits}"', 1)), ctx()).events
+    assert str(ev.debt) == "-" + digits == str(ev.amount)
 
 
 # --- derived ids -------------------------------------------------------------------------------------

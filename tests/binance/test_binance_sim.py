@@ -189,3 +189,102 @@ def test_expected_ids_count_identical_rows() -> None:
     acct.pmloan = [PmloanRow(1, "USDT", "1.50", 7), PmloanRow(2, "USDT", "1.5", 7), PmloanRow(3, "BTC", "1.5", 7)]
     acct.changed()
     assert sim.binance.expected_ids(acct, PMLOAN_FEED) == {"7:USDT:1.5#0", "7:USDT:1.5#1", "7:BTC:1.5#0"}
+
+
+# --- the account's state: what populate, grow and the activities do to the books ---------------------------
+
+
+def test_populate_builds_one_loan_at_a_time_whose_repayments_pay_it_back() -> None:
+    from loanledger._money import exact_sum
+    from loanledger.testing.binance import BANKRUPTCY_SCOPE, LOAN_OPENED
+
+    sim = Simulator()
+    acct = sim.binance.add_account("k", secret="s")
+    end = 1_790_000_000_000
+    sim.binance.populate(acct, seed=1, end_ms=end)
+    loans = acct.loans
+    assert 3 <= len(loans) <= 6 and [x.ts for x in loans] == sorted(x.ts for x in loans)
+    assert len({x.asset for x in loans}) >= 2
+    # each loan's repayments: the rows after it and before the next one, all in its asset
+    for i, loan in enumerate(loans):
+        nxt = loans[i + 1].ts if i + 1 < len(loans) else end + 1
+        rows = [r for r in acct.pmloan if loan.ts <= r.repay_time < nxt]
+        assert rows and {r.asset for r in rows} == {loan.asset}
+        repaid = exact_sum(Decimal(r.amount) for r in rows)
+        if i + 1 < len(loans):
+            assert repaid == loan.amount  # repaid in full before the next loan opens
+        else:
+            assert 0 < loan.amount - repaid == acct.owed  # the newest stays open
+    assert acct.loan_asset == loans[-1].asset
+    # the books: the debt is only the open loan; what no feed records is every loan opened
+    assert {k: v for k, v in acct.books.debt.items()} == {(BANKRUPTCY_SCOPE, acct.loan_asset): acct.owed}
+    per_asset: dict[str, list[Decimal]] = {}
+    for x in loans:
+        per_asset.setdefault(x.asset, []).append(x.amount)
+    assert {ccy: v for (_, book, ccy, name), v in acct.books.unrecorded.items() if name == LOAN_OPENED} == {
+        a: exact_sum(v) for a, v in per_asset.items()}
+    # the wallet paid every repayment and every interest charge
+    paid: dict[str, list[Decimal]] = {}
+    for r in acct.pmloan:
+        paid.setdefault(r.asset, []).append(Decimal(r.amount).copy_negate())
+    for it in acct.interest:
+        paid.setdefault(it.asset, []).append(Decimal(it.interest).copy_negate())
+    assert {c: v for (c,), v in acct.books.wallet.items()} == {a: exact_sum(v) for a, v in paid.items()}
+    assert acct.books.collateral == {}
+
+
+async def test_pmloan_reads_the_books(bsim: Simulator, acct: BinanceAccount, client: Binance) -> None:
+    before = await client.pmloan_amount()
+    assert (before.asset, before.amount) == (acct.loan_asset, acct.owed) and acct.owed > 0
+    bsim.binance.repay_bankruptcy_loan(acct, "0.5")
+    after = await client.pmloan_amount()
+    assert after.amount == before.amount - Decimal("0.5")
+    bsim.binance.repay_bankruptcy_loan(acct, acct.owed)
+    assert (await client.pmloan_amount()).amount == 0  # "If there's no ... bankruptcy loan, the amount would be 0"
+    [position] = await client.positions()
+    assert (position.scope, position.currency, position.debt, position.collateral) == (
+        "binance.pm_bankruptcy_loan", acct.loan_asset, 0, None)
+
+
+def test_grow_repays_the_open_loan_and_opens_the_next_once_it_is_repaid() -> None:
+    sim = Simulator()
+    acct = sim.binance.add_account("k", secret="s")
+    now = sim.now_ms()
+    sim.binance.open_bankruptcy_loan(acct, "USDT", "0.00000004", ts=now - DAY)
+    sim.binance.grow(acct, seed=3, n=30)
+    rows = acct.pmloan
+    assert len(rows) == 30 and rows[0].asset == "USDT" and Decimal(rows[0].amount) in (Decimal("4E-8"), Decimal("2E-8"))
+    assert len(acct.loans) >= 2  # a loan was repaid in full; the next opened, with no record, before a repayment
+    for loan in acct.loans[1:]:
+        assert any(r.asset == loan.asset and r.repay_time >= loan.ts for r in rows)
+    assert acct.owed >= 0 and len(acct.interest) == 30
+    # every repayment reduced the debt; the state holds exactly loans - repayments
+    from loanledger._money import exact_sum
+
+    for asset in {x.asset for x in acct.loans}:
+        owed = exact_sum([*(x.amount for x in acct.loans if x.asset == asset),
+                          *(Decimal(r.amount).copy_negate() for r in rows if r.asset == asset)])
+        assert acct.books.owed("binance.pm_bankruptcy_loan", asset) == owed
+
+
+def test_the_activities_check_their_arguments_and_keep_one_loan_at_a_time() -> None:
+    sim = Simulator()
+    acct = sim.binance.add_account("k", secret="s")
+    with pytest.raises(ValueError, match="repaying 1 USDT, but 0 is owed"):
+        sim.binance.repay_bankruptcy_loan(acct, "1")
+    for bad in ("0", "-1", "abc", "NaN"):
+        with pytest.raises(ValueError, match="amount"):
+            sim.binance.open_bankruptcy_loan(acct, "USDT", bad)
+    sim.binance.open_bankruptcy_loan(acct, "usdt", "10")
+    sim.binance.open_bankruptcy_loan(acct, "USDT", "5")  # the same asset: the loan grows
+    assert acct.owed == 15 and acct.loan_asset == "USDT"
+    with pytest.raises(ValueError, match="still open"):
+        sim.binance.open_bankruptcy_loan(acct, "BTC", "1")
+    with pytest.raises(ValueError, match="but 15 is owed"):
+        sim.binance.repay_bankruptcy_loan(acct, "15.000000001")
+    row = sim.binance.repay_bankruptcy_loan(acct, "15.00")
+    assert row.amount == "15.00" and acct.owed == 0  # the wire string as given
+    sim.binance.open_bankruptcy_loan(acct, "BTC", "1")  # repaid: another asset may open
+    it = sim.binance.charge_interest(acct, "usdc", "210000", "0.0001164")
+    assert (it.asset, it.interest, it.principal, it.rate) == ("USDC", "24.4440000", "210000", "0.0001164")
+    assert acct.books.free("USDC") == Decimal("-24.444") and acct.books.owed("binance.pm_bankruptcy_loan", "USDC") == 0

@@ -31,6 +31,7 @@ ROOT_ALL = [
     "MemoryStore", "PaginationError", "PmLoanAmount", "PostgresStore", "RateLimited", "RateLimits",
     "RequestTimeout", "RetryPolicy", "SQLiteStore", "Store", "StoreError", "SyncReport", "TransportError",
     "VenueError", "VenueUnavailable", "__version__", "decode", "open_store",
+    "Book", "Check", "Position", "ReconcileReport", "Residual", "Scope", "Verdict",
 ]
 
 #: modules whose names are internal (underscored, or listed as internal in docs/ARCHITECTURE.md)

@@ -67,3 +67,21 @@ def test_a_book_the_venue_does_not_report_is_unchecked_not_matched() -> None:
 def test_pending_is_shown_beside_and_never_summed() -> None:
     [c] = compare("bybit", "a", FLEX, [pos("ETH", "1")], {"ETH": {Book.DEBT: D("1")}}, {"ETH": {Book.DEBT: D("-0.4")}})
     assert (c.verdict, c.pending) == (Verdict.MATCHED, D("-0.4"))
+
+
+def test_a_row_without_the_books_figure_is_unchecked_not_zero() -> None:
+    # the venue lists ETH with a debt but no collateral figure: the ledger's 1.5 pledged is not "differs by -1.5"
+    [debt, coll] = compare("bybit", "a", FLEX, [pos("ETH", "0.1")], {"ETH": {Book.DEBT: D("0.1"), Book.COLLATERAL: D("1.5")}})
+    assert debt.verdict is Verdict.MATCHED
+    assert (coll.verdict, coll.position, coll.difference) == (Verdict.UNCHECKED, None, D(0))
+    assert "gives no figure" in coll.explanation
+    # not listed at all: nothing open there, counted as zero
+    [c] = compare("bybit", "a", FLEX, [pos("BTC", "1")], {"ETH": {Book.COLLATERAL: D("1.5")}})[1:]
+    assert (c.currency, c.position, c.verdict) == ("ETH", D(0), Verdict.DIFFERS)
+
+
+def test_the_report_counts_verdicts_and_lists_what_was_skipped() -> None:
+    checks = compare("binance", "a", BANKRUPTCY, [pos("USDT", "579.45", scope=BANKRUPTCY.id)], {})
+    report = ReconcileReport(checks, skipped={"okx:o": "loanledger reads no position of this venue"})
+    assert report.ok and report.count(Verdict.EXPLAINED) == 1 and report.explained == checks
+    assert "skipped: loanledger reads no position of this venue" in report.table()

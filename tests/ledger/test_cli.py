@@ -354,7 +354,8 @@ def test_every_option_has_help_and_is_documented_in_its_commands_section() -> No
     sections = dict(re.findall(r"^## `loanledger (\w+)`\n(.*?)(?=^## |\Z)", doc, flags=re.MULTILINE | re.DOTALL))
     top = parser()
     subs = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(subs.choices) == set(sections) == {"sync", "export", "demo", "simulate", "feeds"}
+    assert set(subs.choices) == set(sections) == {"sync", "export", "balances", "reconcile", "demo", "simulate",
+                                                  "feeds"}
     checked = 0
     for name, sub in [("loanledger", top), *subs.choices.items()]:
         text = doc.split("## Exit codes")[0] if name == "loanledger" else sections[name]
@@ -372,7 +373,7 @@ def test_every_option_has_help_and_is_documented_in_its_commands_section() -> No
 
 
 async def test_help_of_every_command_runs() -> None:
-    for cmd in ("sync", "export", "demo", "simulate", "feeds"):
+    for cmd in ("sync", "export", "balances", "reconcile", "demo", "simulate", "feeds"):
         code, out, err = await run_cli(cmd, "--help")
         assert code == 0 and err == "" and b"--debug" in out
 

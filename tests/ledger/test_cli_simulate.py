@@ -111,6 +111,14 @@ async def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     text = out.decode()
     assert code == 0, err
     assert "1) full sync of every feed" in text and "incremental sync:" in text and "FAILED" not in text
+    # it ends with the books and the reconcile verdict, naming each explained residual and why
+    books, verdict = text.split("\n3) the books: ", 1)[1].split("\n4) reconcile: ", 1)
+    assert books.splitlines()[1].split() == ["venue", "account", "currency", "wallet", "debt", "collateral",
+                                             "interest"]
+    assert "binance  binance-demo" in books and "e+" not in books.lower()  # plain notation, every digit
+    assert "reconciled: every check matched or explained" in verdict
+    assert re.search(r"explained: binance/binance-demo binance\.pm_bankruptcy_loan \w+ debt: \d+(\.\d+)? is "
+                     r"bankruptcy loan opened \(no feed records its creation\)", verdict)
     code, _, err = await run_cli("demo", "--db", "/nonexistent/dir/d.db")
     assert code == 2 and "--db: cannot create /nonexistent/dir/d.db" in err
     precious = tmp_path / "precious.sqlite"  # not a ledger: the demo does not replace it
@@ -167,7 +175,7 @@ def test_every_command_line_in_the_docs_is_accepted() -> None:
                 if "--version" in words or "--help" in words:
                     continue
                 args: Any = parser().parse_args(words)
-                assert args.command in {"sync", "export", "demo", "simulate", "feeds"}
+                assert args.command in {"sync", "export", "balances", "reconcile", "demo", "simulate", "feeds"}
                 seen += 1
     assert seen >= 8
 

@@ -276,7 +276,8 @@ def test_interest_example() -> None:
     assert ev.kind is EventKind.INTEREST
     assert ev.status is EventStatus.DONE
     assert ev.ts == 1731913200000
-    assert (ev.currency, ev.amount) == ("USDC", Decimal("-0.00004054"))
+    # added to the debt, not taken from the wallet: 0 / +i / 0
+    assert (ev.currency, ev.amount, ev.debt, ev.collateral) == ("USDC", 0, Decimal("0.00004054"), 0)
     assert ev.ref_id == "17319133035195744"
     assert ev.counter_currency is None and ev.parent_id is None
     assert ev.venue_type == "interest_accrued"
@@ -284,20 +285,21 @@ def test_interest_example() -> None:
 
 # --- loan history: every type ----------------------------------------------------------------------
 
-#: written out independently of the module's table: type -> (kind, sign)
+#: written out independently of the module's tables: type -> (kind, wallet, debt, collateral) of one
+#: record alone (forced_liquidation / partial_liquidation alone: the collateral it seized)
 LOAN_ROWS = {
-    "borrowed": ("borrow", 1),
-    "repaid": ("repay", -1),
-    "collateral_locked": ("collateral_add", -1),
-    "collateral_released": ("collateral_remove", 1),
-    "forced_repayment_buy": ("convert", 1),
-    "forced_repayment_sell": ("liquidation", -1),
-    "forced_liquidation": ("liquidation", -1),
-    "partial_liquidation": ("liquidation", -1),
-    "sell_collateral": ("liquidation", -1),
-    "buy_transition_coin": ("convert", 1),
-    "sell_transition_coin": ("liquidation", -1),
-    "buy_borrowed_coin": ("convert", 1),
+    "borrowed": ("borrow", 1, 1, 0),
+    "repaid": ("repay", -1, -1, 0),
+    "collateral_locked": ("collateral_add", -1, 0, 1),
+    "collateral_released": ("collateral_remove", 1, 0, -1),
+    "forced_repayment_buy": ("liquidation", 0, -1, 0),
+    "forced_repayment_sell": ("liquidation", 0, 0, -1),
+    "forced_liquidation": ("liquidation", 0, 0, -1),
+    "partial_liquidation": ("liquidation", 0, 0, -1),
+    "sell_collateral": ("liquidation", 0, 0, -1),
+    "buy_transition_coin": ("convert", 0, 0, 1),
+    "sell_transition_coin": ("convert", 0, 0, -1),
+    "buy_borrowed_coin": ("liquidation", 0, -1, 0),
 }
 
 
@@ -310,17 +312,21 @@ def _loan_body(kind: str, amt: str, **extra: Any) -> bytes:
 def test_every_documented_type_has_a_row() -> None:
     assert set(okx_mod.LOAN_HISTORY_TYPES) == set(LOAN_ROWS)
     assert len(LOAN_ROWS) == 12
+    assert set(okx_mod.LOAN_HISTORY_BOOKS) | set(okx_mod.LIQUIDATION_LEGS) == set(LOAN_ROWS)
 
 
 @pytest.mark.parametrize("wire_sign", ["", "-", "+"])
 @pytest.mark.parametrize("venue_type", sorted(LOAN_ROWS))
-def test_loan_history_type_maps_to_kind_and_sign(venue_type: str, wire_sign: str) -> None:
+def test_loan_history_type_maps_to_kind_and_books(venue_type: str, wire_sign: str) -> None:
     (ev,) = _decode(LOAN, _loan_body(venue_type, f"{wire_sign}12345678901.123456789"))
-    kind, sign = LOAN_ROWS[venue_type]
+    kind, wallet, debt, collateral = LOAN_ROWS[venue_type]
+    a = Decimal("12345678901.123456789")
     assert ev.kind == kind
-    assert ev.amount == sign * Decimal("12345678901.123456789")  # sign from the kind, not the wire
+    # each book's sign comes from the type, not the wire
+    assert (ev.amount, ev.debt, ev.collateral) == (wallet * a, debt * a, collateral * a)
     assert ev.venue_type == venue_type
     assert ev.currency == "USDT"  # upper-cased
+    assert ev.counter_currency is None and ev.counter_amount is None and ev.parent_id is None
 
 
 def test_loan_history_keeps_the_wire_value_in_raw() -> None:
@@ -529,10 +535,10 @@ def test_convert_malformed_records(row: dict[str, Any], match: str) -> None:
 # --- interest -----------------------------------------------------------------------------------------
 
 
-def test_interest_is_negative_even_if_the_wire_is() -> None:
+def test_interest_is_added_to_the_debt_whatever_the_wire_sign() -> None:
     body = INTEREST_EXAMPLE.replace(b'"0.00004054"', b'"-0.00004054"')
     (ev,) = _decode(INTEREST, body)
-    assert ev.amount == Decimal("-0.00004054")
+    assert (ev.amount, ev.debt) == (0, Decimal("0.00004054"))
 
 
 def test_interest_page_last_key_is_the_oldest_ref() -> None:
@@ -663,11 +669,22 @@ def test_any_body_yields_events_or_a_typed_error(feed: str, keep_raw: bool, data
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "venues" / "okx.md"
 
 
+def _books(cell: str) -> tuple[int, int, int]:
+    return tuple(0 if p.strip() == "0" else (1 if p.strip().startswith("+") else -1)  # type: ignore[return-value]
+                 for p in cell.split("/"))
+
+
 def test_docs_loan_history_table_is_the_module_table() -> None:
-    rows = re.findall(r"^\| `([a-z_]+)` \| ([a-z_]+) \| ([+-]) \|", DOCS.read_text(), re.MULTILINE)
-    documented = {t: (kind, 1 if sign == "+" else -1) for t, kind, sign in rows}
-    assert documented == LOAN_ROWS
-    assert {t: (k.value, okx_mod.KIND_SIGN[k]) for t, k in okx_mod.LOAN_HISTORY_TYPES.items()} == LOAN_ROWS
+    rows = re.findall(r"^\| `([a-z_]+)` \| ([a-z_]+) \| ([^|]+?) \| ([a-z_]+|-) \|", DOCS.read_text(), re.MULTILINE)
+    documented = {t: (kind, cell.strip(), leg) for t, kind, cell, leg in rows if kind != "kind"}  # not the header
+    assert set(documented) == set(LOAN_ROWS)
+    for vtype, (kind, cell, leg) in documented.items():
+        assert kind == LOAN_ROWS[vtype][0] == okx_mod.LOAN_HISTORY_TYPES[vtype].value
+        assert leg == (okx_mod.LIQUIDATION_LEGS[vtype].value if vtype in okx_mod.LIQUIDATION_LEGS else "-")
+        if vtype in okx_mod.LOAN_HISTORY_BOOKS:
+            assert _books(cell) == okx_mod.LOAN_HISTORY_BOOKS[vtype] == LOAN_ROWS[vtype][1:]
+        else:  # decided per episode: both possibilities written out
+            assert cell == "0 / 0 / -a or 0 / -a / 0"
 
 
 def test_docs_status_mappings_are_the_module_mappings() -> None:

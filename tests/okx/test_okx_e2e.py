@@ -73,8 +73,15 @@ def _tie(records: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
 
 
 def _children_follow_parents(events: list[LoanEvent]) -> None:
+    """One-click legs directly follow their repay; a liquidation leg links to an older leg of its
+    episode (events come newest first, so that one comes later)."""
     parent: str | None = None
-    for ev in events:
+    position = {ev.id: i for i, ev in enumerate(events)}
+    for i, ev in enumerate(events):
+        if ev.feed == LOAN:
+            if ev.parent_id is not None:
+                assert position[ev.parent_id] > i and events[position[ev.parent_id]].parent_id is None
+            continue
         if ev.parent_id is None:
             parent = ev.id
         else:
@@ -100,26 +107,34 @@ async def test_feed_yields_the_dataset_exactly_once(
     assert all(r.status == 200 and r.code is None for r in okx_sim.log)
 
 
+#: type -> (wallet, debt, collateral) signs of |amt|; None: the side is decided in the episode
+BOOKS = {
+    "borrowed": (1, 1, 0), "repaid": (-1, -1, 0), "collateral_locked": (-1, 0, 1), "collateral_released": (1, 0, -1),
+    "forced_repayment_sell": (0, 0, -1), "sell_collateral": (0, 0, -1), "forced_repayment_buy": (0, -1, 0),
+    "buy_borrowed_coin": (0, -1, 0), "buy_transition_coin": (0, 0, 1), "sell_transition_coin": (0, 0, -1),
+    "forced_liquidation": None, "partial_liquidation": None,
+}
+
+
 async def test_loan_history_events_match_the_records(okx_sim: Simulator, make_client: ClientFactory) -> None:
-    outflow = {"repaid", "collateral_locked", "forced_repayment_sell", "forced_liquidation",
-               "partial_liquidation", "sell_collateral", "sell_transition_coin"}
     records = {r["refId"]: r for r in okx_sim.okx.records(LABEL, LOAN)}
+    book = okx_sim.okx.account(LABEL).book
+    loan_ccy = {r.key: book.orders[r.order_id].loan_ccy for r in book.loan_history}
     async with make_client() as okx:
         events = await _collect(okx.flexible_loan_history())
     assert {e.id for e in events} == set(records)
     signed_on_wire = 0
     for ev in events:
         rec = records[ev.id]
-        magnitude = Decimal(rec["amt"]).copy_abs()
-        assert ev.amount == (-magnitude if rec["type"] in outflow else magnitude)
+        a = Decimal(rec["amt"]).copy_abs()
+        books = BOOKS[rec["type"]]
+        if books is None:  # by currency: the order's loan currency is the debt it closed
+            books = (0, -1, 0) if rec["ccy"] == loan_ccy[ev.id] else (0, 0, -1)
+        assert (ev.amount, ev.debt, ev.collateral) == tuple(s * a for s in books)
         assert (ev.ts, ev.currency, ev.venue_type) == (int(rec["ts"]), rec["ccy"], rec["type"])
         signed_on_wire += rec["amt"].startswith("-")
     assert 0 < signed_on_wire < len(events)  # the dataset sends both forms
-    assert {e.venue_type for e in events} == {
-        "borrowed", "repaid", "collateral_locked", "collateral_released", "forced_repayment_buy",
-        "forced_repayment_sell", "forced_liquidation", "partial_liquidation", "sell_collateral",
-        "buy_transition_coin", "sell_transition_coin", "buy_borrowed_coin",
-    }
+    assert {e.venue_type for e in events} == set(BOOKS)
     assert max(len(str(e.amount).lstrip("-").replace(".", "")) for e in events) >= 20
 
 

@@ -187,3 +187,92 @@ def test_unknown_account_and_feed() -> None:
     assert sim.okx.account(KEY) is sim.okx.account(LABEL)
     with pytest.raises(KeyError, match="unknown OKX feed"):
         sim.okx.expected_ids(LABEL, "okx.nope")
+
+
+# --- the account's state --------------------------------------------------------------------------------
+
+
+LOAN_INFO = "/api/v5/finance/flexible-loan/loan-info"
+CURRENCIES = "/api/v5/trade/one-click-repay-currency-list-v2"
+
+
+def _sum(values: Any) -> Decimal:
+    total = Decimal(0)
+    for v in values:
+        total = okx_data._WIDE.add(total, v)
+    return total
+
+
+def test_orders_add_up_to_the_account_books() -> None:
+    book = okx_data.generate(SEED, 1_790_000_000_000)
+    state = book.state
+    for table, attr in ((state.debt, "debt"), (state.collateral, "collateral")):
+        flexible = {c: v for (s, c), v in table.items() if s == okx_data.FLEXIBLE}
+        per_order: dict[str, Decimal] = {}
+        for order in book.orders.values():
+            for c, v in getattr(order, attr).items():
+                per_order[c] = okx_data._WIDE.add(per_order.get(c, Decimal(0)), v)
+        assert per_order == flexible
+    assert all(v > 0 for v in state.debt.values()) and all(v > 0 for v in state.collateral.values())
+    # three orders stay open (interest every hour), the rest were closed
+    assert [o.id for o in book.orders.values() if o.owed] == list(okx_data.LOAN_ORDERS)
+
+
+def test_interest_rows_compound_onto_the_debt_as_the_docs_example() -> None:
+    book = okx_data.OkxBook(now_ms=1_790_000_000_000)
+    order = book.open_order("USDC", Decimal("0.41"))
+    order.debt["USDC"] = Decimal("0.86599309")  # the docs' example: loan 0.86599309 at 41 % APY
+    book.accrue(1_731_913_200_000)
+    (row,) = book.interest
+    assert (row.wire["loan"], row.wire["interest"], row.wire["interestRate"]) == ("0.86599309", "0.00004054", "0.41")
+    assert order.owed == Decimal("0.86603363")  # the next hour's `loan`
+    assert book.state.unrecorded == {
+        ("okx.flexible_loan", "debt", "USDC", okx_data.PRE_WINDOW): Decimal("0.00004054")}  # 30 days gone by
+
+
+def test_every_liquidation_path_and_the_old_interest_are_in_the_dataset() -> None:
+    now = 1_790_000_000_000
+    for scale in (0.1, 1.0):
+        book = okx_data.generate(SEED, now, scale)
+        assert {r.wire["type"] for r in book.loan_history} == set(okx_data.LOAN_TYPES)
+        old = [r for r in book.interest if r.ts < now - 30 * DAY_MS]
+        assert old and all(r.ts < now - 30 * DAY_MS - 6 * 3_600_000 for r in old)  # far from the edge
+        served = [r for r in book.interest if r.ts >= now - 30 * DAY_MS]
+        assert max(Counter(r.ts for r in served).values()) == 3  # the three open orders, every hour
+        assert sum(v for (_, b, _, n), v in book.state.unrecorded.items()
+                   if b == "debt" and n == okx_data.PRE_WINDOW) == _sum(Decimal(r.wire["interest"]) for r in old)
+
+
+async def test_loan_info_and_currency_list_read_the_state(okx_sim: Simulator) -> None:
+    book = okx_sim.okx.account(LABEL).book
+    _, info = await _get(okx_sim, LOAN_INFO)
+    assert info["code"] == "0"
+    got = {o["ordId"]: o for o in info["data"]}
+    assert set(got) == {o.id for o in book.orders.values() if o.debt or o.collateral}
+    for oid, o in got.items():
+        order = book.orders[oid]
+        assert {d["ccy"]: Decimal(d["amt"]) for d in o["loanData"]} == order.debt
+        assert {c["ccy"]: Decimal(c["amt"]) for c in o["collateralData"]} == order.collateral
+        assert all(isinstance(o[k], str) for k in ("curLTV", "marginCallLTV", "liqLTV", "loanNotionalUsd"))
+    _, one = await _get(okx_sim, LOAN_INFO, f"ordId={okx_data.LOAN_ORDERS[2]}")
+    assert [o["ordId"] for o in one["data"]] == [okx_data.LOAN_ORDERS[2]]
+    status, bad = await _get(okx_sim, LOAN_INFO, "ordId=x1")
+    assert (status, bad["code"]) == (400, "51000")
+    _, lists = await _get(okx_sim, CURRENCIES)
+    (row,) = lists["data"]
+    state = okx_sim.okx.books(LABEL)
+    assert {d["debtCcy"]: Decimal(d["debtAmt"]) for d in row["debtData"]} == {
+        c: v for (s, c), v in state.debt.items() if s == okx_data.SPOT}
+    assert all(Decimal(r["repayAmt"]) > 0 for r in row["repayData"])
+
+
+def test_running_repays_move_the_debt_when_they_settle() -> None:
+    book = okx_data.generate(SEED, 1_790_000_000_000)
+    running = [r for r in book.one_click if r.wire["status"] == "running"]
+    before = dict(book.state.debt)
+    okx_data.grow(book, 5, 1_790_000_100_000, n=0)
+    for rec in running:
+        debt = rec.wire["debtCcy"]
+        paid = Decimal(rec.wire["fillDebtSz"])
+        assert paid > 0
+        assert okx_data._WIDE.subtract(before[("okx.spot_debt", debt)], book.state.owed("okx.spot_debt", debt)) == paid

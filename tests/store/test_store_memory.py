@@ -38,12 +38,19 @@ async def test_a_fresh_read_only_memory_store_is_empty_and_refuses_writes() -> N
         MemoryStore(read_only="no")  # type: ignore[arg-type]
 
 
-async def test_a_ledger_without_a_store_keeps_a_memory_store_and_refuses_a_read_only_one(tmp_path: object) -> None:
+async def test_a_ledger_without_a_store_keeps_a_memory_store_and_on_a_read_only_one_never_syncs(
+    tmp_path: object,
+) -> None:
     okx = OKX("k", "s", "p", account="main")
     ledger = Ledger([okx])
     assert isinstance(ledger.store, MemoryStore) and not ledger.store.read_only
-    with pytest.raises(ValueError, match="store: MemoryStore.* is read-only"):
-        Ledger([okx], store=MemoryStore().view())
-    with pytest.raises(ValueError, match="store: SQLiteStore.* is read-only"):
-        Ledger([okx], store=SQLiteStore("ledger.db", read_only=True))
+    # a read-only store: the ledger reports (balances, reconcile) but refuses to sync, before any request
+    for store, name in ((MemoryStore().view(), "MemoryStore"), (SQLiteStore("ledger.db", read_only=True), "SQLiteStore")):
+        reader = Ledger([okx], store=store)
+        with pytest.raises(ValueError, match=f"store: {name}.* is read-only"):
+            reader.sync()
+        with pytest.raises(ValueError, match=f"store: {name}.* is read-only"):
+            reader.merged()
+        with pytest.raises(ValueError, match=f"store: {name}.* is read-only"):
+            reader.follow()
     await okx.close()
