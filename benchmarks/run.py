@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         pages, reps = (40, 3) if args.quick else (200, 7)
         print(f"\n## 1. Decode throughput ({pages} pages x 100 records per feed, median of {reps})\n", flush=True)
         results = decode.run(pages, reps, progress=lambda f: note(f"decoded {f}"))
-        text = decode.table(results) + "\n\nWhere loanledger's decode time goes (per page):\n\n" + decode.breakdown(
+        text = decode.table(results) + "\n\nWhere loanledger's decode time goes (per record):\n\n" + decode.breakdown(
             results, decode.event_cost_ns())
         print(text, flush=True)
         out += [f"## 1. Decode throughput ({pages} pages x 100 records per feed, median of {reps})", "", text, ""]
