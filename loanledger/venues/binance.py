@@ -343,41 +343,58 @@ def _check_amount(amount: Decimal, feed: str, body: bytes) -> None:
         raise DecodeError(VENUE, feed, f"amount {amount} is not finite or of sane magnitude", body)
 
 
+def _asset(cache: dict[str, str], wire: str) -> str:
+    """The upper-case asset of a wire asset (the page's cache: checked once per distinct value)."""
+    asset = cache[wire] = wire.upper()
+    if not asset:
+        raise BadRecord("empty asset")
+    return asset
+
+
 def _events(
     rows: Sequence[Any], stamps: list[int], amounts: list[Decimal], raws: list[msgspec.Raw] | None,
     ctx: DecodeContext, out: list[LoanEvent], venue_type: str, occ: dict[str, int] | None,
 ) -> None:
     """The events of one page, ids ``"{ts}:{ASSET}:{amount}#{n}"`` counted within the page and,
-    when given, `occ` (the engine's window counters, updated only once the whole page decoded)."""
+    when given, `occ` (the engine's window counters, updated only once the whole page decoded).
+
+    The hot path (one loop, positional LoanEvents): the id's amount is ``str(amount)`` unless that
+    text ends in ``0`` or has an exponent, the only texts `_amount_key` changes."""
     kind, wallet_sign, debt_sign, collateral_sign = TYPES[venue_type]
     counts: dict[str, int] = {}
     assets: dict[str, str] = {}
     append = out.append
     account, feed_id = ctx.account, ctx.feed
     done = EventStatus.DONE
-    zero = Decimal(0)
+    zero = _ZERO
+    prior = occ if occ else _NO_COUNTS
+    amount_key, asset_of = _amount_key, _asset
     for row, ts, amount, raw in zip(rows, stamps, amounts, itertools.repeat(None) if raws is None else raws):
         if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
             raise BadRecord(f"amount {amount} is not finite or of sane magnitude")
-        asset = assets.get(row.asset)
-        if asset is None:
-            asset = assets[row.asset] = row.asset.upper()
-            if not asset:
-                raise BadRecord("empty asset")
-        key = f"{ts}:{asset}:{_amount_key(amount)}"
+        asset = assets.get(row.asset) or asset_of(assets, row.asset)
+        text = str(amount)
+        if text[-1] == "0" or "E" in text:
+            text = amount_key(amount)
+        key = f"{ts}:{asset}:{text}"
         n = counts.get(key)
         if n is None:
-            n = occ.get(key, 0) if occ is not None else 0
+            n = prior.get(key, 0)
         counts[key] = n + 1
         mag = amount.copy_abs()
         books = (zero, mag, mag.copy_negate())  # indexed by a TYPES sign: 0, +1, -1 (exact, no rounding)
+        # positional, in LoanEvent's field order (venue .. amount, debt, collateral, counter_currency,
+        # counter_amount, ref_id, parent_id, venue_type, raw)
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed_id, id=f"{key}#{n}", kind=kind, status=done, ts=ts,
-            currency=asset, amount=books[wallet_sign], debt=books[debt_sign], collateral=books[collateral_sign],
-            venue_type=venue_type, raw=raw,
+            VENUE, account, feed_id, key + "#0" if n == 0 else f"{key}#{n}", kind, done, ts, asset,
+            books[wallet_sign], books[debt_sign], books[collateral_sign], None, None, None, None, venue_type, raw,
         ))
     if occ is not None:  # only once the whole page decoded
         occ.update(counts)
+
+
+_ZERO = Decimal(0)
+_NO_COUNTS: Mapping[str, int] = {}
 
 
 # --- feed: bankruptcy-loan repay history ---------------------------------------------------------------
