@@ -249,30 +249,68 @@ def _by_status(table: Any, value: Any) -> EventStatus:
     return table.get(str(value), PENDING)  # type: ignore[no-any-return]
 
 
+def _by_books(entry: Any, mag: Decimal) -> dict[str, Decimal]:
+    """A table entry (kind, wallet, debt, collateral signs) applied to a magnitude."""
+    _, w, d, c = entry
+    return {name: mag if sign > 0 else mag.copy_negate() if sign < 0 else ZERO
+            for name, sign in (("amount", w), ("debt", d), ("collateral", c))}
+
+
 def _by_flex_borrow(doc: Any, account: str, feed: str) -> Events:
-    return [_by_ev(account, feed, id=str(r["orderId"]), kind=K.BORROW, status=_by_status(by.NEW_STATUS, r["status"]),
-                   ts=int(r["borrowTime"]), currency=r["loanCurrency"].strip().upper(),
-                   amount=_dec(r["initialLoanAmount"]).copy_abs(), venue_type="", ref_id=str(r["orderId"]))
-            for r in _by_rows(doc)]
+    out = []
+    for r in _by_rows(doc):
+        mag = _dec(r["initialLoanAmount"]).copy_abs()
+        out.append(_by_ev(account, feed, id=str(r["orderId"]), kind=K.BORROW,
+                          status=_by_status(by.NEW_STATUS, r["status"]), ts=int(r["borrowTime"]),
+                          currency=r["loanCurrency"].strip().upper(), amount=mag, debt=mag, venue_type="",
+                          ref_id=str(r["orderId"])))
+    return out
 
 
 def _by_flex_repay(doc: Any, account: str, feed: str) -> Events:
     out = []
     for r in _by_rows(doc):
         vt = str(r["repayType"])
-        kind, sign = by.FLEX_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
-        out.append(_by_ev(account, feed, id=str(r["repayId"]), kind=kind,
+        entry = by.FLEX_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
+        out.append(_by_ev(account, feed, id=str(r["repayId"]), kind=entry[0],
                           status=_by_status(by.NEW_STATUS, r["repayStatus"]), ts=int(r["repayTime"]),
-                          currency=r["loanCurrency"].strip().upper(),
-                          amount=_signed(_dec(r["repayAmount"]), sign < 0), venue_type=vt))
+                          currency=r["loanCurrency"].strip().upper(), venue_type=vt,
+                          **_by_books(entry, _dec(r["repayAmount"]).copy_abs())))
+    return out
+
+
+def _order_status(state: str, mag: Decimal) -> EventStatus:
+    status = by.ORDER_STATES.get(state, PENDING)
+    return EventStatus.FAILED if status is DONE and not mag and state in ("4", "5") else status
+
+
+def _by_fixed_order(doc: Any, account: str, feed: str) -> Events:
+    out = []
+    for r in _by_rows(doc):
+        mag, vt, oid = _dec(r["filledQty"]).copy_abs(), str(r["state"]), str(r["orderId"])
+        out.append(_by_ev(account, feed, id=oid, kind=K.BORROW, status=_order_status(vt, mag), ts=int(r["orderTime"]),
+                          currency=r["orderCurrency"].strip().upper(), amount=mag, debt=mag, ref_id=oid,
+                          venue_type=vt))
+    return out
+
+
+def _contract_events(account: str, feed: str, lid: str, oid: str, vt: str, ts: int, due: int, ccy: str,
+                     paid: Decimal, penalty: Decimal) -> Events:
+    out = [_by_ev(account, feed, id=lid, kind=K.INTEREST, status=DONE, ts=ts, currency=ccy,
+                  amount=paid.copy_abs().copy_negate(), ref_id=oid, venue_type=vt)]
+    if vt in ("2", "3"):
+        out.append(_by_ev(account, feed, id=f"{lid}:penalty", kind=K.INTEREST, status=DONE, ts=due, currency=ccy,
+                          amount=ZERO, debt=penalty.copy_abs(), ref_id=oid, parent_id=lid, venue_type=vt))
     return out
 
 
 def _by_fixed_contract(doc: Any, account: str, feed: str) -> Events:
-    return [_by_ev(account, feed, id=str(r["loanId"]), kind=K.BORROW, status=DONE, ts=int(r["borrowTime"]),
-                   currency=r["borrowCurrency"].strip().upper(), amount=_dec(r["residualPrincipal"]).copy_abs(),
-                   venue_type=str(r["status"]), ref_id=str(r["orderId"]))
-            for r in _by_rows(doc)]
+    out = []
+    for r in _by_rows(doc):
+        out += _contract_events(account, feed, str(r["loanId"]), str(r["orderId"]), str(r["status"]),
+                                int(r["borrowTime"]), int(r["repaymentTime"]), r["borrowCurrency"].strip().upper(),
+                                _dec(r["interestPaid"]), _dec(r["residualPenaltyInterest"]))
+    return out
 
 
 def _leg_order(loan_id: str) -> tuple[int, int, str]:
@@ -281,21 +319,25 @@ def _leg_order(loan_id: str) -> tuple[int, int, str]:
 
 def _fixed_repay_events(account: str, feed: str, rid: str, vt: str, status: EventStatus, ts: int, ccy: str,
                         total: Decimal, legs: list[tuple[str, str, Decimal]]) -> Events:
-    kind, sign = by.FIXED_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
-    if not legs:
-        return [_by_ev(account, feed, id=rid, kind=kind, status=status, ts=ts, currency=ccy,
-                       amount=_signed(total, sign < 0), venue_type=vt)]
+    entry = by.FIXED_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
     merged: dict[str, tuple[str, Decimal]] = {}
     for lid, lccy, amount in legs:
         prev = merged.get(lid)
         merged[lid] = (lccy or ccy, amount if prev is None else EXACT.add(prev[1], amount))
+    if not legs:
+        merged[""] = (ccy, total)
     out = []
     for i, lid in enumerate(sorted(merged, key=_leg_order)):
         lccy, amount = merged[lid]
         eid = rid if i == 0 else f"{rid}:{lid}"
-        out.append(_by_ev(account, feed, id=eid, kind=kind, status=status, ts=ts, currency=lccy.upper(),
-                          amount=_signed(amount, sign < 0), venue_type=vt, ref_id=lid,
-                          parent_id=None if i == 0 else rid))
+        mag = amount.copy_abs()
+        out.append(_by_ev(account, feed, id=eid, kind=entry[0], status=status, ts=ts, currency=lccy.upper(),
+                          venue_type=vt, ref_id=lid or None, parent_id=None if i == 0 else rid,
+                          **_by_books(entry, mag)))
+        if vt == by.TO_FLEXIBLE:
+            out.append(_by_ev(account, feed, id=f"{eid}:flexible", kind=K.BORROW, status=status, ts=ts,
+                              currency=lccy.upper(), amount=ZERO, debt=mag, ref_id=lid or None, parent_id=eid,
+                              venue_type=vt))
     return out
 
 
@@ -313,55 +355,89 @@ def _by_adjust(doc: Any, account: str, feed: str) -> Events:
     out = []
     for r in _by_rows(doc):
         vt = str(r["direction"])
-        kind, sign = by.ADJUST_DIRECTIONS[vt]
-        out.append(_by_ev(account, feed, id=str(r["adjustId"]), kind=kind,
+        entry = by.ADJUST_DIRECTIONS[vt]
+        out.append(_by_ev(account, feed, id=str(r["adjustId"]), kind=entry[0],
                           status=_by_status(by.NEW_STATUS, r.get("status", 1)), ts=int(r["adjustTime"]),
-                          currency=r["collateralCurrency"].strip().upper(),
-                          amount=_signed(_dec(r["amount"]), sign < 0), venue_type=vt))
+                          currency=r["collateralCurrency"].strip().upper(), venue_type=vt,
+                          **_by_books(entry, _dec(r["amount"]).copy_abs())))
+    return out
+
+
+def _legacy_loan_events(account: str, feed: str, oid: str, vt: str, ts: int, ccy: str, cccy: str, loan: Decimal,
+                        pledge: Decimal, interest: Decimal, penalty: Decimal) -> Events:
+    loan, pledge = loan.copy_abs(), pledge.copy_abs()
+    out = [_by_ev(account, feed, id=oid, kind=K.BORROW, status=DONE, ts=ts, currency=ccy, amount=loan, debt=loan,
+                  venue_type=vt, ref_id=oid)]
+    if pledge:
+        out.append(_by_ev(account, feed, id=f"{oid}:collateral", kind=K.COLLATERAL_ADD, status=DONE, ts=ts,
+                          currency=cccy, amount=pledge.copy_negate(), collateral=pledge, venue_type=vt, ref_id=oid,
+                          parent_id=oid))
+    for suffix, value in (("interest", interest), ("penalty", penalty)):
+        if value:
+            out.append(_by_ev(account, feed, id=f"{oid}:{suffix}", kind=K.INTEREST, status=DONE, ts=ts, currency=ccy,
+                              amount=ZERO, debt=value.copy_abs(), venue_type=vt, ref_id=oid, parent_id=oid))
     return out
 
 
 def _by_legacy_borrow(doc: Any, account: str, feed: str) -> Events:
-    return [_by_ev(account, feed, id=str(r["orderId"]), kind=K.BORROW, status=DONE, ts=int(r["borrowTime"]),
-                   currency=r["loanCurrency"].strip().upper(), amount=_dec(r["initialLoanAmount"]).copy_abs(),
-                   venue_type=str(r["status"]), ref_id=str(r["orderId"]))
-            for r in _by_rows(doc)]
+    out = []
+    for r in _by_rows(doc):
+        out += _legacy_loan_events(account, feed, str(r["orderId"]), str(r["status"]), int(r["borrowTime"]),
+                                   r["loanCurrency"].strip().upper(), r["collateralCurrency"].strip().upper(),
+                                   _dec(r["initialLoanAmount"]), _dec(r["initialCollateralAmount"]),
+                                   _dec(r["repaidInterest"]), _dec(r["repaidPenaltyInterest"]))
+    return out
 
 
 def _by_legacy_repay(doc: Any, account: str, feed: str) -> Events:
     out = []
     for r in _by_rows(doc):
         rid, oid, vt = str(r["repayId"]), str(r["orderId"]), str(r["repayType"])
-        kind, sign = by.LEGACY_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
+        entry = by.LEGACY_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
         status = _by_status(by.LEGACY_REPAY_STATUS, r["repayStatus"])
         ts = int(r["repayTime"])
-        out.append(_by_ev(account, feed, id=rid, kind=kind, status=status, ts=ts,
-                          currency=r["loanCurrency"].strip().upper(), amount=_signed(_dec(r["repayAmount"]), sign < 0),
-                          venue_type=vt, ref_id=oid))
+        out.append(_by_ev(account, feed, id=rid, kind=entry[0], status=status, ts=ts,
+                          currency=r["loanCurrency"].strip().upper(), venue_type=vt, ref_id=oid,
+                          **_by_books(entry, _dec(r["repayAmount"]).copy_abs())))
         back = r.get("collateralReturn")
         if back is not None and _dec(back) != 0:
+            mag = _dec(back).copy_abs()
             out.append(_by_ev(account, feed, id=f"{rid}:collateral", kind=K.COLLATERAL_REMOVE, status=status, ts=ts,
-                              currency=r["collateralCurrency"].strip().upper(), amount=_dec(back).copy_abs(),
-                              venue_type=vt, ref_id=oid, parent_id=rid))
+                              currency=r["collateralCurrency"].strip().upper(), amount=mag,
+                              collateral=mag.copy_negate(), venue_type=vt, ref_id=oid, parent_id=rid))
+    return out
+
+
+def _by_legacy_adjust(doc: Any, account: str, feed: str) -> Events:
+    out = []
+    for r in _by_rows(doc):
+        vt = str(r["direction"])
+        entry = by.ADJUST_DIRECTIONS[vt]
+        out.append(_by_ev(account, feed, id=str(r["adjustId"]), kind=entry[0], status=DONE, ts=int(r["adjustTime"]),
+                          currency=r["collateralCurrency"].strip().upper(), ref_id=str(r["orderId"]), venue_type=vt,
+                          **_by_books(entry, _dec(r["amount"]).copy_abs())))
     return out
 
 
 def _by_ins_loan(doc: Any, account: str, feed: str) -> Events:
-    return [_by_ev(account, feed, id=str(r["orderId"]), kind=K.BORROW, status=DONE, ts=int(r["loanTime"]),
-                   currency=r["loanCoin"].strip().upper(), amount=_dec(r["loanAmount"]).copy_abs(),
-                   venue_type=str(r.get("status", "1")), ref_id=str(r["orderId"]))
-            for r in _by_rows(doc, "loanInfo")]
+    out = []
+    for r in _by_rows(doc, "loanInfo"):
+        mag = _dec(r["loanAmount"]).copy_abs()
+        out.append(_by_ev(account, feed, id=str(r["orderId"]), kind=K.BORROW, status=DONE, ts=int(r["loanTime"]),
+                          currency=r["loanCoin"].strip().upper(), amount=mag, debt=mag,
+                          venue_type=str(r.get("status", "1")), ref_id=str(r["orderId"])))
+    return out
 
 
 def _by_ins_repaid(doc: Any, account: str, feed: str) -> Events:
     out = []
     for r in _by_rows(doc, "repayInfo"):
         rid, vt = str(r["repayOrderId"]), str(r.get("businessType", "1"))
-        kind, sign = by.INS_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
+        entry = by.INS_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
         status = _by_status(by.INS_REPAY_STATUS, r.get("status", "1"))
         ts, ccy = int(r["repaidTime"]), r["token"].strip().upper()
-        out.append(_by_ev(account, feed, id=rid, kind=kind, status=status, ts=ts, currency=ccy,
-                          amount=_signed(_dec(r["quantity"]), sign < 0), venue_type=vt))
+        out.append(_by_ev(account, feed, id=rid, kind=entry[0], status=status, ts=ts, currency=ccy, venue_type=vt,
+                          **_by_books(entry, _dec(r["quantity"]).copy_abs())))
         interest = r.get("interest")
         if interest is not None and _dec(interest) != 0:
             out.append(_by_ev(account, feed, id=f"{rid}:interest", kind=K.INTEREST, status=status, ts=ts,
@@ -387,6 +463,8 @@ dict_normalizers: dict[str, DictNorm] = {
     "bybit.legacy_repayment_history": _by_legacy_repay,
     "bybit.institutional_loan_orders": _by_ins_loan,
     "bybit.institutional_repayment_history": _by_ins_repaid,
+    "bybit.fixed_borrow_orders": _by_fixed_order,
+    "bybit.legacy_adjustment_history": _by_legacy_adjust,
 }
 
 
@@ -500,11 +578,22 @@ class PByFlexRepay(BM):
     repayType: Id
 
 
+class PByFixedOrder(BM):
+    orderId: Id
+    orderTime: int
+    orderCurrency: str
+    filledQty: Decimal
+    state: Id
+
+
 class PByFixedContract(BM):
     borrowCurrency: str
     borrowTime: int
+    interestPaid: Decimal
     loanId: Id
     orderId: Id
+    repaymentTime: int
+    residualPenaltyInterest: Decimal
     residualPrincipal: Decimal
     status: Id
 
@@ -536,10 +625,23 @@ class PByAdjust(BM):
 
 class PByLegacyBorrow(BM):
     borrowTime: int
+    collateralCurrency: str
+    initialCollateralAmount: Decimal
     initialLoanAmount: Decimal
     loanCurrency: str
     orderId: Id
+    repaidInterest: Decimal
+    repaidPenaltyInterest: Decimal
     status: Id
+
+
+class PByLegacyAdjust(BM):
+    adjustId: Id
+    adjustTime: int
+    amount: Decimal
+    collateralCurrency: str
+    direction: Id
+    orderId: Id
 
 
 class PByLegacyRepay(BM):
@@ -672,26 +774,43 @@ def _p_by(env: type[BM], norm: Callable[[Any, str, str], Events], name: str = "l
 
 
 def _pn_by_flex_borrow(rows: Any, account: str, feed: str) -> Events:
-    return [_by_ev(account, feed, id=str(r.orderId), kind=K.BORROW, status=_by_status(by.NEW_STATUS, r.status),
-                   ts=r.borrowTime, currency=r.loanCurrency.strip().upper(), amount=r.initialLoanAmount.copy_abs(),
-                   venue_type="", ref_id=str(r.orderId)) for r in rows]
+    out = []
+    for r in rows:
+        mag = r.initialLoanAmount.copy_abs()
+        out.append(_by_ev(account, feed, id=str(r.orderId), kind=K.BORROW, status=_by_status(by.NEW_STATUS, r.status),
+                          ts=r.borrowTime, currency=r.loanCurrency.strip().upper(), amount=mag, debt=mag,
+                          venue_type="", ref_id=str(r.orderId)))
+    return out
 
 
 def _pn_by_flex_repay(rows: Any, account: str, feed: str) -> Events:
     out = []
     for r in rows:
         vt = str(r.repayType)
-        kind, sign = by.FLEX_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
-        out.append(_by_ev(account, feed, id=str(r.repayId), kind=kind, status=_by_status(by.NEW_STATUS, r.repayStatus),
-                          ts=r.repayTime, currency=r.loanCurrency.strip().upper(),
-                          amount=_signed(r.repayAmount, sign < 0), venue_type=vt))
+        entry = by.FLEX_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
+        out.append(_by_ev(account, feed, id=str(r.repayId), kind=entry[0],
+                          status=_by_status(by.NEW_STATUS, r.repayStatus), ts=r.repayTime,
+                          currency=r.loanCurrency.strip().upper(), venue_type=vt,
+                          **_by_books(entry, r.repayAmount.copy_abs())))
+    return out
+
+
+def _pn_by_fixed_order(rows: Any, account: str, feed: str) -> Events:
+    out = []
+    for r in rows:
+        mag, vt, oid = r.filledQty.copy_abs(), str(r.state), str(r.orderId)
+        out.append(_by_ev(account, feed, id=oid, kind=K.BORROW, status=_order_status(vt, mag), ts=r.orderTime,
+                          currency=r.orderCurrency.strip().upper(), amount=mag, debt=mag, ref_id=oid, venue_type=vt))
     return out
 
 
 def _pn_by_fixed_contract(rows: Any, account: str, feed: str) -> Events:
-    return [_by_ev(account, feed, id=str(r.loanId), kind=K.BORROW, status=DONE, ts=r.borrowTime,
-                   currency=r.borrowCurrency.strip().upper(), amount=r.residualPrincipal.copy_abs(),
-                   venue_type=str(r.status), ref_id=str(r.orderId)) for r in rows]
+    out = []
+    for r in rows:
+        out += _contract_events(account, feed, str(r.loanId), str(r.orderId), str(r.status), r.borrowTime,
+                                r.repaymentTime, r.borrowCurrency.strip().upper(), r.interestPaid,
+                                r.residualPenaltyInterest)
+    return out
 
 
 def _pn_by_fixed_repay(rows: Any, account: str, feed: str) -> Events:
@@ -708,50 +827,71 @@ def _pn_by_adjust(rows: Any, account: str, feed: str) -> Events:
     out = []
     for r in rows:
         vt = str(r.direction)
-        kind, sign = by.ADJUST_DIRECTIONS[vt]
-        out.append(_by_ev(account, feed, id=str(r.adjustId), kind=kind, status=_by_status(by.NEW_STATUS, r.status),
-                          ts=r.adjustTime, currency=r.collateralCurrency.strip().upper(),
-                          amount=_signed(r.amount, sign < 0), venue_type=vt))
+        entry = by.ADJUST_DIRECTIONS[vt]
+        out.append(_by_ev(account, feed, id=str(r.adjustId), kind=entry[0],
+                          status=_by_status(by.NEW_STATUS, r.status), ts=r.adjustTime,
+                          currency=r.collateralCurrency.strip().upper(), venue_type=vt,
+                          **_by_books(entry, r.amount.copy_abs())))
     return out
 
 
 def _pn_by_legacy_borrow(rows: Any, account: str, feed: str) -> Events:
-    return [_by_ev(account, feed, id=str(r.orderId), kind=K.BORROW, status=DONE, ts=r.borrowTime,
-                   currency=r.loanCurrency.strip().upper(), amount=r.initialLoanAmount.copy_abs(),
-                   venue_type=str(r.status), ref_id=str(r.orderId)) for r in rows]
+    out = []
+    for r in rows:
+        out += _legacy_loan_events(account, feed, str(r.orderId), str(r.status), r.borrowTime,
+                                   r.loanCurrency.strip().upper(), r.collateralCurrency.strip().upper(),
+                                   r.initialLoanAmount, r.initialCollateralAmount, r.repaidInterest,
+                                   r.repaidPenaltyInterest)
+    return out
 
 
 def _pn_by_legacy_repay(rows: Any, account: str, feed: str) -> Events:
     out = []
     for r in rows:
         rid, oid, vt = str(r.repayId), str(r.orderId), str(r.repayType)
-        kind, sign = by.LEGACY_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
+        entry = by.LEGACY_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
         status = _by_status(by.LEGACY_REPAY_STATUS, r.repayStatus)
-        out.append(_by_ev(account, feed, id=rid, kind=kind, status=status, ts=r.repayTime,
-                          currency=r.loanCurrency.strip().upper(), amount=_signed(r.repayAmount, sign < 0),
-                          venue_type=vt, ref_id=oid))
+        out.append(_by_ev(account, feed, id=rid, kind=entry[0], status=status, ts=r.repayTime,
+                          currency=r.loanCurrency.strip().upper(), venue_type=vt, ref_id=oid,
+                          **_by_books(entry, r.repayAmount.copy_abs())))
         if r.collateralReturn is not None and r.collateralReturn != 0:
+            mag = r.collateralReturn.copy_abs()
             out.append(_by_ev(account, feed, id=f"{rid}:collateral", kind=K.COLLATERAL_REMOVE, status=status,
-                              ts=r.repayTime, currency=r.collateralCurrency.strip().upper(),
-                              amount=r.collateralReturn.copy_abs(), venue_type=vt, ref_id=oid, parent_id=rid))
+                              ts=r.repayTime, currency=r.collateralCurrency.strip().upper(), amount=mag,
+                              collateral=mag.copy_negate(), venue_type=vt, ref_id=oid, parent_id=rid))
+    return out
+
+
+def _pn_by_legacy_adjust(rows: Any, account: str, feed: str) -> Events:
+    out = []
+    for r in rows:
+        vt = str(r.direction)
+        entry = by.ADJUST_DIRECTIONS[vt]
+        out.append(_by_ev(account, feed, id=str(r.adjustId), kind=entry[0], status=DONE, ts=r.adjustTime,
+                          currency=r.collateralCurrency.strip().upper(), ref_id=str(r.orderId), venue_type=vt,
+                          **_by_books(entry, r.amount.copy_abs())))
     return out
 
 
 def _pn_by_ins_loan(rows: Any, account: str, feed: str) -> Events:
-    return [_by_ev(account, feed, id=str(r.orderId), kind=K.BORROW, status=DONE, ts=r.loanTime,
-                   currency=r.loanCoin.strip().upper(), amount=r.loanAmount.copy_abs(), venue_type=str(r.status),
-                   ref_id=str(r.orderId)) for r in rows]
+    out = []
+    for r in rows:
+        mag = r.loanAmount.copy_abs()
+        out.append(_by_ev(account, feed, id=str(r.orderId), kind=K.BORROW, status=DONE, ts=r.loanTime,
+                          currency=r.loanCoin.strip().upper(), amount=mag, debt=mag, venue_type=str(r.status),
+                          ref_id=str(r.orderId)))
+    return out
 
 
 def _pn_by_ins_repaid(rows: Any, account: str, feed: str) -> Events:
     out = []
     for r in rows:
         rid, vt = str(r.repayOrderId), str(r.businessType)
-        kind, sign = by.INS_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
+        entry = by.INS_REPAY_TYPES.get(vt, by.UNKNOWN_REPAY)
         status = _by_status(by.INS_REPAY_STATUS, r.status)
         ccy = r.token.strip().upper()
-        out.append(_by_ev(account, feed, id=rid, kind=kind, status=status, ts=r.repaidTime, currency=ccy,
-                          amount=_signed(r.quantity, sign < 0), venue_type=vt))
+        out.append(_by_ev(account, feed, id=rid, kind=entry[0], status=status, ts=r.repaidTime, currency=ccy,
+                          venue_type=vt, **_by_books(entry, r.quantity.copy_abs())))
         if r.interest is not None and r.interest != 0:
             out.append(_by_ev(account, feed, id=f"{rid}:interest", kind=K.INTEREST, status=status, ts=r.repaidTime,
                               currency=ccy, amount=_signed(r.interest, True), venue_type=vt, parent_id=rid))
@@ -776,6 +916,8 @@ pydantic_decoders: dict[str, PydanticDecode] = {
     "bybit.legacy_repayment_history": _p_by(_penv(PByLegacyRepay), _pn_by_legacy_repay),
     "bybit.institutional_loan_orders": _p_by(_penv(PByInsLoan, "loanInfo"), _pn_by_ins_loan, "loanInfo"),
     "bybit.institutional_repayment_history": _p_by(_penv(PByInsRepaid, "repayInfo"), _pn_by_ins_repaid, "repayInfo"),
+    "bybit.fixed_borrow_orders": _p_by(_penv(PByFixedOrder), _pn_by_fixed_order),
+    "bybit.legacy_adjustment_history": _p_by(_penv(PByLegacyAdjust), _pn_by_legacy_adjust),
 }
 
 
@@ -863,11 +1005,22 @@ class CByFlexRepay(S):
     repayType: int
 
 
+class CByFixedOrder(S):
+    orderId: int
+    orderTime: str
+    orderCurrency: str
+    filledQty: str
+    state: int
+
+
 class CByFixedContract(S):
     borrowCurrency: str
     borrowTime: str
+    interestPaid: str
     loanId: str
     orderId: str
+    repaymentTime: str
+    residualPenaltyInterest: str
     residualPrincipal: str
     status: int
 
@@ -889,10 +1042,23 @@ class CByAdjust(S):
 
 class CByLegacyBorrow(S):
     borrowTime: str
+    collateralCurrency: str
+    initialCollateralAmount: str
     initialLoanAmount: str
     loanCurrency: str
     orderId: str
+    repaidInterest: str
+    repaidPenaltyInterest: str
     status: int
+
+
+class CByLegacyAdjust(S):
+    adjustId: str
+    adjustTime: str
+    amount: str
+    collateralCurrency: str
+    direction: int
+    orderId: str
 
 
 class CByLegacyRepay(S):
@@ -966,6 +1132,8 @@ ceiling_decoders: dict[str, msgspec.json.Decoder[Any]] = {
     "bybit.legacy_repayment_history": msgspec.json.Decoder(_cenv_by(CByLegacyRepay)),
     "bybit.institutional_loan_orders": msgspec.json.Decoder(_cenv_by(CByInsLoan, "loanInfo", False)),
     "bybit.institutional_repayment_history": msgspec.json.Decoder(_cenv_by(CByInsRepaid, "repayInfo", False)),
+    "bybit.fixed_borrow_orders": msgspec.json.Decoder(_cenv_by(CByFixedOrder)),
+    "bybit.legacy_adjustment_history": msgspec.json.Decoder(_cenv_by(CByLegacyAdjust)),
 }
 
 

@@ -242,6 +242,16 @@ def _by_fixed_contract(rng: random.Random, i: int) -> Record:
         "residualPrincipal": "0" if status == 2 else _amount(rng), "status": status, "term": "30"})
 
 
+def _by_fixed_order(rng: random.Random, i: int) -> Record:
+    qty = _amount(rng)
+    state = rng.choice((1, 2, 3, 3, 3, 4, 5))
+    filled = qty if state == 3 else "0" if state in (1, 4, 5) else _small(rng)
+    return _by_extra(rng, {"annualRate": "0.022", "filledQty": filled, "orderCurrency": _ccy(rng),
+                           "orderId": int(_bybit_id(i)), "orderQty": qty, "orderTime": str(_ts(i)),
+                           "repayType": rng.choice(("0", "1", "2")), "state": state,
+                           "term": rng.choice((7, 14, 30, 90, 180))})
+
+
 def _by_fixed_repay(rng: random.Random, i: int) -> Record:
     ccy = _ccy(rng)
     legs = [{"loanCurrency": ccy, "loanId": str(500 + rng.randrange(10**6)), "repayAmount": _amount(rng)}
@@ -266,6 +276,12 @@ def _by_legacy_borrow(rng: random.Random, i: int) -> Record:
         "expirationTime": "", "hourlyInterestRate": "0.0000010241", "initialCollateralAmount": _amount(rng),
         "initialLoanAmount": _amount(rng), "loanCurrency": _ccy(rng), "loanTerm": "", "orderId": _bybit_id(i, 19),
         "repaidInterest": _small(rng), "repaidPenaltyInterest": "0", "status": rng.choice((1, 2))})
+
+
+def _by_legacy_adjust(rng: random.Random, i: int) -> Record:
+    return _by_extra(rng, {"adjustId": _bybit_id(i, 19), "adjustTime": str(_ts(i)), "afterLTV": "0.7164",
+                           "amount": _amount(rng), "collateralCurrency": rng.choice(("BTC", "ETH", "USDT", "XRP")),
+                           "direction": rng.randrange(2), "orderId": _bybit_id(i + 7, 19), "preLTV": "0.6546"})
 
 
 def _by_legacy_repay(rng: random.Random, i: int) -> Record:
@@ -354,6 +370,8 @@ FEEDS: dict[str, tuple[Gen, Wrap]] = {
     "bybit.legacy_repayment_history": (_by_legacy_repay, _bybit_cursor),
     "bybit.institutional_loan_orders": (_by_ins_loan, _bybit_list("loanInfo")),
     "bybit.institutional_repayment_history": (_by_ins_repaid, _bybit_list("repayInfo")),
+    "bybit.fixed_borrow_orders": (_by_fixed_order, _bybit_cursor),
+    "bybit.legacy_adjustment_history": (_by_legacy_adjust, _bybit_cursor),
 }
 
 _encoder = msgspec.json.Encoder()

@@ -1,8 +1,10 @@
 """Bybit inside the simulator: HMAC / RSA verification (10003 / 10004), 10002 on skew,
 rolling per-UID windows with X-Bapi-Limit* headers and 10006, the 600 / 5 s IP limit (403),
-and the crypto-loan endpoints: borrow / repay actions that mutate the account's book (every
-executed action is appended to `mutations`), loanable data, and every loan history table
-with its documented paging (nextPageCursor; ins-loan time windows).
+and the crypto-loan endpoints: borrow / repay actions that move the account's books and write
+its history the way the venue does (every executed action is appended to `mutations`), the
+position endpoints (read from the books), loanable data, and every loan history table with its
+documented paging (nextPageCursor; ins-loan time windows). The account's state and activity
+live in `bybit_data` (`BybitBook`, `Activity`).
 
 The signed string is ts + apiKey + recvWindow + the raw query (GET) or raw body (POST).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import decimal
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,9 +26,18 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from .._money import EXACT
 from ..ratelimit import Limit
 from ..signing import bybit_hmac
-from .bybit_data import BybitBook, Row, expected_ids_of, grow_book, populate_book
+from .bybit_data import (
+    CRYPTO_LOAN,
+    FLEX_HOURLY_RATE,
+    Activity,
+    BybitBook,
+    expected_ids_of,
+    grow_book,
+    populate_book,
+)
 from .cursors import newest_first, page_by_cursor, rows_in_window
 from .server import Route, SimCall, SimError, SimServer, VenueSim
 
@@ -46,7 +58,7 @@ ACTION_LIMIT = Limit(1, 1.0)
 HISTORY_LIMIT = Limit(5, 1.0)
 #: legacy crypto loan reads: undocumented; the simulator enforces the new API's 5 req / s
 LEGACY_LIMIT = Limit(5, 1.0)
-#: ins-loan loan-order and repaid-history: 20 req / s per UID
+#: ins-loan loan-order, repaid-history and ltv-convert: 20 req / s per UID
 INS_HISTORY_LIMIT = Limit(20, 1.0)
 
 
@@ -82,6 +94,8 @@ CURSOR_TABLES: tuple[tuple[str, str, Mapping[str, str], Limit], ...] = (
      {"orderId": "orderId", "loanCurrency": "loanCurrency"}, HISTORY_LIMIT),
     ("/v5/crypto-loan-flexible/repayment-history", "bybit.flexible_repayment_history",
      {"repayId": "repayId", "loanCurrency": "loanCurrency"}, HISTORY_LIMIT),
+    ("/v5/crypto-loan-fixed/borrow-order-info", "bybit.fixed_borrow_orders",
+     {"orderId": "orderId", "orderCurrency": "orderCurrency", "state": "state", "term": "term"}, HISTORY_LIMIT),
     ("/v5/crypto-loan-fixed/borrow-contract-info", "bybit.fixed_borrow_contracts",
      {"orderId": "orderId", "loanId": "loanId", "orderCurrency": "borrowCurrency", "term": "term"}, HISTORY_LIMIT),
     ("/v5/crypto-loan-fixed/repayment-history", "bybit.fixed_repayment_history",
@@ -93,6 +107,8 @@ CURSOR_TABLES: tuple[tuple[str, str, Mapping[str, str], Limit], ...] = (
      LEGACY_LIMIT),
     ("/v5/crypto-loan/repayment-history", "bybit.legacy_repayment_history",
      {"orderId": "orderId", "repayId": "repayId", "loanCurrency": "loanCurrency"}, LEGACY_LIMIT),
+    ("/v5/crypto-loan/adjustment-history", "bybit.legacy_adjustment_history",
+     {"orderId": "orderId", "adjustId": "adjustId", "collateralCurrency": "collateralCurrency"}, LEGACY_LIMIT),
 )
 
 #: GET /v5/crypto-loan-common/loanable-data rows (the doc example's ETH row among them)
@@ -123,6 +139,17 @@ LEGACY_LOANABLE: tuple[dict[str, Any], ...] = (
 VIP_LEVELS = ("VIP0", "VIP1", "VIP2", "VIP3", "VIP4", "VIP5", "VIP99", "PRO1", "PRO2", "PRO3", "PRO4", "PRO5",
               "PRO6")
 INS_WINDOW_DEFAULT_MS = 730 * 86_400_000
+ZERO = Decimal(0)
+
+
+def _plain(value: Decimal) -> str:
+    """Money as the venue writes it: plain notation."""
+    return format(value, "f")
+
+
+def _sub(a: Decimal, b: Decimal) -> Decimal:
+    with decimal.localcontext(EXACT):
+        return a - b
 
 
 class BybitVenue(VenueSim):
@@ -145,6 +172,9 @@ class BybitVenue(VenueSim):
         for path, feed, filters, limit in CURSOR_TABLES:
             self.route("GET", path, self._cursor_endpoint(feed, filters), limit=limit)
         self.route("GET", "/v5/crypto-loan/ongoing-orders", self._legacy_ongoing, limit=LEGACY_LIMIT)
+        self.route("GET", "/v5/crypto-loan-common/position", self._position, limit=HISTORY_LIMIT)
+        self.route("GET", "/v5/crypto-loan-flexible/ongoing-coin", self._ongoing_coin, limit=HISTORY_LIMIT)
+        self.route("GET", "/v5/ins-loan/ltv-convert", self._ins_ltv, limit=INS_HISTORY_LIMIT)
         self.route("GET", "/v5/ins-loan/loan-order", self._ins_endpoint("bybit.institutional_loan_orders", "loanInfo"),
                    limit=INS_HISTORY_LIMIT)
         self.route("GET", "/v5/ins-loan/repaid-history",
@@ -268,9 +298,73 @@ class BybitVenue(VenueSim):
         for param in ("orderId", "loanCurrency", "collateralCurrency"):
             if param in call.params:
                 rows = [r for r in rows if r[param] == call.params[param]]
+        kind = call.params.get("loanTermType")
+        if kind == "1":  # fixed term: `loanTerm` must be given
+            if "loanTerm" not in call.params:
+                raise SimError(10001, "loanTerm is required when loanTermType is 1")
+            rows = [r for r in rows if r["loanTerm"] == call.params["loanTerm"]]
+        elif kind == "2":
+            rows = [r for r in rows if r["loanTerm"] == ""]
         rows.sort(key=lambda r: int(r["orderId"]), reverse=True)
         page, nxt = page_by_cursor(rows, lambda r: str(r["orderId"]), call.params.get("cursor") or None, limit)
         return {"list": page, "nextPageCursor": nxt}
+
+    # --- positions (read from the account's books) ----------------------------------------------
+
+    @staticmethod
+    def _no_params(call: SimCall) -> None:
+        if call.params:
+            raise SimError(10001, f"unknown parameter(s) {sorted(call.params)}")
+
+    async def _position(self, call: SimCall) -> Any:
+        """GET /v5/crypto-loan-common/position: fixed (open contracts' principal and penalty) and
+        flexible debt per coin; the shared collateral pool from the books."""
+        self._no_params(call)
+        book: BybitBook = call.account.book
+        fixed = book.fixed_debt()
+        flexible = {c: v for c, v in book.flex_debt.items() if v}
+        borrows = [{"fixedTotalDebt": _plain(fixed.get(c, ZERO)), "fixedTotalDebtUSD": "0",
+                    "flexibleHourlyInterestRate": _plain(FLEX_HOURLY_RATE),
+                    "flexibleTotalDebt": _plain(flexible.get(c, ZERO)), "flexibleTotalDebtUSD": "0",
+                    "loanCurrency": c} for c in sorted(set(fixed) | set(flexible))]
+        pool = sorted((c, v) for (scope, c), v in book.books.collateral.items() if scope == CRYPTO_LOAN and v)
+        return {"borrowList": borrows,
+                "collateralList": [{"amount": _plain(v), "amountUSD": "0", "currency": c} for c, v in pool],
+                "ltv": "0.524344", "supplyList": [], "totalCollateral": "0", "totalDebt": "0", "totalSupply": "0"}
+
+    async def _ongoing_coin(self, call: SimCall) -> Any:
+        """GET /v5/crypto-loan-flexible/ongoing-coin: flexible debt, its unpaid principal and interest."""
+        unknown = set(call.params) - {"loanCurrency"}
+        if unknown:
+            raise SimError(10001, f"unknown parameter(s) {sorted(unknown)}")
+        book: BybitBook = call.account.book
+        want = call.params.get("loanCurrency")
+        rows = []
+        for c, debt in sorted(book.flex_debt.items()):
+            if debt and (want is None or c == want):
+                interest = book.flex_interest.get(c, ZERO)
+                rows.append({"hourlyInterestRate": _plain(FLEX_HOURLY_RATE), "loanCurrency": c,
+                             "totalDebt": _plain(debt), "unpaidAmount": _plain(_sub(debt, interest)),
+                             "unpaidInterest": _plain(interest)})
+        return {"list": rows}
+
+    async def _ins_ltv(self, call: SimCall) -> Any:
+        """GET /v5/ins-loan/ltv-convert: one risk unit with the unpaid principal per coin; while a
+        repayment is processing (not listed yet) `liqStatus` 2 and the figures are emptied."""
+        self._no_params(call)
+        book: BybitBook = call.account.book
+        if not book.feeds["bybit.institutional_loan_orders"]:
+            return {"ltvInfo": []}
+        busy = any(r.visible_at > call.now_ms for r in book.feeds["bybit.institutional_repayment_history"])
+        unpaid = book.ins_unpaid()
+        unit: dict[str, Any] = {
+            "ltv": "" if busy else "0.75", "rst": "", "parentUid": "1631521", "subAccountUids": [call.account.uid],
+            "unpaidAmount": "" if busy else "0", "balance": "" if busy else "0", "liqStatus": 2 if busy else 0,
+            "unpaidInfo": [] if busy else [{"token": c, "unpaidQty": _plain(v), "unpaidInterest": "0"}
+                                           for c, v in sorted(unpaid.items())],
+            "balanceInfo": [],
+        }
+        return {"ltvInfo": [unit]}
 
     @staticmethod
     def _vip(call: SimCall) -> str | None:
@@ -320,15 +414,9 @@ class BybitVenue(VenueSim):
         pledge = call.body.get("collateralList", [])
         if not isinstance(pledge, list) or len(pledge) > 100:
             raise SimError(10001, "collateralList must be a list of at most 100 entries")
-        for item in pledge:
-            self._field(item, "currency")
-            self._positive(item, "amount")
+        collateral = [(self._field(item, "currency"), self._positive(item, "amount")) for item in pledge]
         book: BybitBook = call.account.book
-        oid = book.new_id()
-        book.feeds["bybit.flexible_borrow_history"].append(Row(call.now_ms, oid, {
-            "borrowTime": call.now_ms, "initialLoanAmount": str(amount), "loanCurrency": ccy, "orderId": oid,
-            "status": 1}))
-        book.flex_debt[ccy] = book.flex_debt.get(ccy, Decimal(0)) + amount
+        oid = Activity(book).flex_borrow(call.now_ms, ccy, amount, collateral=collateral)
         self._executed(call, "/v5/crypto-loan-flexible/borrow", oid)
         return {"orderId": oid}
 
@@ -336,14 +424,10 @@ class BybitVenue(VenueSim):
         ccy = self._field(call.body, "loanCurrency")
         amount = self._positive(call.body, "amount")  # `loanAmount` (one doc example) is refused
         book: BybitBook = call.account.book
-        debt = book.flex_debt.get(ccy, Decimal(0))
+        debt = _sub(book.flex_debt.get(ccy, ZERO), book.flex_reserved.get(ccy, ZERO))
         if debt <= 0:
             raise SimError(148032, "no outstanding debt")
-        rid = book.new_id()
-        book.flex_debt[ccy] = max(Decimal(0), debt - amount)
-        book.feeds["bybit.flexible_repayment_history"].append(Row(call.now_ms, rid, {
-            "loanCurrency": ccy, "repayAmount": str(amount), "repayId": rid, "repayStatus": 1,
-            "repayTime": call.now_ms, "repayType": 1}))
+        rid = Activity(book).flex_repay(call.now_ms, ccy, min(amount, debt))  # at most what is owed
         self._executed(call, "/v5/crypto-loan-flexible/repay", rid)
         return {"repayId": rid}
 
@@ -353,21 +437,13 @@ class BybitVenue(VenueSim):
         if loan_id is None and ccy is None:
             raise SimError(10001, "either loanId or loanCurrency needs to be passed")
         book: BybitBook = call.account.book
-        contracts = [r for r in book.feeds["bybit.fixed_borrow_contracts"] if r.wire["status"] in (1, 3)
-                     and (loan_id is None or r.key == loan_id)
+        contracts = [r for r in book.open_contracts() if (loan_id is None or r.key == loan_id)
                      and (ccy is None or r.wire["borrowCurrency"] == ccy)]
         if not contracts:
             raise SimError(148032, "no outstanding debt")
-        legs: list[dict[str, Any]] = []
-        for r in contracts:
-            due = Decimal(r.wire["residualPrincipal"]) + Decimal(r.wire["residualPenaltyInterest"])
-            legs.append({"loanCurrency": r.wire["borrowCurrency"], "loanId": r.key, "repayAmount": str(due)})
-            r.wire.update(status=2, residualPrincipal="0", residualPenaltyInterest="0")
-        rid = book.new_id()
-        total = sum((Decimal(leg["repayAmount"]) for leg in legs), Decimal(0))
-        book.feeds["bybit.fixed_repayment_history"].append(Row(call.now_ms, rid, {
-            "details": legs, "loanCurrency": legs[0]["loanCurrency"], "repayAmount": str(total), "repayId": rid,
-            "repayStatus": 1, "repayTime": call.now_ms, "repayType": 1}))
+        if any(r.key in book.locked for r in contracts):
+            raise SimError(148041, "a repay order exists")
+        rid = Activity(book).fixed_repay(call.now_ms, contracts, rtype=1)
         self._executed(call, "/v5/crypto-loan-fixed/fully-repay", rid)
         return {"repayId": rid}
 
@@ -375,21 +451,11 @@ class BybitVenue(VenueSim):
         oid = self._field(call.body, "orderId")
         amount = self._positive(call.body, "amount")
         book: BybitBook = call.account.book
-        order = book.legacy_open.get(oid)
-        if order is None:
+        if oid not in book.legacy_open:
             raise SimError(177021, "repayment failed: loan order not found")
-        debt = Decimal(order["totalDebt"])
-        final = amount >= debt
-        rid = "179" + book.new_id().rjust(16, "0")
-        book.feeds["bybit.legacy_repayment_history"].append(Row(call.now_ms, rid, {
-            "collateralCurrency": order["collateralCurrency"],
-            "collateralReturn": order["collateralAmount"] if final else "0", "loanCurrency": order["loanCurrency"],
-            "loanTerm": order["loanTerm"], "orderId": oid, "repayAmount": str(amount), "repayId": rid,
-            "repayStatus": 1, "repayTime": str(call.now_ms), "repayType": "1"}))
-        if final:
-            del book.legacy_open[oid]
-        else:
-            order["totalDebt"] = str(debt - amount)
+        if book.legacy_processing(oid):
+            raise SimError(177021, "repayment failed: a repayment of this order is processing")
+        rid = Activity(book).legacy_repay(call.now_ms, oid, amount)
         self._executed(call, "/v5/crypto-loan/repay", rid)
         return {"repayId": rid}
 
@@ -399,11 +465,10 @@ class BybitVenue(VenueSim):
         book: BybitBook = call.account.book
         if any(r.visible_at > call.now_ms for r in book.feeds["bybit.institutional_repayment_history"]):
             raise SimError(3777043, "a repayment is already processing")
-        rid = book.new_id()
+        if quantity > book.ins_unpaid().get(token, ZERO):
+            raise SimError(3777039, "the repayment exceeds the debt")
         done = call.now_ms + self.ins_repay_delay_ms
-        book.feeds["bybit.institutional_repayment_history"].append(Row(done, rid, {
-            "repayOrderId": rid, "repaidTime": str(done), "token": token, "quantity": str(quantity),
-            "interest": "0", "businessType": "1", "status": "1"}, visible_at=done))
+        rid = Activity(book).ins_repay(done, token, quantity, visible_at=done)
         self._executed(call, "/v5/ins-loan/repay-loan", rid)
         return {"repayOrderStatus": "P"}
 

@@ -1,4 +1,4 @@
-"""Response examples of the Bybit docs (seed 004 and exchange-api-notes.md section 1), verbatim."""
+"""Response examples of the Bybit v5 docs (https://bybit-exchange.github.io/docs/v5/...), verbatim."""
 
 FLEX_BORROW = (b'{"retCode":0,"retMsg":"ok","result":{"orderId":"1363"},"retExtInfo":{},"time":1752569209682}')
 FLEX_BORROW_REQUEST = (b'{"loanCurrency": "BTC", "loanAmount": "0.1", "collateralList": [{"currency": "USDT", '
@@ -93,4 +93,47 @@ INS_REPAID = (
     b'{"retCode":0,"retMsg":"","result":{"repayInfo":[{"repayOrderId":"8189","repaidTime":"1663126393000",'
     b'"token":"USDT","quantity":"30000","interest":"0","businessType":"1","status":"1"}]},"retExtInfo":{},'
     b'"time":1669366648366}'
+)
+FIXED_ORDERS = (
+    b'{"retCode":0,"retMsg":"ok","result":{"list":[{"annualRate":"0.01","filledQty":"0","orderCurrency":"MANA",'
+    b'"orderId":13010,"orderQty":"2000","orderTime":"1752654035179","repayType":"2","state":1,"term":30}],'
+    b'"nextPageCursor":""},"retExtInfo":{},"time":1752655241090}'
+)
+LEGACY_ADJUST_HISTORY = (
+    b'{"retCode":0,"retMsg":"request.success","result":{"list":[{"adjustId":"1794318409405331968",'
+    b'"adjustTime":"1728635422814","afterLTV":"0.7164","amount":"0.001","collateralCurrency":"BTC","direction":1,'
+    b'"orderId":"1794267532472646144","preLTV":"0.6546"}],"nextPageCursor":"1844656778923966466"},'
+    b'"retExtInfo":{},"time":1728635873329}'
+)
+
+# --- position endpoints -------------------------------------------------------------------------
+CRYPTO_LOAN_POSITION = (
+    b'{"retCode":0,"retMsg":"ok","result":{"borrowList":[{"fixedTotalDebt":"0","fixedTotalDebtUSD":"0",'
+    b'"flexibleHourlyInterestRate":"0.0000001361462","flexibleTotalDebt":"0.08800022","flexibleTotalDebtUSD":'
+    b'"9355.37","loanCurrency":"BTC"},{"fixedTotalDebt":"0.1","fixedTotalDebtUSD":"282.8",'
+    b'"flexibleHourlyInterestRate":"0.00000188498892","flexibleTotalDebt":"0","flexibleTotalDebtUSD":"0",'
+    b'"loanCurrency":"ETH"}],"collateralList":[{"amount":"0.12","amountUSD":"9930.11","currency":"BTC"},'
+    b'{"amount":"2","amountUSD":"4524.81","currency":"ETH"},{"amount":"4002.12","amountUSD":"3201.69",'
+    b'"currency":"USDT"},{"amount":"1000","amountUSD":"724.8","currency":"USDC"}],"ltv":"0.524344",'
+    b'"supplyList":[{"amount":"800.13041095890410959","amountUSD":"800.13","currency":"USDT"}],'
+    b'"totalCollateral":"18381.41","totalDebt":"9638.17","totalSupply":"800.13"},"retExtInfo":{},'
+    b'"time":1752627962000}'
+)
+FLEXIBLE_ONGOING = (
+    b'{"retCode":0,"retMsg":"ok","result":{"list":[{"hourlyInterestRate":"0.0000018847396","loanCurrency":"ETH",'
+    b'"totalDebt":"0.10000019","unpaidAmount":"0.1","unpaidInterest":"0.00000019"}]},"retExtInfo":{},'
+    b'"time":1760452029499}'
+)
+LEGACY_ONGOING = (
+    b'{"retCode":0,"retMsg":"request.success","result":{"list":[{"collateralAmount":"0.0964687",'
+    b'"collateralCurrency":"BTC","currentLTV":"0.4161","expirationTime":"1731149999000","hourlyInterestRate":'
+    b'"0.0000010633","loanCurrency":"USDT","loanTerm":"30","orderId":"1793683005081680384","residualInterest":'
+    b'"0.04016","residualPenaltyInterest":"0","totalDebt":"1888.005198"}],"nextPageCursor":""},"retExtInfo":{},'
+    b'"time":1728630980861}'
+)
+INS_LTV = (
+    b'{"retCode":0,"retMsg":"","result":{"ltvInfo":[{"ltv":"0.75","rst":"","parentUid":"xxxxx","subAccountUids":'
+    b'["60568258"],"unpaidAmount":"30","unpaidInfo":[{"token":"USDT","unpaidQty":"30","unpaidInterest":"0"}],'
+    b'"balance":"40","balanceInfo":[{"token":"USDT","price":"1","qty":"40","convertedAmount":"40"}]}]},'
+    b'"retExtInfo":{},"time":1686638166323}'
 )

@@ -83,7 +83,7 @@ async def test_borrow_flexible_doc_example() -> None:
         check_signed_post(sent(m)[0], FLEX_BORROW_REQUEST)
     assert ev == LoanEvent(venue="bybit", account="default", feed="bybit.flexible_borrow_history", id="1363",
                            kind=EventKind.BORROW, status=EventStatus.PENDING, ts=1752569209682, currency="BTC",
-                           amount=Decimal("0.1"), ref_id="1363", venue_type="")
+                           amount=Decimal("0.1"), debt=Decimal("0.1"), ref_id="1363", venue_type="")
 
 
 async def test_repay_flexible_doc_example_sends_amount_not_loan_amount() -> None:
@@ -93,9 +93,9 @@ async def test_repay_flexible_doc_example_sends_amount_not_loan_amount() -> None
             ev = await c.repay_flexible("BTC", "0.005")
         body = check_signed_post(sent(m)[0], FLEX_REPAY_REQUEST)
     assert "loanAmount" not in body
-    assert (ev.feed, ev.id, ev.kind, ev.status, ev.amount, ev.currency, ev.ts, ev.venue_type) == (
-        "bybit.flexible_repayment_history", "1771", EventKind.REPAY, EventStatus.PENDING, Decimal("-0.005"), "BTC",
-        1752569614549, "1")
+    assert (ev.feed, ev.id, ev.kind, ev.status, ev.amount, ev.debt, ev.currency, ev.ts, ev.venue_type) == (
+        "bybit.flexible_repayment_history", "1771", EventKind.REPAY, EventStatus.PENDING, Decimal("-0.005"),
+        Decimal("-0.005"), "BTC", 1752569614549, "1")
 
 
 async def test_repay_fixed_doc_example() -> None:
@@ -106,16 +106,19 @@ async def test_repay_fixed_doc_example() -> None:
         async with doc_client() as c:
             ev = await c.repay_fixed(loan_id="570")
         check_signed_post(sent(m)[0], FIXED_REPAY_REQUEST)
-    # amount: minus the open principal of contract 570; id: the repayId its first leg will carry
-    assert (ev.feed, ev.id, ev.kind, ev.status, ev.amount, ev.currency, ev.ref_id, ev.ts) == (
-        "bybit.fixed_repayment_history", "1771", EventKind.REPAY, EventStatus.PENDING, Decimal("-0.1"), "ETH",
-        "570", 1752569614549)
+    # amount: minus the open principal of contract 570 (its residualPrincipal, read by the position
+    # call); id: the repayId its first leg will carry
+    assert (ev.feed, ev.id, ev.kind, ev.status, ev.amount, ev.debt, ev.currency, ev.ref_id, ev.ts) == (
+        "bybit.fixed_repayment_history", "1771", EventKind.REPAY, EventStatus.PENDING, Decimal("-0.1"),
+        Decimal("-0.1"), "ETH", "570", 1752569614549)
 
 
 async def test_repay_legacy_doc_example() -> None:
     ongoing = (b'{"retCode":0,"retMsg":"request.success","result":{"list":[{"collateralAmount":"0.0495",'
-               b'"collateralCurrency":"BTC","loanCurrency":"USDT","orderId":"1794267532472646144",'
-               b'"totalDebt":"1000.1"}],"nextPageCursor":""},"retExtInfo":{},"time":1728629785000}')
+               b'"collateralCurrency":"BTC","currentLTV":"0.4161","expirationTime":"","hourlyInterestRate":'
+               b'"0.0000010633","loanCurrency":"USDT","loanTerm":"","orderId":"1794267532472646144",'
+               b'"residualInterest":"0.04016","residualPenaltyInterest":"0","totalDebt":"1000.1"}],'
+               b'"nextPageCursor":""},"retExtInfo":{},"time":1728629785000}')
     with aioresponses() as m:
         m.get(re.compile(r".*/v5/crypto-loan/ongoing-orders\?orderId=1794267532472646144$"), body=ongoing)
         m.post(f"{HOST}/v5/crypto-loan/repay", body=LEGACY_REPAY)

@@ -11,11 +11,13 @@ import pytest
 from bybit_examples import (
     ADJUST_HISTORY,
     FIXED_CONTRACTS,
+    FIXED_ORDERS,
     FIXED_REPAY_HISTORY,
     FLEX_BORROW_HISTORY,
     FLEX_REPAY_HISTORY,
     INS_LOANS,
     INS_REPAID,
+    LEGACY_ADJUST_HISTORY,
     LEGACY_BORROW_HISTORY,
     LEGACY_LOANABLE,
     LEGACY_REPAY_HISTORY,
@@ -40,6 +42,7 @@ from loanledger.venues.bybit import decode_legacy_loanable, decode_loanable, fix
 
 K, S = EventKind, EventStatus
 BYBIT_FEEDS = [f for f in FEEDS if f.startswith("bybit.")]
+D = Decimal
 
 
 def page(feed: str, body: bytes, keep_raw: bool = False):  # type: ignore[no-untyped-def]
@@ -53,12 +56,17 @@ def envelope(rows: list[dict[str, object]], list_name: str = "list", cursor: str
     return json.dumps({"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": 1}).encode()
 
 
-def test_all_nine_feeds_are_registered() -> None:
+def books(e):  # type: ignore[no-untyped-def]
+    """An event's (kind, wallet, debt, collateral)."""
+    return (e.kind, e.amount, e.debt, e.collateral)
+
+
+def test_all_eleven_feeds_are_registered() -> None:
     assert sorted(BYBIT_FEEDS) == sorted([
-        "bybit.flexible_borrow_history", "bybit.flexible_repayment_history", "bybit.fixed_borrow_contracts",
-        "bybit.fixed_repayment_history", "bybit.collateral_adjustment_history", "bybit.legacy_borrow_history",
-        "bybit.legacy_repayment_history", "bybit.institutional_loan_orders",
-        "bybit.institutional_repayment_history",
+        "bybit.flexible_borrow_history", "bybit.flexible_repayment_history", "bybit.fixed_borrow_orders",
+        "bybit.fixed_borrow_contracts", "bybit.fixed_repayment_history", "bybit.collateral_adjustment_history",
+        "bybit.legacy_borrow_history", "bybit.legacy_repayment_history", "bybit.legacy_adjustment_history",
+        "bybit.institutional_loan_orders", "bybit.institutional_repayment_history",
     ])
     assert FEEDS["bybit.institutional_loan_orders"].cursor.name == "time_windows"
     assert FEEDS["bybit.flexible_borrow_history"].cursor.name == "opaque"
@@ -74,35 +82,58 @@ def test_flexible_borrow_history_example() -> None:
     assert (a.venue, a.account, a.feed, a.id, a.kind, a.status, a.ts, a.currency, a.amount, a.ref_id,
             a.venue_type) == ("bybit", "acc", "bybit.flexible_borrow_history", "1364", K.BORROW, S.DONE,
                               1752569950643, "BTC", Decimal("0.006"), "1364", "")
-    assert (b.id, b.amount, b.ts) == ("1363", Decimal("0.1"), 1752569209643)
+    assert books(a) == (K.BORROW, D("0.006"), D("0.006"), 0)  # borrow: +x / +x / 0
+    assert (b.id, b.amount, b.debt, b.ts) == ("1363", Decimal("0.1"), Decimal("0.1"), 1752569209643)
 
 
 def test_flexible_repayment_history_example() -> None:
     p = page("bybit.flexible_repayment_history", FLEX_REPAY_HISTORY)
     assert p.next_cursor == "1769" and p.count == 3
-    assert [(e.id, e.amount, e.ts, e.kind, e.status, e.venue_type, e.currency) for e in p.events] == [
-        ("1773", Decimal("-0.007"), 1752570731274, K.REPAY, S.DONE, "1", "BTC"),
-        ("1772", Decimal("-0.006"), 1752570726038, K.REPAY, S.DONE, "1", "BTC"),
-        ("1771", Decimal("-0.005"), 1752569614528, K.REPAY, S.DONE, "1", "BTC"),
+    assert [(e.id, e.amount, e.debt, e.ts, e.kind, e.status, e.venue_type, e.currency) for e in p.events] == [
+        ("1773", D("-0.007"), D("-0.007"), 1752570731274, K.REPAY, S.DONE, "1", "BTC"),
+        ("1772", D("-0.006"), D("-0.006"), 1752570726038, K.REPAY, S.DONE, "1", "BTC"),
+        ("1771", D("-0.005"), D("-0.005"), 1752569614528, K.REPAY, S.DONE, "1", "BTC"),
     ]
 
 
-def test_fixed_contracts_example() -> None:
+def test_fixed_contracts_example_is_the_prepaid_interest() -> None:
+    """1.4 x 0.022 x 30 / 365 = 0.002531506849315069 (rounded): the whole term's interest, paid
+    at match from the loan, on a contract still unrepaid. The principal is the order's (its filledQty)."""
     p = page("bybit.fixed_borrow_contracts", FIXED_CONTRACTS)
     assert p.next_cursor == "568"
-    assert [(e.id, e.ref_id, e.kind, e.amount, e.ts, e.currency, e.venue_type, e.status) for e in p.events] == [
-        ("571", "13007", K.BORROW, Decimal("1.4"), 1752633756068, "ETH", "1", S.DONE),
-        ("570", "13007", K.BORROW, Decimal("0.1"), 1752633696068, "ETH", "1", S.DONE),
+    assert [(e.id, e.ref_id, *books(e), e.ts, e.currency, e.venue_type, e.status) for e in p.events] == [
+        ("571", "13007", K.INTEREST, D("-0.002531506849315069"), 0, 0, 1752633756068, "ETH", "1", S.DONE),
+        ("570", "13007", K.INTEREST, D("-0.00018082191780822"), 0, 0, 1752633696068, "ETH", "1", S.DONE),
     ]
+
+
+def test_fixed_orders_example_pending_while_matching() -> None:
+    p = page("bybit.fixed_borrow_orders", FIXED_ORDERS)
+    (e,) = p.events
+    assert (e.id, e.ref_id, *books(e), e.ts, e.currency, e.status, e.venue_type) == (
+        "13010", "13010", K.BORROW, D(0), D(0), 0, 1752654035179, "MANA", S.PENDING, "1")
+
+
+@pytest.mark.parametrize(("state", "filled", "status"), [
+    (1, "700", S.PENDING), (2, "700", S.DONE), (3, "2000", S.DONE), (4, "0", S.FAILED), (5, "0", S.FAILED),
+    (4, "700", S.DONE), ("9", "1", S.PENDING)])
+def test_fixed_order_states(state: object, filled: str, status: EventStatus) -> None:
+    """The principal a fixed order borrowed is its filledQty: +q / +q / 0, pending while matching;
+    cancelled or failed with nothing filled is failed; an undocumented state stays pending."""
+    row = {"annualRate": "0.01", "filledQty": filled, "orderCurrency": "MANA", "orderId": 13010, "orderQty": "2000",
+           "orderTime": "1752654035179", "repayType": "2", "state": state, "term": 30}
+    (e,) = decode("bybit.fixed_borrow_orders", envelope([row]))
+    assert (*books(e), e.status, e.venue_type) == (K.BORROW, D(filled), D(filled), 0, status, str(state))
 
 
 def test_fixed_repayment_example_one_event_per_leg() -> None:
     p = page("bybit.fixed_repayment_history", FIXED_REPAY_HISTORY)
     assert p.count == 1 and p.next_cursor == "1674"
     first, second = p.events
-    assert (first.id, first.ref_id, first.parent_id, first.amount) == ("1782", "568", None, Decimal("-0.1"))
-    assert (second.id, second.ref_id, second.parent_id, second.amount) == ("1782:571", "571", "1782",
-                                                                           Decimal("-1.4"))
+    assert (first.id, first.ref_id, first.parent_id, first.amount, first.debt) == (
+        "1782", "568", None, D("-0.1"), D("-0.1"))
+    assert (second.id, second.ref_id, second.parent_id, second.amount, second.debt) == (
+        "1782:571", "571", "1782", D("-1.4"), D("-1.4"))
     assert sum(e.amount for e in p.events) == Decimal("-1.5")  # the legs add up to repayAmount
     assert all(e.ts == 1752717174353 and e.kind is K.REPAY and e.venue_type == "1" for e in p.events)
 
@@ -116,30 +147,44 @@ def test_fixed_leg_ids_do_not_depend_on_detail_order() -> None:
 
 def test_collateral_adjustment_example_numeric_id() -> None:
     (e,) = page("bybit.collateral_adjustment_history", ADJUST_HISTORY).events
-    assert (e.id, e.kind, e.amount, e.currency, e.ts, e.venue_type) == (
-        "27511", K.COLLATERAL_REMOVE, Decimal("0.08"), "BTC", 1752627997907, "1")
+    assert (e.id, *books(e), e.currency, e.ts, e.venue_type) == (
+        "27511", K.COLLATERAL_REMOVE, D("0.08"), 0, D("-0.08"), "BTC", 1752627997907, "1")
+
+
+def test_legacy_adjustment_example() -> None:
+    (e,) = page("bybit.legacy_adjustment_history", LEGACY_ADJUST_HISTORY).events
+    assert (e.id, *books(e), e.currency, e.ts, e.status, e.ref_id, e.venue_type) == (
+        "1794318409405331968", K.COLLATERAL_REMOVE, D("0.001"), 0, D("-0.001"), "BTC", 1728635422814, S.DONE,
+        "1794267532472646144", "1")
 
 
 def test_legacy_examples_string_times_and_types() -> None:
-    (b,) = page("bybit.legacy_borrow_history", LEGACY_BORROW_HISTORY).events
-    assert (b.id, b.kind, b.amount, b.currency, b.ts, b.status, b.venue_type) == (
-        "1793569729874260992", K.BORROW, Decimal("1"), "ETH", 1728546174028, S.DONE, "1")
+    b, pledge, interest = page("bybit.legacy_borrow_history", LEGACY_BORROW_HISTORY).events
+    assert (b.id, *books(b), b.currency, b.ts, b.status, b.venue_type) == (
+        "1793569729874260992", K.BORROW, D("1"), D("1"), 0, "ETH", 1728546174028, S.DONE, "1")
+    # the pledge made at borrow time (deducted from the Funding wallet), listed with the completed loan
+    assert (pledge.id, *books(pledge), pledge.currency, pledge.parent_id, pledge.ts) == (
+        "1793569729874260992:collateral", K.COLLATERAL_ADD, D("-0.0494727"), 0, D("0.0494727"), "BTC",
+        "1793569729874260992", 1728546174028)
+    # the interest accrued onto the debt (the repayments paid it, interest first); no penalty: no event
+    assert (interest.id, *books(interest), interest.currency, interest.parent_id) == (
+        "1793569729874260992:interest", K.INTEREST, 0, D("0.00000515"), 0, "ETH", "1793569729874260992")
     p = page("bybit.legacy_repayment_history", LEGACY_REPAY_HISTORY)
     assert p.next_cursor == ""
     (r,) = p.events  # collateralReturn "0": no collateral event
-    assert (r.id, r.ref_id, r.kind, r.amount, r.currency, r.ts, r.venue_type) == (
-        "1794271131730737664", "1794267532472646144", K.REPAY, Decimal("-100"), "USDT", 1728629786875, "1")
+    assert (r.id, r.ref_id, *books(r), r.currency, r.ts, r.venue_type) == (
+        "1794271131730737664", "1794267532472646144", K.REPAY, D("-100"), D("-100"), 0, "USDT", 1728629786875, "1")
 
 
 def test_ins_examples() -> None:
     (loan,) = page("bybit.institutional_loan_orders", INS_LOANS).events
-    assert (loan.id, loan.kind, loan.amount, loan.currency, loan.ts, loan.venue_type) == (
-        "1468005106166530304", K.BORROW, Decimal("204"), "USDT", 1689735916000, "1")
+    assert (loan.id, *books(loan), loan.currency, loan.ts, loan.venue_type) == (
+        "1468005106166530304", K.BORROW, D("204"), D("204"), 0, "USDT", 1689735916000, "1")
     p = page("bybit.institutional_repayment_history", INS_REPAID)
     assert p.next_cursor is None
     (rep,) = p.events
-    assert (rep.id, rep.kind, rep.amount, rep.currency, rep.ts, rep.status) == (
-        "8189", K.REPAY, Decimal("-30000"), "USDT", 1663126393000, S.DONE)
+    assert (rep.id, *books(rep), rep.currency, rep.ts, rep.status) == (
+        "8189", K.REPAY, D("-30000"), D("-30000"), 0, "USDT", 1663126393000, S.DONE)
 
 
 def test_loanable_examples() -> None:
@@ -172,7 +217,7 @@ def test_loanable_rate_sent_as_json_number_is_exact() -> None:
         decode_loanable(LOANABLE.replace(b'"maxBorrowingAmount":"1100"', b'"maxBorrowingAmount":"NaN"'))
 
 
-# --- every normalization row --------------------------------------------------------------------------
+# --- every normalization row: (kind, wallet, debt, collateral) ------------------------------------------
 
 
 def flex_repay_row(rtype: object, status: object = 1) -> dict[str, object]:
@@ -180,37 +225,71 @@ def flex_repay_row(rtype: object, status: object = 1) -> dict[str, object]:
             "repayTime": 1752570731274, "repayType": rtype}
 
 
-@pytest.mark.parametrize(("rtype", "kind"), [
-    (1, K.REPAY), (2, K.LIQUIDATION), (5, K.REPAY), (6, K.LIQUIDATION), (7, K.REPAY), ("1", K.REPAY), (99, K.REPAY)])
-def test_flexible_repay_types(rtype: object, kind: EventKind) -> None:
+X = D("12.5")
+
+
+@pytest.mark.parametrize(("rtype", "expected"), [
+    (1, (K.REPAY, -X, -X, 0)),  # by user: from the Funding wallet
+    (2, (K.LIQUIDATION, 0, -X, 0)),  # by liquidation: collateral sold (in no feed)
+    (5, (K.REPAY, 0, -X, 0)),  # by delisting (U10)
+    (6, (K.LIQUIDATION, 0, -X, 0)),  # by delay liquidation
+    (7, (K.REPAY, 0, -X, 0)),  # repaid with collateral
+    ("1", (K.REPAY, -X, -X, 0)),
+    (99, (K.REPAY, -X, -X, 0)),  # undocumented: a repayment from the wallet
+])
+def test_flexible_repay_types(rtype: object, expected: tuple[object, ...]) -> None:
     (e,) = decode("bybit.flexible_repayment_history", envelope([flex_repay_row(rtype)]))
-    assert (e.kind, e.amount, e.venue_type, e.currency) == (kind, Decimal("-12.5"), str(rtype), "USDT")
-    assert bybit.feeds.FLEX_REPAY_TYPES.get(str(rtype), bybit.feeds.UNKNOWN_REPAY) == (kind, -1)
+    assert books(e) == expected and (e.venue_type, e.currency) == (str(rtype), "USDT")
+    kind, *signs = bybit.feeds.FLEX_REPAY_TYPES.get(str(rtype), bybit.feeds.UNKNOWN_REPAY)
+    assert (kind, *(s * X for s in signs)) == expected
 
 
-@pytest.mark.parametrize(("rtype", "kind"), [
-    (1, K.REPAY), (2, K.LIQUIDATION), (3, K.REPAY), (4, K.REPAY), (5, K.REPAY), (6, K.LIQUIDATION), (7, K.REPAY),
-    (8, K.REPAY)])
-def test_fixed_repay_types(rtype: int, kind: EventKind) -> None:
+L = D("1.5")
+
+
+@pytest.mark.parametrize(("rtype", "expected"), [
+    (1, (K.REPAY, -L, -L, 0)), (2, (K.LIQUIDATION, 0, -L, 0)), (3, (K.REPAY, -L, -L, 0)), (4, (K.REPAY, -L, -L, 0)),
+    (5, (K.REPAY, 0, -L, 0)), (6, (K.LIQUIDATION, 0, -L, 0)), (7, (K.REPAY, 0, -L, 0)), (8, (K.REPAY, 0, -L, 0)),
+    (11, (K.REPAY, -L, -L, 0))])
+def test_fixed_repay_types(rtype: int, expected: tuple[object, ...]) -> None:
     row = {"details": [], "loanCurrency": "ETH", "repayAmount": 1.5, "repayId": 77, "repayStatus": "2",
            "repayTime": "1752717174353", "repayType": str(rtype)}
-    (e,) = decode("bybit.fixed_repayment_history", envelope([row]))
+    first, *rest = decode("bybit.fixed_repayment_history", envelope([row]))
     # no details: the record is one event; repayAmount as a JSON number, ids and times as drift
-    assert (e.id, e.kind, e.amount, e.status, e.ts, e.ref_id) == (
-        "77", kind, Decimal("-1.5"), S.PENDING, 1752717174353, None)
+    assert (first.id, *books(first), first.status, first.ts, first.ref_id) == (
+        "77", *expected, S.PENDING, 1752717174353, None)
+    if rtype == 8:  # transfer to a flexible loan: the debt moves, the wallet does not
+        (flexible,) = rest
+        assert (flexible.id, *books(flexible), flexible.parent_id, flexible.status) == (
+            "77:flexible", K.BORROW, 0, L, 0, "77", S.PENDING)
+    else:
+        assert rest == []
 
 
-@pytest.mark.parametrize(("rtype", "kind"), [("1", K.REPAY), ("2", K.LIQUIDATION), (2, K.LIQUIDATION)])
-def test_legacy_repay_types(rtype: object, kind: EventKind) -> None:
+def test_fixed_transfer_to_flexible_links_a_flexible_leg_per_contract_leg() -> None:
+    body = FIXED_REPAY_HISTORY.replace(b'"repayType":1', b'"repayType":8')
+    events = decode("bybit.fixed_repayment_history", body)
+    assert [(e.id, *books(e), e.ref_id, e.parent_id) for e in events] == [
+        ("1782", K.REPAY, 0, D("-0.1"), 0, "568", None),
+        ("1782:flexible", K.BORROW, 0, D("0.1"), 0, "568", "1782"),
+        ("1782:571", K.REPAY, 0, D("-1.4"), 0, "571", "1782"),
+        ("1782:571:flexible", K.BORROW, 0, D("1.4"), 0, "571", "1782:571"),
+    ]
+    assert sum(e.debt for e in events) == 0 and sum(e.amount for e in events) == 0
+
+
+@pytest.mark.parametrize(("rtype", "kind", "wallet"), [("1", K.REPAY, D("-100")), ("2", K.LIQUIDATION, D(0)),
+                                                        (2, K.LIQUIDATION, D(0)), ("3", K.REPAY, D("-100"))])
+def test_legacy_repay_types(rtype: object, kind: EventKind, wallet: Decimal) -> None:
     row = {"collateralCurrency": "BTC", "collateralReturn": "0.0494727", "loanCurrency": "USDT",
            "orderId": 1794267532472646144, "repayAmount": "100", "repayId": "5", "repayStatus": 2,
            "repayTime": "1728629786875", "repayType": rtype}
     main, back = decode("bybit.legacy_repayment_history", envelope([row]))
-    assert (main.kind, main.amount, main.status, main.ref_id) == (kind, Decimal("-100"), S.PENDING,
-                                                                  "1794267532472646144")
-    # the final repayment returns the collateral: collateral_remove +, a child of the repayment
-    assert (back.id, back.kind, back.amount, back.currency, back.parent_id, back.ts) == (
-        "5:collateral", K.COLLATERAL_REMOVE, Decimal("0.0494727"), "BTC", "5", main.ts)
+    assert (*books(main), main.status, main.ref_id) == (kind, wallet, D("-100"), 0, S.PENDING,
+                                                        "1794267532472646144")
+    # the final repayment returns the collateral: released +c / 0 / -c, a child of the repayment
+    assert (back.id, *books(back), back.currency, back.parent_id, back.ts) == (
+        "5:collateral", K.COLLATERAL_REMOVE, D("0.0494727"), 0, D("-0.0494727"), "BTC", "5", main.ts)
 
 
 @pytest.mark.parametrize(("direction", "kind", "sign"), [(0, K.COLLATERAL_ADD, -1), ("1", K.COLLATERAL_REMOVE, 1)])
@@ -218,13 +297,20 @@ def test_collateral_directions(direction: object, kind: EventKind, sign: int) ->
     row = {"adjustId": 1, "adjustTime": 1752627997907, "amount": "0.08", "collateralCurrency": "BTC",
            "direction": direction, "status": 3}
     (e,) = decode("bybit.collateral_adjustment_history", envelope([row]))
-    assert (e.kind, e.amount, e.status) == (kind, sign * Decimal("0.08"), S.FAILED)
+    assert (*books(e), e.status) == (kind, sign * D("0.08"), 0, -sign * D("0.08"), S.FAILED)
+    legacy = {"adjustId": "9", "adjustTime": "1728635422814", "amount": "0.08", "collateralCurrency": "BTC",
+              "direction": direction, "orderId": "1794267532472646144"}
+    (old,) = decode("bybit.legacy_adjustment_history", envelope([legacy]))
+    assert (*books(old), old.status, old.ref_id) == (kind, sign * D("0.08"), 0, -sign * D("0.08"), S.DONE,
+                                                     "1794267532472646144")
 
 
-def test_unknown_collateral_direction_is_a_decode_error() -> None:
-    row = {"adjustId": 1, "adjustTime": 1752627997907, "amount": "0.08", "collateralCurrency": "BTC", "direction": 2}
+@pytest.mark.parametrize("feed", ["bybit.collateral_adjustment_history", "bybit.legacy_adjustment_history"])
+def test_unknown_collateral_direction_is_a_decode_error(feed: str) -> None:
+    row = {"adjustId": 1, "adjustTime": 1752627997907, "amount": "0.08", "collateralCurrency": "BTC", "direction": 2,
+           "orderId": "7"}
     with pytest.raises(DecodeError, match="direction"):
-        decode("bybit.collateral_adjustment_history", envelope([row]))
+        decode(feed, envelope([row]))
 
 
 @pytest.mark.parametrize(("btype", "status", "kind", "st"), [
@@ -233,9 +319,11 @@ def test_ins_repay_types_and_interest_child(btype: str, status: str, kind: Event
     row = {"repayOrderId": "8189", "repaidTime": "1663126393000", "token": "USDT", "quantity": "30000",
            "interest": "12.000000000000000001", "businessType": btype, "status": status}
     main, interest = decode("bybit.institutional_repayment_history", envelope([row], "repayInfo", None))
-    assert (main.kind, main.amount, main.status) == (kind, Decimal("-30000"), st)
-    assert (interest.id, interest.kind, interest.amount, interest.parent_id, interest.status) == (
-        "8189:interest", K.INTEREST, Decimal("-12.000000000000000001"), "8189", st)
+    # principal from the wallet (a liquidation sells the risk unit's assets into it first): -q / -q / 0
+    assert (*books(main), main.status) == (kind, D("-30000"), D("-30000"), 0, st)
+    # interest is charged to the wallet only (the position reports principal alone)
+    assert (interest.id, *books(interest), interest.parent_id, interest.status) == (
+        "8189:interest", K.INTEREST, D("-12.000000000000000001"), 0, 0, "8189", st)
 
 
 @pytest.mark.parametrize(("status", "expected"), [(1, S.DONE), (2, S.PENDING), (3, S.FAILED), (9, S.PENDING)])
@@ -245,23 +333,53 @@ def test_new_api_status_rows(status: int, expected: EventStatus) -> None:
     assert e.status is expected
 
 
+CONTRACT = {"annualRate": "0.022", "borrowCurrency": "ETH", "borrowTime": "1752633756068",
+            "interestPaid": "0.002531506849315069", "loanId": 571, "orderId": 13007, "repayType": "1",
+            "repaymentTime": "1755225756068", "residualPenaltyInterest": "0.000460273972602739",
+            "residualPrincipal": "1.4", "term": "30"}
+
+
 @pytest.mark.parametrize("status", [1, 2, 3])
-def test_fixed_contract_statuses_are_all_done_borrows(status: int) -> None:
-    row = {"borrowCurrency": "ETH", "borrowTime": "1752633756068", "loanId": 571, "orderId": 13007,
-           "residualPrincipal": "1.4", "status": status}
-    (e,) = decode("bybit.fixed_borrow_contracts", envelope([row]))
-    assert (e.kind, e.status, e.venue_type, e.id, e.ref_id) == (K.BORROW, S.DONE, str(status), "571", "13007")
+def test_fixed_contract_statuses(status: int) -> None:
+    """Every contract paid its interest (done). An overdue contract (3) owes penalty interest onto the
+    debt, stamped at the due time; a repaid one (2) lists the penalty settled at 0 (U12: paid, it
+    moves into interestPaid), so a penalty seen while overdue never stays in the books."""
+    row = dict(CONTRACT, status=status, residualPenaltyInterest="0" if status == 2 else CONTRACT[
+        "residualPenaltyInterest"])
+    interest, *penalty = decode("bybit.fixed_borrow_contracts", envelope([row]))
+    assert (*books(interest), interest.status, interest.venue_type, interest.id, interest.ref_id) == (
+        K.INTEREST, D("-0.002531506849315069"), 0, 0, S.DONE, str(status), "571", "13007")
+    if status == 1:
+        assert penalty == []
+    else:
+        (p,) = penalty
+        owed = D("0.000460273972602739") if status == 3 else D(0)
+        assert (p.id, *books(p), p.ts, p.parent_id, p.status) == (
+            "571:penalty", K.INTEREST, 0, owed, 0, 1755225756068, "571", S.DONE)
 
 
 @pytest.mark.parametrize("status", [1, 2])
-def test_legacy_and_ins_borrow_rows(status: int) -> None:
-    row = {"borrowTime": "1728546174028", "initialLoanAmount": "1", "loanCurrency": "ETH", "orderId": "7",
-           "status": status}
-    (e,) = decode("bybit.legacy_borrow_history", envelope([row]))
-    assert (e.kind, e.status, e.amount, e.venue_type) == (K.BORROW, S.DONE, Decimal("1"), str(status))
+def test_legacy_completed_loan_children(status: int) -> None:
+    """A completed loan: borrow, the initial pledge, the interest and the penalty interest that accrued
+    onto the debt (children of the order). Status 2 (liquidated) is the same: the collateral the
+    liquidation sold is in no feed (the legacy scope's collateral residual)."""
+    row = {"borrowTime": "1728546174028", "collateralCurrency": "BTC", "initialCollateralAmount": "0.0494727",
+           "initialLoanAmount": "1", "loanCurrency": "ETH", "orderId": "7", "repaidInterest": "0.00000515",
+           "repaidPenaltyInterest": "0.0000012", "status": status}
+    events = decode("bybit.legacy_borrow_history", envelope([row]))
+    assert [(e.id, *books(e), e.currency, e.parent_id, e.status, e.venue_type) for e in events] == [
+        ("7", K.BORROW, D("1"), D("1"), 0, "ETH", None, S.DONE, str(status)),
+        ("7:collateral", K.COLLATERAL_ADD, D("-0.0494727"), 0, D("0.0494727"), "BTC", "7", S.DONE, str(status)),
+        ("7:interest", K.INTEREST, 0, D("0.00000515"), 0, "ETH", "7", S.DONE, str(status)),
+        ("7:penalty", K.INTEREST, 0, D("0.0000012"), 0, "ETH", "7", S.DONE, str(status)),
+    ]
+
+
+@pytest.mark.parametrize("status", [1, 2])
+def test_ins_loan_rows(status: int) -> None:
     ins = {"orderId": "8", "loanTime": "1689735916000", "loanCoin": "USDT", "loanAmount": "204", "status": str(status)}
     (i,) = decode("bybit.institutional_loan_orders", envelope([ins], "loanInfo", None))
-    assert (i.kind, i.status, i.amount, i.venue_type) == (K.BORROW, S.DONE, Decimal("204"), str(status))
+    assert (*books(i), i.status, i.venue_type) == (K.BORROW, D("204"), D("204"), 0, S.DONE, str(status))
 
 
 def test_twenty_digit_amounts_are_exact() -> None:

@@ -120,9 +120,13 @@ async def test_filters_are_sent_and_applied(bsim: Simulator, acct: BybitAccount,
     want = {r.key for r in acct.book.feeds["bybit.flexible_borrow_history"] if r.wire["loanCurrency"] == "ETH"}
     assert {e.id for e in got} == want
     assert "loanCurrency=ETH" in bsim.requests(path=FEEDS[0].path)[-1].query
-    some = acct.book.feeds["bybit.fixed_borrow_contracts"][3]
-    (ev,) = await client.fixed_borrow_contracts(loan_id=some.key, term=30).collect()
+    some = next(r for r in acct.book.feeds["bybit.fixed_borrow_contracts"] if r.wire["status"] == 1)
+    (ev,) = await client.fixed_borrow_contracts(loan_id=some.key, term=int(some.wire["term"])).collect()
     assert ev.id == some.key
+    assert f"loanId={some.key}" in bsim.requests(path=FEEDS[2].path)[-1].query
+    order = acct.book.feeds["bybit.fixed_borrow_orders"][0]
+    got = await client.fixed_borrow_orders(currency=order.wire["orderCurrency"], state=order.wire["state"]).collect()
+    assert order.key in {e.id for e in got} and {e.currency for e in got} == {order.wire["orderCurrency"]}
     ins = acct.book.feeds["bybit.institutional_loan_orders"][0]
     assert [e.id for e in await client.institutional_loan_orders(order_id=ins.key).collect()] == [ins.key]
 

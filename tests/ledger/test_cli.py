@@ -108,7 +108,7 @@ async def test_a_bad_key_fails_its_feeds_alone_and_is_reported_once(sim: Simulat
     assert "bybit/y/bybit.flexible_borrow_history" in err and "FAILED AuthError" in err  # the table
     # the venue's answer once for the account, not once per feed (nor twice per feed)
     assert err.count("error sign!") == 1
-    assert err.count("failed authentication") == 1 and "bybit account 'y': 9 feeds failed" in err
+    assert err.count("failed authentication") == 1 and "bybit account 'y': 11 feeds failed" in err
     assert_no_secret(err)
     async with SQLiteStore(db) as store:
         venues = Counter([e.venue async for e in store.events()])
@@ -123,7 +123,7 @@ async def test_quiet_still_prints_each_failure(sim: Simulator, tmp_path: Path) -
     lines = err.splitlines()
     assert len(lines) == 2, err
     assert any(line.startswith("loanledger: okx account 'o': 4 feeds failed authentication: AuthError") for line in lines)
-    assert any(line.startswith("loanledger: bybit account 'y': 9 feeds failed authentication") for line in lines)
+    assert any(line.startswith("loanledger: bybit account 'y': 11 feeds failed authentication") for line in lines)
     assert "Traceback" not in err
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from loanledger import EventKind, EventStatus, FeedKey, LoanEvent, SQLiteStore, Store, StoreError
+from loanledger import EventKind, EventStatus, FeedKey, InvalidArgument, LoanEvent, SQLiteStore, Store, StoreError
 from loanledger.store.sqlite import MIGRATIONS
 
 KEY = FeedKey("okx", "main", "okx.one_click_repay_history")
@@ -140,5 +140,5 @@ async def test_read_only_never_creates_nor_migrates(tmp_path: Path) -> None:
     with sqlite3.connect(old) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1  # untouched
 
-    with pytest.raises(ValueError, match="read_only: a ':memory:' store is empty: it cannot be opened read-only"):
-        await SQLiteStore(":memory:", read_only=True).open()
+    with pytest.raises(InvalidArgument, match="path: a read-only store needs a file"):
+        SQLiteStore(":memory:", read_only=True)  # refused before anything is opened

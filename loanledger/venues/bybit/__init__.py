@@ -1,39 +1,58 @@
-"""Bybit v5 crypto loans: every loan-history feed, loanable coins, and the borrow / repay actions.
+"""Bybit v5 crypto loans: every loan-history feed, the positions, loanable coins, and the borrow / repay actions.
 
 The package, read in order: `_dialect` (hosts, limits, errors, signing, envelopes),
-`feeds` (one block per history endpoint), `reference` (loanable coins), `actions`
-(borrow and repay, sent at most once). `Bybit` composes them.
+`feeds` (one block per history endpoint), `positions` (what the venue says is owed and
+pledged now, and the reconcile scopes), `reference` (loanable coins), `actions` (borrow and
+repay, sent at most once). `Bybit` composes them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from ..._args import check_recv_window  # noqa: F401  (re-exported for the signer's checks)
+from ..._args import check_currency
 from ...client import VenueClient
+from ...errors import BadRequest, VenueError, VenueUnavailable
 from ...events import LoanEvent
 from ...feeds import FeedOptions
 from ...paginate import Feed
 from ...ratelimit import RateLimits
+from ...reconcile import Position, Scope
 from ...signing import BybitSigner, key_fingerprint
 from ...transport import RetryPolicy, Sender
+from . import positions as _positions
 from . import reference
 from ._dialect import ERRORS, HOSTS, VENUE, BybitDialect, envelope_error, response_error
-from .actions import Actions, action_event, check_collateral
+from .actions import Actions, _check_id, action_event, check_collateral
 from .feeds import (
     ADJUSTMENTS,
     FEEDS,
     FIXED_CONTRACTS,
+    FIXED_ORDERS,
     FIXED_REPAY,
     FLEX_BORROW,
     FLEX_REPAY,
     INS_LOAN_ORDERS,
     INS_REPAYMENTS,
+    LEGACY_ADJUSTMENTS,
     LEGACY_BORROW,
     LEGACY_REPAY,
     fixed_leg_ids,
+)
+from .positions import (
+    SCOPES,
+    CryptoLoanCollateral,
+    CryptoLoanDebt,
+    CryptoLoanPosition,
+    FixedContract,
+    FlexibleLoan,
+    InsDebt,
+    InsRiskUnit,
+    LegacyOpenLoan,
+    positions_of,
 )
 from .reference import LegacyLoanableCoin, LoanableCoin, decode_legacy_loanable, decode_loanable
 
@@ -45,9 +64,18 @@ __all__ = [
     "ERRORS",
     "FEEDS",
     "HOSTS",
+    "SCOPES",
     "Bybit",
     "BybitDialect",
+    "CryptoLoanCollateral",
+    "CryptoLoanDebt",
+    "CryptoLoanPosition",
+    "FixedContract",
+    "FlexibleLoan",
+    "InsDebt",
+    "InsRiskUnit",
     "LegacyLoanableCoin",
+    "LegacyOpenLoan",
     "LoanableCoin",
     "action_event",
     "check_collateral",
@@ -71,6 +99,9 @@ class Bybit(VenueClient):
     venue = VENUE
     default_base_url = HOSTS["mainnet"]
     feed_specs = {spec.id: spec for spec in FEEDS}
+    #: "bybit.crypto_loan" (flexible + fixed + adjustments: one collateral pool), "bybit.legacy",
+    #: "bybit.institutional": see loanledger/venues/bybit/positions.py and docs/venues/bybit.md
+    scopes: ClassVar[Mapping[str, Scope]] = SCOPES
 
     def __init__(
         self,
@@ -133,12 +164,20 @@ class Bybit(VenueClient):
         """Flexible loan repayments (GET /v5/crypto-loan-flexible/repayment-history)."""
         return self.events(FLEX_REPAY.id, repay_id=repay_id, currency=currency, **options)
 
+    def fixed_borrow_orders(
+        self, *, order_id: str | None = None, currency: str | None = None, state: int | str | None = None,
+        term: int | str | None = None, **options: Unpack[FeedOptions],
+    ) -> Feed:
+        """Fixed-term borrow orders, one BORROW of the filled principal per orderId
+        (GET /v5/crypto-loan-fixed/borrow-order-info); `state` 1-4, `term` in days."""
+        return self.events(FIXED_ORDERS.id, order_id=order_id, currency=currency, state=state, term=term, **options)
+
     def fixed_borrow_contracts(
         self, *, order_id: str | None = None, loan_id: str | None = None, currency: str | None = None,
         term: int | str | None = None, **options: Unpack[FeedOptions],
     ) -> Feed:
-        """Fixed-term loan contracts, one BORROW per loanId (GET /v5/crypto-loan-fixed/borrow-contract-info);
-        `term` in days (7, 14, 30, 60, 90 or 180)."""
+        """Fixed-term loan contracts: the prepaid interest per loanId, and an overdue contract's
+        penalty (GET /v5/crypto-loan-fixed/borrow-contract-info); `term` in days (7, 14, 30, 60, 90 or 180)."""
         return self.events(FIXED_CONTRACTS.id, order_id=order_id, loan_id=loan_id, currency=currency, term=term,
                            **options)
 
@@ -169,6 +208,14 @@ class Bybit(VenueClient):
         """Legacy repayments, last 6 months (GET /v5/crypto-loan/repayment-history)."""
         return self.events(LEGACY_REPAY.id, order_id=order_id, repay_id=repay_id, currency=currency, **options)
 
+    def legacy_adjustment_history(
+        self, *, order_id: str | None = None, adjust_id: str | None = None, currency: str | None = None,
+        **options: Unpack[FeedOptions],
+    ) -> Feed:
+        """Legacy collateral adjustments by the user, last 6 months (GET /v5/crypto-loan/adjustment-history)."""
+        return self.events(LEGACY_ADJUSTMENTS.id, order_id=order_id, adjust_id=adjust_id, currency=currency,
+                           **options)
+
     def institutional_loan_orders(self, *, order_id: str | None = None, **options: Unpack[FeedOptions]) -> Feed:
         """INS loans (GET /v5/ins-loan/loan-order), walked in time windows (default: the last 2 years)."""
         return self.events(INS_LOAN_ORDERS.id, order_id=order_id, **options)
@@ -176,6 +223,64 @@ class Bybit(VenueClient):
     def institutional_repayment_history(self, **options: Unpack[FeedOptions]) -> Feed:
         """INS repayments (GET /v5/ins-loan/repaid-history), walked in time windows (default: 2 years)."""
         return self.events(INS_REPAYMENTS.id, **options)
+
+    # --- positions (see positions.py) ----------------------------------------------------------
+
+    async def crypto_loan_position(self) -> CryptoLoanPosition:
+        """The new crypto loan's debt per coin (fixed and flexible) and its collateral pool
+        (GET /v5/crypto-loan-common/position)."""
+        return await _positions.crypto_loan_position(self.transport)
+
+    async def flexible_loans(self, *, currency: str | None = None) -> list[FlexibleLoan]:
+        """Open flexible loans per coin: debt, unpaid principal and interest
+        (GET /v5/crypto-loan-flexible/ongoing-coin)."""
+        ccy = None if currency is None else check_currency("currency", currency)
+        return await _positions.flexible_loans(self.transport, ccy)
+
+    async def open_fixed_contracts(
+        self, *, loan_id: str | None = None, currency: str | None = None
+    ) -> list[FixedContract]:
+        """Open fixed contracts (status 1 unrepaid or 3 overdue) with their residual principal and
+        penalty (GET /v5/crypto-loan-fixed/borrow-contract-info, every page)."""
+        lid = None if loan_id is None else _check_id("loan_id", loan_id)
+        ccy = None if currency is None else check_currency("currency", currency)
+        return await _positions.open_fixed_contracts(self.transport, lid, ccy)
+
+    async def legacy_open_loans(
+        self, *, order_id: str | None = None, currency: str | None = None, collateral_currency: str | None = None
+    ) -> list[LegacyOpenLoan]:
+        """Open legacy loans (GET /v5/crypto-loan/ongoing-orders, every page)."""
+        oid = None if order_id is None else _check_id("order_id", order_id)
+        ccy = None if currency is None else check_currency("currency", currency)
+        cc = None if collateral_currency is None else check_currency("collateral_currency", collateral_currency)
+        return await _positions.legacy_open_loans(self.transport, oid, ccy, cc)
+
+    async def institutional_ltv(self) -> list[InsRiskUnit]:
+        """INS risk units: unpaid principal per coin and the liquidation status (GET /v5/ins-loan/ltv-convert)."""
+        return await _positions.institutional_ltv(self.transport)
+
+    async def positions(self) -> list[Position]:
+        """The venue's positions of the three scopes (`scopes`), for `Ledger.reconcile()`.
+
+        An account the INS endpoint refuses with a business error holds no INS loan (what the
+        venue answers then is UNVERIFIED): no INS rows. A risk unit whose `liqStatus` is not 0
+        has no figures now (the venue empties them): VenueUnavailable, the account is not
+        reconciled until it is readable.
+        """
+        crypto = await self.crypto_loan_position()
+        legacy = await self.legacy_open_loans()
+        try:
+            ins = await self.institutional_ltv()
+        except VenueError as exc:
+            if type(exc) not in (BadRequest, VenueError):  # auth, rate limit, unavailable: raised
+                raise
+            ins = []
+        busy = [u for u in ins if u.liq_status != 0]
+        if busy:
+            raise VenueUnavailable(VENUE, 200, None, f"INS position unavailable while liqStatus is "
+                                   f"{busy[0].liq_status} (liquidation, repayment or transfer in progress)",
+                                   _positions.P_INS_LTV)
+        return positions_of(self.account, self.transport.clock.now_ms(), crypto, legacy, ins)
 
     # --- reference data ------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ from ..._args import check_amount, check_currency
 from ..._money import exact_sum
 from ...errors import AmbiguousOutcome, DecodeError, InvalidArgument
 from ...events import EventKind, EventStatus, LoanEvent
-from ...feeds import BadRecord
 from ...paginate import Feed
 from ...transport import Request, Transport
 from ._dialect import (
@@ -39,25 +38,15 @@ from ._dialect import (
     P_LEGACY_REPAY,
     VENUE,
     Id,
-    _ccy,
-    _CursorResult,
     _Envelope,
     _sid,
     decode_envelope,
 )
-from .feeds import FIXED_CONTRACTS
+from .positions import decode_legacy_open_loans, open_fixed_contracts
 
 __all__ = ["RECONCILE_SLACK_MS", "Actions", "action_event", "borrow_flexible_body", "check_collateral"]
 
 K = EventKind
-
-
-class LegacyOngoingRow(msgspec.Struct):
-    orderId: Id
-    loanCurrency: str
-    totalDebt: Decimal | None = None
-
-
 
 
 class _OrderIdResult(msgspec.Struct):
@@ -75,7 +64,6 @@ class _InsRepayResult(msgspec.Struct):
 _borrow_answer = msgspec.json.Decoder(_Envelope[_OrderIdResult], strict=False)
 _repay_answer = msgspec.json.Decoder(_Envelope[_RepayIdResult], strict=False)
 _ins_repay_answer = msgspec.json.Decoder(_Envelope[_InsRepayResult], strict=False)
-_ongoing_decoder = msgspec.json.Decoder(_Envelope[_CursorResult[LegacyOngoingRow]], strict=False)
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -140,9 +128,10 @@ def action_event(
     account: str, feed: str, *, id: str, kind: EventKind, status: EventStatus, ts: int, currency: str,
     amount: Decimal, venue_type: str, ref_id: str | None = None,
 ) -> LoanEvent:
-    """The event an action returns: the same feed and id the history later yields."""
+    """The event an action returns: the same feed and id the history later yields. Every action
+    borrows into or repays from the wallet, so the debt moves with it (`debt` = `amount`)."""
     return LoanEvent(venue=VENUE, account=account, feed=feed, id=id, kind=kind, status=status, ts=ts,
-                     currency=currency, amount=amount, ref_id=ref_id, venue_type=venue_type)
+                     currency=currency, amount=amount, debt=amount, ref_id=ref_id, venue_type=venue_type)
 
 
 def _answer(decoder: msgspec.json.Decoder[Any], body: bytes, path: str) -> Any:
@@ -227,8 +216,9 @@ class Actions:
         """Fully repay fixed-term loans (POST /v5/crypto-loan-fixed/fully-repay): one contract
         (`loan_id`) or every contract in `currency` (exactly one of them).
 
-        The venue does not say the amount: before sending, the open contracts are read
-        (``fixed_borrow_contracts``) to learn the currency and the principal due; none open
+        The venue does not say the amount: before sending, the open contracts are read (the
+        position call `open_fixed_contracts`: status 1 or 3, `residualPrincipal`) to learn the
+        currency and the principal due; none open
         raises InvalidArgument. Returns the pending REPAY event of ``bybit.fixed_repayment_history``
         whose id is the repayId (the history's first leg carries the same id), amount = minus
         the open principal (the history's legs carry the final amounts).
@@ -237,20 +227,18 @@ class Actions:
             raise InvalidArgument("loan_id", "pass exactly one of loan_id or currency")
         lid = _opt_id("loan_id", loan_id)
         ccy = _opt_ccy("currency", currency)
-        open_legs: list[LoanEvent] = []
-        async for ev in self._events(FIXED_CONTRACTS.id, loan_id=lid, currency=ccy):
-            if ev.venue_type in ("1", "3") and ev.amount > 0 and (lid is None or ev.id == lid):
-                open_legs.append(ev)
+        contracts = await open_fixed_contracts(self.transport, lid, ccy)
+        open_legs = [c for c in contracts if c.residual_principal > 0]
         if not open_legs:
             arg, what = ("loan_id", f"loan {lid}") if lid is not None else ("currency", f"currency {ccy}")
             raise InvalidArgument(arg, f"no open fixed loan contract for {what}")
         ccy = open_legs[0].currency
-        due = exact_sum(ev.amount for ev in open_legs)
+        due = exact_sum(c.residual_principal for c in open_legs)
         # with a loanId, the loan's currency goes along, as in the venue's request example
         body: dict[str, Any] = {"loanId": lid, "loanCurrency": ccy} if lid is not None else {"loanCurrency": ccy}
         feed = "bybit.fixed_repayment_history"
         t0 = self.transport.clock.now_ms()
-        loans = {ev.id for ev in open_legs}
+        loans = {c.loan_id for c in open_legs}
 
         def match(ev: LoanEvent) -> bool:
             return ev.currency == ccy and ev.venue_type == "1" and ev.ref_id in loans and (
@@ -272,14 +260,11 @@ class Actions:
         oid = _check_id("order_id", order_id)
         qty = check_amount("amount", amount)
         req = Request("GET", P_LEGACY_ONGOING, LEGACY_LIMIT, params=(("orderId", oid),))
-        env = await self.transport.request(req, lambda b: _answer(_ongoing_decoder, b, P_LEGACY_ONGOING))
-        rows = [r for r in env.result.rows if str(r.orderId) == oid]
+        loans, _ = await self.transport.request(req, decode_legacy_open_loans)
+        rows = [loan for loan in loans if loan.order_id == oid]
         if not rows:
             raise InvalidArgument("order_id", f"no open legacy loan order {oid}")
-        try:
-            ccy = _ccy(rows[0].loanCurrency)
-        except BadRecord as exc:
-            raise DecodeError(VENUE, P_LEGACY_ONGOING, str(exc), b"") from None
+        ccy = rows[0].currency
         body = {"orderId": oid, "amount": _wire_amount(qty)}
         feed = "bybit.legacy_repayment_history"
         t0 = self.transport.clock.now_ms()

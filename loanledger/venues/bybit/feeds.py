@@ -1,6 +1,8 @@
 """Bybit v5 crypto-loan history feeds: one block per endpoint (wire Struct, normalizer, declaration).
 
-The type -> (kind, sign) tables and the id rules are documented in docs/venues/bybit.md.
+Every record becomes events in three books (`amount` the free wallet, `debt`, `collateral`,
+in the event's currency). The tables below and docs/venues/bybit.md give every type's
+books, their evidence and what stays UNVERIFIED; the id rules are in the same page.
 Sources: the Bybit v5 API docs, https://bybit-exchange.github.io/docs/v5/new-crypto-loan/...,
 .../crypto-loan/... and .../otc/... (each block names its page).
 """
@@ -10,16 +12,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 
-from ..._money import MAX_ADJUSTED, exact_sum, signed
+from ..._money import MAX_ADJUSTED, exact_sum
 from ...events import EventKind, EventStatus, LoanEvent
 from ...feeds import BadRecord, Filter, choice, currency, feed, venue_id
 from ...paginate import DecodeContext, OpaqueCursor, TimeWindows
 from ._dialect import (
-    DAY_MS,
     HISTORY_LIMIT,
     INS_HISTORY_LIMIT,
     INS_LOANS,
@@ -47,83 +47,99 @@ __all__ = [
     "LEGACY_REPAY_STATUS",
     "LEGACY_REPAY_TYPES",
     "NEW_STATUS",
+    "ORDER_STATES",
     "TERMS",
+    "TO_FLEXIBLE",
     "UNKNOWN_REPAY",
+    "Books",
     "fixed_leg_ids",
 ]
 
 # --- normalization tables (docs/venues/bybit.md lists every row; tests cover each) ------------------
 
 K = EventKind
+#: a venue code's kind and the sign (-1, 0 or +1) of each of its books: (kind, wallet, debt, collateral)
+Books = tuple[EventKind, int, int, int]
 
 #: new crypto loan status / repayStatus / adjustment status: 1 success, 2 processing, 3 fail
 NEW_STATUS: Mapping[str, EventStatus] = {"1": EventStatus.DONE, "2": EventStatus.PENDING, "3": EventStatus.FAILED}
 #: legacy repayStatus: 1 success, 2 processing
 LEGACY_REPAY_STATUS: Mapping[str, EventStatus] = {"1": EventStatus.DONE, "2": EventStatus.PENDING}
-#: legacy completed loans (1 repaid manually, 2 repaid by liquidation) and fixed contracts
-#: (1 unrepaid, 2 fully repaid, 3 overdue) and INS loans (1 outstanding, 2 paid off):
-#: the borrow itself happened in every case
+#: fixed borrow order `state`: 1 matching (pending: filledQty still grows), 2 partially filled and
+#: cancelled, 3 fully filled, 4 cancelled, 5 fail. 4 and 5 are `failed` when nothing was filled.
+ORDER_STATES: Mapping[str, EventStatus] = {
+    "1": EventStatus.PENDING, "2": EventStatus.DONE, "3": EventStatus.DONE, "4": EventStatus.DONE,
+    "5": EventStatus.DONE,
+}
+#: legacy completed loans (1 repaid manually, 2 repaid by liquidation), fixed contracts' prepaid
+#: interest (1 unrepaid, 2 fully repaid, 3 overdue) and INS loans (1 outstanding, 2 paid off):
+#: the borrow (the interest payment) happened in every case
 BORROW_DONE = EventStatus.DONE
 #: ins-loan repaid-history status: 1 success, 2 fail
 INS_REPAY_STATUS: Mapping[str, EventStatus] = {"1": EventStatus.DONE, "2": EventStatus.FAILED}
 
-#: flexible repayType -> (kind, sign of amount)
-FLEX_REPAY_TYPES: Mapping[str, tuple[EventKind, int]] = {
-    "1": (K.REPAY, -1),  # by user
-    "2": (K.LIQUIDATION, -1),  # by liquidation
-    "5": (K.REPAY, -1),  # by delisting
-    "6": (K.LIQUIDATION, -1),  # by delay liquidation
-    "7": (K.REPAY, -1),  # by currency (repaid with collateral)
+# Repayments paid from the Funding wallet are -x / -x / 0; repayments funded by pledged collateral
+# (liquidation 2 / 6, repay with collateral 7, delisting 5: U10) clear the debt without touching the
+# wallet, 0 / -x / 0: the collateral they consume is in no feed (the scope's collateral residual).
+#: flexible repayType -> books
+FLEX_REPAY_TYPES: Mapping[str, Books] = {
+    "1": (K.REPAY, -1, -1, 0),  # by user: from the Funding wallet, interest first
+    "2": (K.LIQUIDATION, 0, -1, 0),  # by liquidation
+    "5": (K.REPAY, 0, -1, 0),  # by delisting (UNVERIFIED U10: collateral converted)
+    "6": (K.LIQUIDATION, 0, -1, 0),  # by delay liquidation
+    "7": (K.REPAY, 0, -1, 0),  # by currency: repaid with collateral
 }
-#: fixed repayType -> (kind, sign)
-FIXED_REPAY_TYPES: Mapping[str, tuple[EventKind, int]] = {
-    "1": (K.REPAY, -1),  # by user
-    "2": (K.LIQUIDATION, -1),  # by liquidation
-    "3": (K.REPAY, -1),  # auto repay
-    "4": (K.REPAY, -1),  # overdue repay
-    "5": (K.REPAY, -1),  # by delisting
-    "6": (K.LIQUIDATION, -1),  # by delay liquidation
-    "7": (K.REPAY, -1),  # by currency
-    "8": (K.REPAY, -1),  # transfer to flexible loan
+#: fixed repayType -> books of the fixed contract's leg (principal: the interest was prepaid)
+FIXED_REPAY_TYPES: Mapping[str, Books] = {
+    "1": (K.REPAY, -1, -1, 0),  # by user
+    "2": (K.LIQUIDATION, 0, -1, 0),  # by liquidation
+    "3": (K.REPAY, -1, -1, 0),  # auto repay from the Funding wallet
+    "4": (K.REPAY, -1, -1, 0),  # overdue repay (UNVERIFIED U11: from the Funding wallet)
+    "5": (K.REPAY, 0, -1, 0),  # by delisting (UNVERIFIED U10)
+    "6": (K.LIQUIDATION, 0, -1, 0),  # by delay liquidation
+    "7": (K.REPAY, 0, -1, 0),  # by currency: repaid with collateral
+    "8": (K.REPAY, 0, -1, 0),  # transfer to flexible loan: + the flexible leg below
 }
-#: legacy repayType -> (kind, sign)
-LEGACY_REPAY_TYPES: Mapping[str, tuple[EventKind, int]] = {
-    "1": (K.REPAY, -1),  # by user
-    "2": (K.LIQUIDATION, -1),  # by liquidation
+#: fixed repayType 8 moves the debt to a flexible loan: each leg gets a linked flexible leg
+#: 0 / +x / 0 (id ``<leg id>:flexible``, parent = the leg): UNVERIFIED U13
+TO_FLEXIBLE = "8"
+#: legacy repayType -> books
+LEGACY_REPAY_TYPES: Mapping[str, Books] = {
+    "1": (K.REPAY, -1, -1, 0),  # by user: from the Funding wallet, interest first
+    "2": (K.LIQUIDATION, 0, -1, 0),  # by liquidation: collateral sold
 }
-#: ins-loan businessType -> (kind, sign)
-INS_REPAY_TYPES: Mapping[str, tuple[EventKind, int]] = {
-    "1": (K.REPAY, -1),  # normal
-    "2": (K.LIQUIDATION, -1),  # by liquidation
+#: ins-loan businessType -> books (INS loans pledge nothing: the risk unit's assets are margin,
+#: a liquidation sells them into the wallet, which then repays)
+INS_REPAY_TYPES: Mapping[str, Books] = {
+    "1": (K.REPAY, -1, -1, 0),  # normal
+    "2": (K.LIQUIDATION, -1, -1, 0),  # by liquidation
 }
-#: an unknown repay type is still a repayment of debt (the venue added 7 and 8 in 2025)
-UNKNOWN_REPAY: tuple[EventKind, int] = (K.REPAY, -1)
-#: collateral adjustment direction -> (kind, sign): 0 add (leaves the wallet), 1 reduce (returns)
-ADJUST_DIRECTIONS: Mapping[str, tuple[EventKind, int]] = {
-    "0": (K.COLLATERAL_ADD, -1),
-    "1": (K.COLLATERAL_REMOVE, +1),
+#: an unknown repay type is still a repayment of debt from the wallet (the venue added 7 and 8 in 2025)
+UNKNOWN_REPAY: Books = (K.REPAY, -1, -1, 0)
+#: collateral adjustment direction -> books: 0 add (leaves the wallet), 1 reduce (returns)
+ADJUST_DIRECTIONS: Mapping[str, Books] = {
+    "0": (K.COLLATERAL_ADD, -1, 0, +1),
+    "1": (K.COLLATERAL_REMOVE, +1, 0, -1),
 }
-#: the parts of a record that become extra events (id suffix, kind, sign)
-LEGACY_COLLATERAL_RETURN = ("collateral", K.COLLATERAL_REMOVE, +1)  # collateralReturn of a final repay
-INS_INTEREST = ("interest", K.INTEREST, -1)  # interest paid with an INS repayment
 
 
 # --- normalizers: one page of wire rows -> its events ---------------------------------------------------
 #
 # The hot path: one loop per page with the checks inlined, tables resolved once to
-# (kind, negative, venue_type) for both the int and the str spelling of a code, currency
-# codes validated once per distinct value per page, `raw` paired only when asked.
+# (kind, wallet, debt, collateral, venue_type) for both the int and the str spelling of a
+# code, currency codes validated once per distinct value per page, `raw` paired only when asked.
 
 Raws = list[msgspec.Raw] | None
 _NO_RAW = itertools.repeat(None)
-TypeEntry = tuple[EventKind, bool, str]
+TypeEntry = tuple[EventKind, int, int, int, str]
+ZERO = Decimal(0)
 
 
-def _type_table(table: Mapping[str, tuple[EventKind, int]]) -> dict[int | str, TypeEntry]:
-    """code -> (kind, negative, venue_type) under both spellings ("1" and 1) of each code."""
+def _type_table(table: Mapping[str, Books]) -> dict[int | str, TypeEntry]:
+    """code -> (kind, wallet, debt, collateral, venue_type) under both spellings ("1" and 1)."""
     out: dict[int | str, TypeEntry] = {}
-    for code, (kind, sign) in table.items():
-        out[code] = out[int(code)] = (kind, sign < 0, code)
+    for code, (kind, w, d, c) in table.items():
+        out[code] = out[int(code)] = (kind, w, d, c, code)
     return out
 
 
@@ -136,14 +152,25 @@ def _status_table(table: Mapping[str, EventStatus]) -> dict[int | str, EventStat
     return out
 
 
-def _type_of(fast: dict[int | str, TypeEntry], table: Mapping[str, tuple[EventKind, int]], value: Id) -> TypeEntry:
-    """The (kind, negative, venue_type) of a code; codes not in the table are repayments."""
+def _type_of(fast: dict[int | str, TypeEntry], value: Id) -> TypeEntry:
+    """The entry of a code; codes not in the table are repayments from the wallet."""
     entry = fast.get(value)
     if entry is None:
         vt = str(value)
-        kind, sign = table.get(vt, UNKNOWN_REPAY)
-        entry = (kind, sign < 0, vt)
+        entry = fast.get(vt) or (*UNKNOWN_REPAY, vt)
     return entry
+
+
+def _book(magnitude: Decimal, sign: int) -> Decimal:
+    """`magnitude` (>= 0) with a table sign: exact (no context rounding)."""
+    return magnitude if sign > 0 else magnitude.copy_negate() if sign < 0 else ZERO
+
+
+def _mag(value: Decimal, name: str) -> Decimal:
+    """A wire amount's magnitude, checked finite and of sane size (its own sign is ignored)."""
+    if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+        raise BadRecord(f"{name} is not finite or of sane magnitude: {value}")
+    return value.copy_abs()
 
 
 _FLEX_REPAY = _type_table(FLEX_REPAY_TYPES)
@@ -154,10 +181,15 @@ _ADJUST = _type_table(ADJUST_DIRECTIONS)
 _NEW_STATUS = _status_table(NEW_STATUS)
 _LEGACY_STATUS = _status_table(LEGACY_REPAY_STATUS)
 _INS_STATUS = _status_table(INS_REPAY_STATUS)
+_ORDER_STATES = _status_table(ORDER_STATES)
 # enum members as module constants: `EventKind.BORROW` is a metaclass look-up (~90 ns), a global ~20 ns
 _PENDING = EventStatus.PENDING
 _DONE = EventStatus.DONE
+_FAILED = EventStatus.FAILED
 _BORROW = EventKind.BORROW
+_INTEREST = EventKind.INTEREST
+_PLEDGE = EventKind.COLLATERAL_ADD
+_RELEASE = EventKind.COLLATERAL_REMOVE
 
 
 def _cur(cache: dict[str, str], value: str) -> str:
@@ -178,6 +210,8 @@ TERMS = ("7", "14", "30", "60", "90", "180")
 
 # --- feed: flexible borrow history -----------------------------------------------------------------
 # GET /v5/crypto-loan-flexible/borrow-history ("Get Borrowing History"): cursor pages, limit 1-100; 5 req/s per UID.
+# A borrow is +x / +x / 0; the pledge of its `collateralList` is not on this row (UNVERIFIED U9:
+# the collateral adjustment history may list it as an add).
 
 
 class FlexBorrowRow(msgspec.Struct, gc=False):
@@ -197,10 +231,11 @@ def norm_flex_borrow(rows: list[FlexBorrowRow], raws: Raws, ctx: DecodeContext, 
         amount = r.initialLoanAmount
         if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
             raise BadRecord(f"initialLoanAmount is not finite or of sane magnitude: {amount}")
+        mag = amount.copy_abs()
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW,
             status=_NEW_STATUS.get(r.status, _PENDING), ts=r.borrowTime,
-            currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), amount=amount.copy_abs(),
+            currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), amount=mag, debt=mag,
             ref_id=oid, venue_type="", raw=raw,
         ))
 
@@ -215,6 +250,8 @@ FLEX_BORROW = feed(
 
 # --- feed: flexible repayment history --------------------------------------------------------------
 # GET /v5/crypto-loan-flexible/repayment-history ("Get Repayment History"): cursor pages; 5 req/s per UID.
+# `repayAmount` pays interest first, then principal: it reduces the debt (principal and the interest
+# that accrued onto it, which no feed records: the scope's "implied accrued interest").
 
 
 class FlexRepayRow(msgspec.Struct, gc=False):
@@ -229,19 +266,16 @@ class FlexRepayRow(msgspec.Struct, gc=False):
 def norm_flex_repay(rows: list[FlexRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
-        kind, negative, vt = _FLEX_REPAY.get(r.repayType) or _type_of(_FLEX_REPAY, FLEX_REPAY_TYPES, r.repayType)
+        kind, w, d, c, vt = _FLEX_REPAY.get(r.repayType) or _type_of(_FLEX_REPAY, r.repayType)
         rid = str(r.repayId)
         if not rid:
             raise BadRecord("empty id")
-        amount = r.repayAmount
-        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
-            raise BadRecord(f"repayAmount is not finite or of sane magnitude: {amount}")
-        mag = amount.copy_abs()
+        mag = _mag(r.repayAmount, "repayAmount")
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=rid, kind=kind,
             status=_NEW_STATUS.get(r.repayStatus, _PENDING), ts=r.repayTime,
             currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency),
-            amount=mag.copy_negate() if negative else mag, venue_type=vt, raw=raw,
+            amount=_book(mag, w), debt=_book(mag, d), collateral=_book(mag, c), venue_type=vt, raw=raw,
         ))
 
 
@@ -253,18 +287,68 @@ FLEX_REPAY = feed(
 )
 
 
+# --- feed: fixed-term borrow orders ----------------------------------------------------------------
+# GET /v5/crypto-loan-fixed/borrow-order-info ("Get Borrow Order Info"): cursor pages; 5 req/s per UID.
+# The principal a fixed order borrowed is its `filledQty` (the sum of its contracts'): one BORROW
+# +filledQty / +filledQty / 0 per order. Pending while `state` 1 (matching: filledQty still grows).
+
+
+class FixedOrderRow(msgspec.Struct, gc=False):
+    orderId: Id
+    orderTime: int
+    orderCurrency: str
+    filledQty: Decimal
+    state: int | str
+
+
+def norm_fixed_order(rows: list[FixedOrderRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        oid = str(r.orderId)
+        if not oid:
+            raise BadRecord("empty id")
+        mag = _mag(r.filledQty, "filledQty")
+        status = _ORDER_STATES.get(r.state, _PENDING)
+        if status is _DONE and not mag and str(r.state) in ("4", "5"):
+            status = _FAILED  # cancelled or failed with nothing filled: no borrow happened
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=status, ts=r.orderTime,
+            currency=ccys.get(r.orderCurrency) or _cur(ccys, r.orderCurrency), amount=mag, debt=mag,
+            ref_id=oid, venue_type=str(r.state), raw=raw,
+        ))
+
+
+FIXED_ORDERS = feed(
+    "bybit.fixed_borrow_orders", LIST, path="/v5/crypto-loan-fixed/borrow-order-info", limit=HISTORY_LIMIT,
+    cursor=_CURSOR, row=FixedOrderRow, ts="orderTime", normalize=norm_fixed_order,
+    filters={"order_id": Filter("orderId", venue_id), "currency": Filter("orderCurrency", currency),
+             "state": Filter("state", choice(("1", "2", "3", "4"))), "term": Filter("term", choice(TERMS))},
+    kinds=[K.BORROW], description="new crypto loan, fixed term: borrow orders (the principal: filledQty)",
+)
+
+
 # --- feed: fixed-term borrow contracts -------------------------------------------------------------
-# GET /v5/crypto-loan-fixed/borrow-contract-info ("Get Borrow Contract Info"): one row per loanId; 5 req/s per UID.
+# GET /v5/crypto-loan-fixed/borrow-contract-info ("Get Borrow Contract Info"): one row per loanId; 5 req/s.
+# The interest of a fixed loan is prepaid at match, from the loan ("the borrowed assets, minus the
+# interest, will be credited"): -interestPaid / 0 / 0 at borrowTime. The principal is the order's
+# (fixed_borrow_orders). An overdue contract owes penalty interest: 0 / +residualPenaltyInterest / 0
+# (UNVERIFIED U12: the penalty, once paid, is assumed to move into `interestPaid`).
 
 
 class FixedContractRow(msgspec.Struct, gc=False):
     borrowCurrency: str
     borrowTime: int
+    interestPaid: Decimal
     loanId: Id
     orderId: Id
+    repaymentTime: int
+    residualPenaltyInterest: Decimal
     residualPrincipal: Decimal
     status: int | str
-    residualPenaltyInterest: Decimal | None = None
+
+
+#: contract statuses whose penalty event is listed: 3 overdue (owed now), 2 fully repaid (settled: 0)
+_PENALTY_STATUS = frozenset({2, 3, "2", "3"})
 
 
 def norm_fixed_contract(rows: list[FixedContractRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
@@ -274,14 +358,21 @@ def norm_fixed_contract(rows: list[FixedContractRow], raws: Raws, ctx: DecodeCon
         oid = str(r.orderId)
         if not lid or not oid:
             raise BadRecord("empty id")
-        amount = r.residualPrincipal
-        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
-            raise BadRecord(f"residualPrincipal is not finite or of sane magnitude: {amount}")
+        paid = _mag(r.interestPaid, "interestPaid")
+        penalty = _mag(r.residualPenaltyInterest, "residualPenaltyInterest")
+        _mag(r.residualPrincipal, "residualPrincipal")
+        ccy = ccys.get(r.borrowCurrency) or _cur(ccys, r.borrowCurrency)
+        vt = str(r.status)
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=lid, kind=_BORROW, status=BORROW_DONE, ts=r.borrowTime,
-            currency=ccys.get(r.borrowCurrency) or _cur(ccys, r.borrowCurrency), amount=amount.copy_abs(),
-            ref_id=oid, venue_type=str(r.status), raw=raw,
+            venue=VENUE, account=account, feed=feed, id=lid, kind=_INTEREST, status=BORROW_DONE, ts=r.borrowTime,
+            currency=ccy, amount=paid.copy_negate(), ref_id=oid, venue_type=vt, raw=raw,
         ))
+        if r.status in _PENALTY_STATUS:
+            append(LoanEvent(
+                venue=VENUE, account=account, feed=feed, id=f"{lid}:penalty", kind=_INTEREST, status=BORROW_DONE,
+                ts=r.repaymentTime, currency=ccy, amount=ZERO, debt=penalty, ref_id=oid, parent_id=lid,
+                venue_type=vt, raw=raw,
+            ))
 
 
 FIXED_CONTRACTS = feed(
@@ -289,7 +380,8 @@ FIXED_CONTRACTS = feed(
     cursor=_CURSOR, row=FixedContractRow, ts="borrowTime", normalize=norm_fixed_contract,
     filters={"order_id": Filter("orderId", venue_id), "loan_id": Filter("loanId", venue_id),
              "currency": Filter("orderCurrency", currency), "term": Filter("term", choice(TERMS))},
-    kinds=[K.BORROW], description="new crypto loan, fixed term: loan contracts (one per loanId)",
+    kinds=[K.INTEREST],
+    description="new crypto loan, fixed term: contracts (prepaid interest, overdue penalty; one per loanId)",
 )
 
 
@@ -324,7 +416,8 @@ def _leg_order(loan_id: str) -> tuple[int, int, str]:
 def fixed_leg_ids(repay_id: str, loan_ids: Iterable[str]) -> list[str]:
     """Event ids of a fixed repayment's legs, in the order of `sorted(loan_ids)` by loanId:
     the first leg carries the repayId itself (so the event `repay_fixed` returned merges
-    with it), the others ``repayId:loanId``."""
+    with it), the others ``repayId:loanId``. A leg of a transfer to a flexible loan
+    (repayType 8) has a linked flexible leg ``<leg id>:flexible``."""
     ordered = sorted(set(loan_ids), key=_leg_order)
     return [repay_id if i == 0 else f"{repay_id}:{lid}" for i, lid in enumerate(ordered)]
 
@@ -333,43 +426,47 @@ def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, 
     account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         rid = _sid(r.repayId)
-        kind, negative, vt = _FIXED_REPAY.get(r.repayType) or _type_of(_FIXED_REPAY, FIXED_REPAY_TYPES, r.repayType)
+        kind, w, d, c, vt = _FIXED_REPAY.get(r.repayType) or _type_of(_FIXED_REPAY, r.repayType)
         status = _NEW_STATUS.get(r.repayStatus, _PENDING)
         ccy = ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency)
-        if not r.details:
-            amount = _money(r.repayAmount, "repayAmount")
-            append(LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=rid, kind=kind, status=status, ts=r.repayTime,
-                currency=ccy, amount=signed(amount, negative), venue_type=vt, raw=raw,
-            ))
-            continue
         legs: dict[str, tuple[str, Decimal]] = {}
+        if not r.details:
+            legs[""] = (ccy, _mag(r.repayAmount, "repayAmount"))
         for leg in r.details:
             lid = _sid(leg.loanId)
-            amount = _money(leg.repayAmount, "details.repayAmount")
+            amount = _mag(leg.repayAmount, "details.repayAmount")
             lccy = _cur(ccys, leg.loanCurrency) if leg.loanCurrency else ccy
             prev = legs.get(lid)
             legs[lid] = (lccy, amount if prev is None else exact_sum((prev[1], amount)))  # a repeated loanId is one leg
         ordered = sorted(legs, key=_leg_order) if len(legs) > 1 else list(legs)
         for i, lid in enumerate(ordered):
-            lccy, amount = legs[lid]
+            lccy, mag = legs[lid]
+            eid = rid if i == 0 else f"{rid}:{lid}"
             append(LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=rid if i == 0 else f"{rid}:{lid}", kind=kind,
-                status=status, ts=r.repayTime, currency=lccy, amount=signed(amount, negative), ref_id=lid,
-                parent_id=None if i == 0 else rid, venue_type=vt, raw=raw,
+                venue=VENUE, account=account, feed=feed, id=eid, kind=kind, status=status, ts=r.repayTime,
+                currency=lccy, amount=_book(mag, w), debt=_book(mag, d), collateral=_book(mag, c),
+                ref_id=lid or None, parent_id=None if i == 0 else rid, venue_type=vt, raw=raw,
             ))
+            if vt == TO_FLEXIBLE:  # the debt moves to a flexible loan of the same coin: no wallet flow
+                append(LoanEvent(
+                    venue=VENUE, account=account, feed=feed, id=f"{eid}:flexible", kind=_BORROW, status=status,
+                    ts=r.repayTime, currency=lccy, amount=ZERO, debt=mag, ref_id=lid or None, parent_id=eid,
+                    venue_type=vt, raw=raw,
+                ))
 
 
 FIXED_REPAY = feed(
     "bybit.fixed_repayment_history", LIST, path="/v5/crypto-loan-fixed/repayment-history", limit=HISTORY_LIMIT,
     cursor=_CURSOR, row=FixedRepayRow, ts="repayTime", normalize=norm_fixed_repay,
     filters={"repay_id": Filter("repayId", venue_id), "currency": Filter("loanCurrency", currency)},
-    kinds=[K.REPAY, K.LIQUIDATION], description="new crypto loan, fixed term: repayments, one event per loan contract leg",
+    kinds=[K.REPAY, K.LIQUIDATION, K.BORROW],
+    description="new crypto loan, fixed term: repayments, one event per loan contract leg",
 )
 
 
 # --- feed: collateral adjustment history -----------------------------------------------------------
 # GET /v5/crypto-loan-common/adjustment-history ("Get Collateral Adjustment History"); 5 req/s per UID.
+# "The adjusted collateral amount will be returned to or deducted from the Funding wallet."
 
 
 class AdjustRow(msgspec.Struct, gc=False):
@@ -387,18 +484,15 @@ def norm_adjust(rows: list[AdjustRow], raws: Raws, ctx: DecodeContext, out: list
         entry = _ADJUST.get(r.direction)
         if entry is None:
             raise BadRecord(f"unknown collateral direction {str(r.direction)!r}")
-        kind, negative, vt = entry
+        kind, w, _, c, vt = entry
         aid = str(r.adjustId)
         if not aid:
             raise BadRecord("empty id")
-        amount = r.amount
-        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
-            raise BadRecord(f"amount is not finite or of sane magnitude: {amount}")
-        mag = amount.copy_abs()
+        mag = _mag(r.amount, "amount")
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=aid, kind=kind, status=_NEW_STATUS.get(r.status, _PENDING),
             ts=r.adjustTime, currency=ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency),
-            amount=mag.copy_negate() if negative else mag, venue_type=vt, raw=raw,
+            amount=_book(mag, w), collateral=_book(mag, c), venue_type=vt, raw=raw,
         ))
 
 
@@ -412,13 +506,20 @@ ADJUSTMENTS = feed(
 
 # --- feed: legacy borrow history -------------------------------------------------------------------
 # GET /v5/crypto-loan/borrow-history ("Get Completed Loan History"): fully repaid loans, last 6 months.
+# A completed loan carries its whole life but the repayments: the borrow, the initial pledge
+# ("deducted from the Funding wallet"), the interest and penalty interest that accrued onto the
+# debt (the repayments paid them: "If interest is due, that is paid off first").
 
 
 class LegacyBorrowRow(msgspec.Struct, gc=False):
     borrowTime: int
+    collateralCurrency: str
+    initialCollateralAmount: Decimal
     initialLoanAmount: Decimal
     loanCurrency: str
     orderId: Id
+    repaidInterest: Decimal
+    repaidPenaltyInterest: Decimal
     status: int | str
 
 
@@ -428,14 +529,29 @@ def norm_legacy_borrow(rows: list[LegacyBorrowRow], raws: Raws, ctx: DecodeConte
         oid = str(r.orderId)
         if not oid:
             raise BadRecord("empty id")
-        amount = r.initialLoanAmount
-        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
-            raise BadRecord(f"initialLoanAmount is not finite or of sane magnitude: {amount}")
+        loan = _mag(r.initialLoanAmount, "initialLoanAmount")
+        pledge = _mag(r.initialCollateralAmount, "initialCollateralAmount")
+        interest = _mag(r.repaidInterest, "repaidInterest")
+        penalty = _mag(r.repaidPenaltyInterest, "repaidPenaltyInterest")
+        ccy = ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency)
+        vt, ts = str(r.status), r.borrowTime
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=r.borrowTime,
-            currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), amount=amount.copy_abs(),
-            venue_type=str(r.status), ref_id=oid, raw=raw,
+            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=ts,
+            currency=ccy, amount=loan, debt=loan, venue_type=vt, ref_id=oid, raw=raw,
         ))
+        if pledge:
+            append(LoanEvent(
+                venue=VENUE, account=account, feed=feed, id=f"{oid}:collateral", kind=_PLEDGE, status=BORROW_DONE,
+                ts=ts, currency=_cur(ccys, r.collateralCurrency), amount=pledge.copy_negate(), collateral=pledge,
+                venue_type=vt, ref_id=oid, parent_id=oid, raw=raw,
+            ))
+        for suffix, value in (("interest", interest), ("penalty", penalty)):
+            if value:
+                append(LoanEvent(
+                    venue=VENUE, account=account, feed=feed, id=f"{oid}:{suffix}", kind=_INTEREST,
+                    status=BORROW_DONE, ts=ts, currency=ccy, amount=ZERO, debt=value, venue_type=vt, ref_id=oid,
+                    parent_id=oid, raw=raw,
+                ))
 
 
 LEGACY_BORROW = feed(
@@ -443,8 +559,8 @@ LEGACY_BORROW = feed(
     cursor=_CURSOR, row=LegacyBorrowRow, ts="borrowTime", normalize=norm_legacy_borrow,
     filters={"order_id": Filter("orderId", venue_id), "currency": Filter("loanCurrency", currency),
              "collateral_currency": Filter("collateralCurrency", currency)},
-    retention_ms=LEGACY_RETENTION_MS,
-    kinds=[K.BORROW], description="legacy crypto loan: completed (fully repaid) loans, last 6 months",
+    retention_ms=LEGACY_RETENTION_MS, kinds=[K.BORROW, K.COLLATERAL_ADD, K.INTEREST],
+    description="legacy crypto loan: completed (fully repaid) loans with their pledge and interest, last 6 months",
 )
 
 
@@ -466,29 +582,26 @@ class LegacyRepayRow(msgspec.Struct, gc=False):
 
 def norm_legacy_repay(rows: list[LegacyRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
-    suffix, ckind, csign = LEGACY_COLLATERAL_RETURN
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         rid = str(r.repayId)
         oid = str(r.orderId)
         if not rid or not oid:
             raise BadRecord("empty id")
-        kind, negative, vt = _LEGACY_REPAY.get(r.repayType) or _type_of(_LEGACY_REPAY, LEGACY_REPAY_TYPES, r.repayType)
+        kind, w, d, c, vt = _LEGACY_REPAY.get(r.repayType) or _type_of(_LEGACY_REPAY, r.repayType)
         status = _LEGACY_STATUS.get(r.repayStatus, _PENDING)
-        amount = r.repayAmount
-        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
-            raise BadRecord(f"repayAmount is not finite or of sane magnitude: {amount}")
-        mag = amount.copy_abs()
+        mag = _mag(r.repayAmount, "repayAmount")
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=rid, kind=kind, status=status, ts=r.repayTime,
             currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency),
-            amount=mag.copy_negate() if negative else mag, venue_type=vt, ref_id=oid, raw=raw,
+            amount=_book(mag, w), debt=_book(mag, d), collateral=_book(mag, c), venue_type=vt, ref_id=oid, raw=raw,
         ))
         back = r.collateralReturn
         if back is not None and _money(back, "collateralReturn") != 0:
+            back = back.copy_abs()
             append(LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=f"{rid}:{suffix}", kind=ckind, status=status,
-                ts=r.repayTime, currency=_cur(ccys, r.collateralCurrency), amount=signed(back, csign < 0),
-                venue_type=vt, ref_id=oid, parent_id=rid, raw=raw,
+                venue=VENUE, account=account, feed=feed, id=f"{rid}:collateral", kind=_RELEASE, status=status,
+                ts=r.repayTime, currency=_cur(ccys, r.collateralCurrency), amount=back,
+                collateral=back.copy_negate(), venue_type=vt, ref_id=oid, parent_id=rid, raw=raw,
             ))
 
 
@@ -502,8 +615,52 @@ LEGACY_REPAY = feed(
 )
 
 
+# --- feed: legacy collateral adjustment history ----------------------------------------------------
+# GET /v5/crypto-loan/adjustment-history ("Get Loan LTV Adjustment History"): last 6 months, "only the
+# ltv adjustment transactions launched by the user". No status field: the listed rows happened.
+
+
+class LegacyAdjustRow(msgspec.Struct, gc=False):
+    adjustId: Id
+    adjustTime: int
+    amount: Decimal
+    collateralCurrency: str
+    direction: int | str
+    orderId: Id
+
+
+def norm_legacy_adjust(rows: list[LegacyAdjustRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    for r, raw in zip(rows, _NO_RAW if raws is None else raws):
+        entry = _ADJUST.get(r.direction)
+        if entry is None:
+            raise BadRecord(f"unknown collateral direction {str(r.direction)!r}")
+        kind, w, _, c, vt = entry
+        aid = str(r.adjustId)
+        oid = str(r.orderId)
+        if not aid or not oid:
+            raise BadRecord("empty id")
+        mag = _mag(r.amount, "amount")
+        append(LoanEvent(
+            venue=VENUE, account=account, feed=feed, id=aid, kind=kind, status=_DONE, ts=r.adjustTime,
+            currency=ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency),
+            amount=_book(mag, w), collateral=_book(mag, c), ref_id=oid, venue_type=vt, raw=raw,
+        ))
+
+
+LEGACY_ADJUSTMENTS = feed(
+    "bybit.legacy_adjustment_history", LIST, path="/v5/crypto-loan/adjustment-history", limit=LEGACY_LIMIT,
+    cursor=_CURSOR, row=LegacyAdjustRow, ts="adjustTime", normalize=norm_legacy_adjust,
+    filters={"order_id": Filter("orderId", venue_id), "adjust_id": Filter("adjustId", venue_id),
+             "currency": Filter("collateralCurrency", currency)},
+    retention_ms=LEGACY_RETENTION_MS, kinds=[K.COLLATERAL_ADD, K.COLLATERAL_REMOVE],
+    description="legacy crypto loan: collateral added / reduced by the user, last 6 months",
+)
+
+
 # --- feed: institutional loan orders ---------------------------------------------------------------
 # GET /v5/ins-loan/loan-order ("Get Loan Orders"): no cursor, startTime/endTime windows; 20 req/s per UID.
+# INS loans pledge nothing (the risk unit's UTA assets are margin): collateral is always 0.
 
 
 class InsLoanRow(msgspec.Struct, gc=False):
@@ -520,12 +677,10 @@ def norm_ins_loan(rows: list[InsLoanRow], raws: Raws, ctx: DecodeContext, out: l
         oid = str(r.orderId)
         if not oid:
             raise BadRecord("empty id")
-        amount = r.loanAmount
-        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
-            raise BadRecord(f"loanAmount is not finite or of sane magnitude: {amount}")
+        mag = _mag(r.loanAmount, "loanAmount")
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=r.loanTime,
-            currency=ccys.get(r.loanCoin) or _cur(ccys, r.loanCoin), amount=amount.copy_abs(),
+            currency=ccys.get(r.loanCoin) or _cur(ccys, r.loanCoin), amount=mag, debt=mag,
             venue_type=str(r.status), ref_id=oid, raw=raw,
         ))
 
@@ -541,6 +696,8 @@ INS_LOAN_ORDERS = feed(
 
 # --- feed: institutional repayment history ---------------------------------------------------------
 # GET /v5/ins-loan/repaid-history ("Get Repayment Orders"): default and max the past 2 years; 20 req/s.
+# `quantity` is principal ("Repaid principle"); `interest` is charged beside it, to the wallet only
+# (the position, ltv-convert, reports principal alone): -interest / 0 / 0 (UNVERIFIED U16).
 
 
 class InsRepaidRow(msgspec.Struct, gc=False):
@@ -555,28 +712,24 @@ class InsRepaidRow(msgspec.Struct, gc=False):
 
 def norm_ins_repaid(rows: list[InsRepaidRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
-    suffix, ikind, isign = INS_INTEREST
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         rid = str(r.repayOrderId)
         if not rid:
             raise BadRecord("empty id")
-        kind, negative, vt = _INS_REPAY.get(r.businessType) or _type_of(_INS_REPAY, INS_REPAY_TYPES, r.businessType)
+        kind, w, d, c, vt = _INS_REPAY.get(r.businessType) or _type_of(_INS_REPAY, r.businessType)
         status = _INS_STATUS.get(r.status, _PENDING)
         ccy = ccys.get(r.token) or _cur(ccys, r.token)
-        amount = r.quantity
-        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
-            raise BadRecord(f"quantity is not finite or of sane magnitude: {amount}")
-        mag = amount.copy_abs()
+        mag = _mag(r.quantity, "quantity")
         append(LoanEvent(
             venue=VENUE, account=account, feed=feed, id=rid, kind=kind, status=status, ts=r.repaidTime,
-            currency=ccy, amount=mag.copy_negate() if negative else mag, venue_type=vt, raw=raw,
+            currency=ccy, amount=_book(mag, w), debt=_book(mag, d), collateral=_book(mag, c), venue_type=vt, raw=raw,
         ))
         interest = r.interest
         if interest is not None and _money(interest, "interest") != 0:
             append(LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=f"{rid}:{suffix}", kind=ikind, status=status,
-                ts=r.repaidTime, currency=ccy, amount=signed(interest, isign < 0), venue_type=vt, parent_id=rid,
-                raw=raw,
+                venue=VENUE, account=account, feed=feed, id=f"{rid}:interest", kind=_INTEREST, status=status,
+                ts=r.repaidTime, currency=ccy, amount=interest.copy_abs().copy_negate(), venue_type=vt,
+                parent_id=rid, raw=raw,
             ))
 
 
@@ -589,5 +742,6 @@ INS_REPAYMENTS = feed(
 )
 
 
+#: every feed (the two added with the three books last, so the older feeds keep their places)
 FEEDS = (FLEX_BORROW, FLEX_REPAY, FIXED_CONTRACTS, FIXED_REPAY, ADJUSTMENTS, LEGACY_BORROW, LEGACY_REPAY,
-         INS_LOAN_ORDERS, INS_REPAYMENTS)
+         INS_LOAN_ORDERS, INS_REPAYMENTS, FIXED_ORDERS, LEGACY_ADJUSTMENTS)
