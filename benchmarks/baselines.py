@@ -1203,13 +1203,16 @@ limit_decoders: dict[str, Callable[[bytes], Any]] = {
         _cenv_by(_with_decimals(CByFlexBorrow, "initialLoanAmount"))).decode,
     "bybit.flexible_repayment_history": msgspec.json.Decoder(
         _cenv_by(_with_decimals(CByFlexRepay, "repayAmount"))).decode,
-    "bybit.fixed_borrow_contracts": msgspec.json.Decoder(
-        _cenv_by(_with_decimals(CByFixedContract, "residualPrincipal"))).decode,
+    "bybit.fixed_borrow_orders": msgspec.json.Decoder(_cenv_by(_with_decimals(CByFixedOrder, "filledQty"))).decode,
+    "bybit.fixed_borrow_contracts": msgspec.json.Decoder(_cenv_by(_with_decimals(
+        CByFixedContract, "interestPaid", "residualPenaltyInterest", "residualPrincipal"))).decode,
     "bybit.fixed_repayment_history": msgspec.json.Decoder(_cenv_by(_with_decimals(
         CByFixedRepay, "repayAmount", nested={"details": list[LByFixedLeg]}))).decode,  # type: ignore[valid-type]
     "bybit.collateral_adjustment_history": msgspec.json.Decoder(_cenv_by(_with_decimals(CByAdjust, "amount"))).decode,
-    "bybit.legacy_borrow_history": msgspec.json.Decoder(
-        _cenv_by(_with_decimals(CByLegacyBorrow, "initialLoanAmount"))).decode,
+    "bybit.legacy_borrow_history": msgspec.json.Decoder(_cenv_by(_with_decimals(
+        CByLegacyBorrow, "initialCollateralAmount", "initialLoanAmount", "repaidInterest",
+        "repaidPenaltyInterest"))).decode,
+    "bybit.legacy_adjustment_history": msgspec.json.Decoder(_cenv_by(_with_decimals(CByLegacyAdjust, "amount"))).decode,
     "bybit.legacy_repayment_history": msgspec.json.Decoder(
         _cenv_by(_with_decimals(CByLegacyRepay, "repayAmount", "collateralReturn"))).decode,
     "bybit.institutional_loan_orders": msgspec.json.Decoder(
