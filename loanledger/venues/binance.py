@@ -16,7 +16,7 @@ stable across pages, windows and runs.
 
 from __future__ import annotations
 
-import itertools
+from itertools import repeat
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -65,6 +65,7 @@ __all__ = [
     "decode_pm_interest_history",
     "decode_pmloan_amount",
     "decode_pmloan_history",
+    "derived_ids",
 ]
 
 VENUE = "binance"
@@ -343,36 +344,20 @@ def _check_amount(amount: Decimal, feed: str, body: bytes) -> None:
         raise DecodeError(VENUE, feed, f"amount {amount} is not finite or of sane magnitude", body)
 
 
-def _asset(cache: dict[str, str], wire: str) -> str:
-    """The upper-case asset of a wire asset (the page's cache: checked once per distinct value)."""
-    asset = cache[wire] = wire.upper()
-    if not asset:
-        raise BadRecord("empty asset")
-    return asset
+def derived_ids(stamps: Sequence[int], assets: Sequence[str], amounts: Sequence[Decimal],
+                occ: dict[str, int] | None) -> list[str]:
+    """The ids ``"{ts}:{ASSET}:{amount}#{n}"`` of one page's rows (`assets` upper-case), `n`
+    counting identical rows within the page and, when given, `occ` (the engine's window
+    counters, updated here: call it once the page's checks passed).
 
-
-def _events(
-    rows: Sequence[Any], stamps: list[int], amounts: list[Decimal], raws: list[msgspec.Raw] | None,
-    ctx: DecodeContext, out: list[LoanEvent], venue_type: str, occ: dict[str, int] | None,
-) -> None:
-    """The events of one page, ids ``"{ts}:{ASSET}:{amount}#{n}"`` counted within the page and,
-    when given, `occ` (the engine's window counters, updated only once the whole page decoded).
-
-    The hot path (one loop, positional LoanEvents): the id's amount is ``str(amount)`` unless that
-    text ends in ``0`` or has an exponent, the only texts `_amount_key` changes."""
-    kind, wallet_sign, debt_sign, collateral_sign = TYPES[venue_type]
+    The id's amount is ``str(amount)`` unless that text ends in ``0`` or has an exponent, the
+    only texts `_amount_key` changes."""
     counts: dict[str, int] = {}
-    assets: dict[str, str] = {}
-    append = out.append
-    account, feed_id = ctx.account, ctx.feed
-    done = EventStatus.DONE
-    zero = _ZERO
     prior = occ if occ else _NO_COUNTS
-    amount_key, asset_of = _amount_key, _asset
-    for row, ts, amount, raw in zip(rows, stamps, amounts, itertools.repeat(None) if raws is None else raws):
-        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
-            raise BadRecord(f"amount {amount} is not finite or of sane magnitude")
-        asset = assets.get(row.asset) or asset_of(assets, row.asset)
+    amount_key = _amount_key
+    ids: list[str] = []
+    append = ids.append
+    for ts, asset, amount in zip(stamps, assets, amounts):
         text = str(amount)
         if text[-1] == "0" or "E" in text:
             text = amount_key(amount)
@@ -381,16 +366,40 @@ def _events(
         if n is None:
             n = prior.get(key, 0)
         counts[key] = n + 1
+        append(key + "#0" if n == 0 else f"{key}#{n}")
+    if occ is not None:
+        occ.update(counts)
+    return ids
+
+
+def _events(
+    rows: Sequence[Any], stamps: list[int], amounts: list[Decimal], raws: list[msgspec.Raw] | None,
+    ctx: DecodeContext, out: list[LoanEvent], venue_type: str, occ: dict[str, int] | None,
+) -> None:
+    """The events of one page: the checks record by record (the first bad record raises, and
+    nothing is counted), then the ids (`derived_ids`), then the events."""
+    kind, wallet_sign, debt_sign, collateral_sign = TYPES[venue_type]
+    names: dict[str, str] = {}
+    assets: list[str] = []
+    add_asset = assets.append
+    for row, amount in zip(rows, amounts):
+        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+            raise BadRecord(f"amount {amount} is not finite or of sane magnitude")
+        asset = names.get(row.asset)
+        if asset is None:
+            asset = names[row.asset] = row.asset.upper()
+            if not asset:
+                raise BadRecord("empty asset")
+        add_asset(asset)
+    ids = derived_ids(stamps, assets, amounts, occ)
+    append, account, feed_id, done, zero = out.append, ctx.account, ctx.feed, EventStatus.DONE, _ZERO
+    for event_id, ts, asset, amount, raw in zip(ids, stamps, assets, amounts, repeat(None) if raws is None else raws):
         mag = amount.copy_abs()
         books = (zero, mag, mag.copy_negate())  # indexed by a TYPES sign: 0, +1, -1 (exact, no rounding)
         # positional, in LoanEvent's field order (venue .. amount, debt, collateral, counter_currency,
         # counter_amount, ref_id, parent_id, venue_type, raw)
-        append(LoanEvent(
-            VENUE, account, feed_id, key + "#0" if n == 0 else f"{key}#{n}", kind, done, ts, asset,
-            books[wallet_sign], books[debt_sign], books[collateral_sign], None, None, None, None, venue_type, raw,
-        ))
-    if occ is not None:  # only once the whole page decoded
-        occ.update(counts)
+        append(LoanEvent(VENUE, account, feed_id, event_id, kind, done, ts, asset, books[wallet_sign],
+                         books[debt_sign], books[collateral_sign], None, None, None, None, venue_type, raw))
 
 
 _ZERO = Decimal(0)

@@ -161,13 +161,6 @@ def _type_of(fast: dict[int | str, TypeEntry], value: Id) -> TypeEntry:
     return entry
 
 
-def _mag(value: Decimal, name: str) -> Decimal:
-    """A wire amount's magnitude, checked finite and of sane size (its own sign is ignored)."""
-    if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
-        raise BadRecord(f"{name} is not finite or of sane magnitude: {value}")
-    return value.copy_abs()
-
-
 _FLEX_REPAY = _type_table(FLEX_REPAY_TYPES)
 _FIXED_REPAY = _type_table(FIXED_REPAY_TYPES)
 _LEGACY_REPAY = _type_table(LEGACY_REPAY_TYPES)
@@ -436,12 +429,21 @@ def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, 
         status = _NEW_STATUS.get(r.repayStatus, _PENDING)
         ccy = ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency)
         legs: dict[str, tuple[str, Decimal]] = {}
-        if not r.details:
-            legs[""] = (ccy, _mag(r.repayAmount, "repayAmount"))
-        for leg in r.details:
-            lid = _sid(leg.loanId)
-            amount = _mag(leg.repayAmount, "details.repayAmount")
-            lccy = _cur(ccys, leg.loanCurrency) if leg.loanCurrency else ccy
+        details = r.details
+        if not details:
+            value = r.repayAmount
+            if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+                raise BadRecord(f"repayAmount is not finite or of sane magnitude: {value}")
+            legs[""] = (ccy, value.copy_abs())
+        for leg in details:
+            lid = str(leg.loanId)
+            if not lid:
+                raise BadRecord("empty id")
+            value = leg.repayAmount
+            if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+                raise BadRecord(f"details.repayAmount is not finite or of sane magnitude: {value}")
+            amount = value.copy_abs()
+            lccy = (ccys.get(leg.loanCurrency) or _cur(ccys, leg.loanCurrency)) if leg.loanCurrency else ccy
             prev = legs.get(lid)
             legs[lid] = (lccy, amount if prev is None else exact_sum((prev[1], amount)))  # a repeated loanId is one leg
         ordered = sorted(legs, key=_leg_order) if len(legs) > 1 else list(legs)
