@@ -488,7 +488,12 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
             if prev_ts is not None and first_episode_end == len(legs):
                 first_episode_end = n
             parent, paired = None, 0
-            debt_side, coll_side, carried = set(), [], {}
+            if debt_side:  # emptied in place: most episodes are one leg, and these are local
+                debt_side.clear()
+            if coll_side:
+                coll_side.clear()
+            if carried:
+                carried.clear()
         prev_ts = ts
         role = roles[vtype]
         if role is _EITHER:
