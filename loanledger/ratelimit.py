@@ -180,7 +180,9 @@ class Bucket:
         if limit is not None and limit > 0:
             self._venue_cap = min(self.slots, limit)
         used = (limit if limit is not None else self._venue_cap) - remaining
-        since = sent_ms - int(self.limit.per * 1000)
+        # ours: what we sent in the period before `sent_ms`, widened by the margin: a request of
+        # ours that took longer to arrive than this one is still in the venue's window, not another's
+        since = sent_ms - int(self.limit.per * 1000 * (1 + ROLLING_MARGIN))
         ours = sum(1 for t in self._sent if since < t <= sent_ms)
         foreign = used - ours
         if foreign > 0:
