@@ -37,7 +37,7 @@ from loanledger.events import EventKind, EventStatus, LoanEvent
 from loanledger.venues.bybit import feeds as by
 from loanledger.venues import okx
 
-__all__ = ["ceiling_decoders", "dict_normalizers", "json_loads", "orjson_loads", "pydantic_decoders"]
+__all__ = ["ceiling_decoders", "dict_normalizers", "json_loads", "limit_decoders", "orjson_loads", "pydantic_decoders"]
 
 K = EventKind
 DONE, PENDING = EventStatus.DONE, EventStatus.PENDING
@@ -1134,4 +1134,89 @@ ceiling_decoders: dict[str, msgspec.json.Decoder[Any]] = {
     "bybit.institutional_repayment_history": msgspec.json.Decoder(_cenv_by(CByInsRepaid, "repayInfo", False)),
     "bybit.fixed_borrow_orders": msgspec.json.Decoder(_cenv_by(CByFixedOrder)),
     "bybit.legacy_adjustment_history": msgspec.json.Decoder(_cenv_by(CByLegacyAdjust)),
+}
+
+
+# --- the exact-decimal limit: msgspec, the ceiling's Structs with Decimal money fields, no normalization --------
+#
+# The least any decoder that keeps amounts exact must do: scan the JSON into Structs (as the ceiling)
+# and parse every used amount into a Decimal (msgspec's C path). Nothing else: no events, no checks.
+# OKX one-click repay and convert may send "" for an amount not (yet) filled, which no Decimal field
+# can take: there the Structs hold the wire str and the row parses each non-empty amount with
+# Decimal() after the scan (the cheapest exact way; `_then_decimals`).
+
+
+def _with_decimals(row: type[S], *money: str, nested: dict[str, Any] | None = None) -> Any:
+    """`row` with the fields `money` typed Decimal (and `nested` fields replaced by the given types)."""
+    fields: list[Any] = []
+    for f in msgspec.structs.fields(row):
+        if f.name in money:
+            fields.append((f.name, Decimal))
+        elif nested and f.name in nested:
+            fields.append((f.name, nested[f.name]))
+        else:
+            fields.append((f.name, f.type))
+    return msgspec.defstruct(f"L{row.__name__}", fields)
+
+
+def _then_decimals(decoder: msgspec.json.Decoder[Any], rows_of: Callable[[Any], list[Any]],
+                   parse: Callable[[Any], Any]) -> Callable[[bytes], Any]:
+    """Scan with `decoder`, then parse the amounts of each row (`parse`): for amounts sent as "" too."""
+
+    def decode(body: bytes) -> Any:
+        doc = decoder.decode(body)
+        return doc, [parse(r) for r in rows_of(doc)]
+
+    return decode
+
+
+def _dec_or_none(text: str) -> Decimal | None:
+    return Decimal(text) if text else None
+
+
+def _okx_one_click_amounts(r: Any) -> Any:
+    return (_dec_or_none(r.fillDebtSz),
+            [(_dec_or_none(leg.fillPx), _dec_or_none(leg.fillSz)) for leg in r.ordIdInfo])
+
+
+def _okx_convert_amounts(r: Any) -> Any:
+    return _dec_or_none(r.fillBaseSz), _dec_or_none(r.fillQuoteSz)
+
+
+def _okx_rows(doc: Any) -> list[Any]:
+    return doc.data  # type: ignore[no-any-return]
+
+
+LByFixedLeg = _with_decimals(CByFixedLeg, "repayAmount")
+
+#: feed -> bytes -> decoded rows with exact amounts (see above)
+limit_decoders: dict[str, Callable[[bytes], Any]] = {
+    "okx.flexible_loan_history": msgspec.json.Decoder(_cenv_okx(_with_decimals(COkxLoan, "amt"))).decode,
+    "okx.flexible_loan_interest": msgspec.json.Decoder(_cenv_okx(_with_decimals(COkxInterest, "interest"))).decode,
+    "okx.one_click_repay_history": _then_decimals(ceiling_decoders["okx.one_click_repay_history"], _okx_rows,
+                                                  _okx_one_click_amounts),
+    "okx.convert_history": _then_decimals(ceiling_decoders["okx.convert_history"], _okx_rows, _okx_convert_amounts),
+    "binance.pmloan_history": msgspec.json.Decoder(msgspec.defstruct(
+        "LBnPmloanEnv", [("total", int), ("rows", list[_with_decimals(CBnPmloan, "amount")])])).decode,  # type: ignore[misc]
+    "binance.pm_interest_history": msgspec.json.Decoder(list[_with_decimals(CBnInterest, "interest")]).decode,  # type: ignore[misc]
+    "bybit.flexible_borrow_history": msgspec.json.Decoder(
+        _cenv_by(_with_decimals(CByFlexBorrow, "initialLoanAmount"))).decode,
+    "bybit.flexible_repayment_history": msgspec.json.Decoder(
+        _cenv_by(_with_decimals(CByFlexRepay, "repayAmount"))).decode,
+    "bybit.fixed_borrow_orders": msgspec.json.Decoder(_cenv_by(_with_decimals(CByFixedOrder, "filledQty"))).decode,
+    "bybit.fixed_borrow_contracts": msgspec.json.Decoder(_cenv_by(_with_decimals(
+        CByFixedContract, "interestPaid", "residualPenaltyInterest", "residualPrincipal"))).decode,
+    "bybit.fixed_repayment_history": msgspec.json.Decoder(_cenv_by(_with_decimals(
+        CByFixedRepay, "repayAmount", nested={"details": list[LByFixedLeg]}))).decode,  # type: ignore[valid-type]
+    "bybit.collateral_adjustment_history": msgspec.json.Decoder(_cenv_by(_with_decimals(CByAdjust, "amount"))).decode,
+    "bybit.legacy_borrow_history": msgspec.json.Decoder(_cenv_by(_with_decimals(
+        CByLegacyBorrow, "initialCollateralAmount", "initialLoanAmount", "repaidInterest",
+        "repaidPenaltyInterest"))).decode,
+    "bybit.legacy_adjustment_history": msgspec.json.Decoder(_cenv_by(_with_decimals(CByLegacyAdjust, "amount"))).decode,
+    "bybit.legacy_repayment_history": msgspec.json.Decoder(
+        _cenv_by(_with_decimals(CByLegacyRepay, "repayAmount", "collateralReturn"))).decode,
+    "bybit.institutional_loan_orders": msgspec.json.Decoder(
+        _cenv_by(_with_decimals(CByInsLoan, "loanAmount"), "loanInfo", False)).decode,
+    "bybit.institutional_repayment_history": msgspec.json.Decoder(
+        _cenv_by(_with_decimals(CByInsRepaid, "quantity", "interest"), "repayInfo", False)).decode,
 }

@@ -7,7 +7,11 @@ interleaved repetition by repetition so a noisy machine slows all rows alike:
 - ``A json+dict``: stdlib ``json.loads`` + a hand-written dict normalizer with Decimal;
 - ``B orjson+dict``: ``orjson.loads`` + the same normalizer;
 - ``C pydantic``: pydantic v2 ``model_validate_json`` into typed models (Decimal), normalized;
-- ``ceiling``: msgspec into Structs with the used fields as wire str/int, no normalization.
+- ``limit``: msgspec into Structs whose used money fields are Decimal, no normalization: the
+  exact-decimal limit (the least an exact decoder must do; baselines.limit_decoders);
+- ``ceiling``: msgspec into Structs with the used fields as wire str/int, no normalization;
+- ``loanledger keep_raw``: `loanledger.decode(feed, body, keep_raw=True)` (each event holds
+  its record's bytes).
 
 Before timing, every baseline's events are compared with loanledger's, page by page
 (`verified` column: pages whose events differ; B and C cannot be exact where a venue
@@ -38,9 +42,12 @@ import data  # noqa: E402
 
 import loanledger  # noqa: E402
 
-__all__ = ["ROWS", "FeedResult", "main", "run", "table"]
+__all__ = ["ROWS", "FeedResult", "breakdown", "derived_id_cost", "main", "run", "summary", "table"]
 
-ROWS = ("loanledger", "A json+dict", "B orjson+dict", "C pydantic", "ceiling msgspec-str")
+ROWS = ("loanledger", "loanledger keep_raw", "A json+dict", "B orjson+dict", "C pydantic",
+        "limit msgspec-Decimal", "ceiling msgspec-str")
+LIMIT = "limit msgspec-Decimal"
+KEEP_RAW = "loanledger keep_raw"
 #: also timed, for the breakdown: loanledger's own wire decode (msgspec into its wire Structs,
 #: amounts parsed to Decimal, times to int) without normalization
 WIRE = "loanledger wire only"
@@ -63,15 +70,48 @@ def event_cost_ns(n: int = 20_000) -> float:
     from loanledger import EventKind, EventStatus, LoanEvent
 
     amount, kind, status = Decimal("-12345678901.1234567890"), EventKind.REPAY, EventStatus.DONE
+    zero = Decimal(0)
     ids = [str(i) for i in range(n)]
     best = float("inf")
     for _ in range(5):
-        start = time.perf_counter()
-        for i in ids:
-            LoanEvent(venue="okx", account="a", feed="f", id=i, kind=kind, status=status, ts=1, currency="USDT",
-                      amount=amount, ref_id=i, venue_type="repaid", raw=None)
-        best = min(best, time.perf_counter() - start)
+        start = time.thread_time()
+        for i in ids:  # positional, every field: as the normalizers build them
+            LoanEvent("okx", "a", "f", i, kind, status, 1, "USDT", amount, amount, zero, None, None, i, None, "repaid",
+                      None)
+        best = min(best, time.thread_time() - start)
     return best / n * 1e9
+
+
+def derived_id_cost(pages: int = 100, reps: int = 7, *, seed: int = data.SEED) -> tuple[float, float]:
+    """Binance pmloan-history: (ns per record of `derived_ids`, the ids of a page built from its
+    decoded rows; ns per record of the whole `loanledger.decode`), medians of interleaved runs."""
+    from loanledger import FEEDS
+    from loanledger.venues.binance import derived_ids
+
+    feed = "binance.pmloan_history"
+    bodies = [data.page_body(feed, p, seed=seed) for p in range(pages)]
+    wire = FEEDS[feed].wire
+    assert wire is not None
+    columns = [([r.repayTime for r in rows], [r.asset.upper() for r in rows], [r.amount for r in rows])
+               for rows in (wire.decode(b).rows for b in bodies)]
+    records = sum(len(c[0]) for c in columns)
+
+    def ids() -> None:
+        for stamps, assets, amounts in columns:
+            derived_ids(stamps, assets, amounts, {})
+
+    def full() -> None:
+        for body in bodies:
+            loanledger.decode(feed, body)
+
+    times: dict[str, list[float]] = {"ids": [], "decode": []}
+    for _ in range(reps):
+        for name, fn in (("ids", ids), ("decode", full)):
+            gc.collect()
+            start = time.thread_time()
+            fn()
+            times[name].append(time.thread_time() - start)
+    return (statistics.median(times["ids"]) / records * 1e9, statistics.median(times["decode"]) / records * 1e9)
 
 
 @dataclass
@@ -90,9 +130,9 @@ class FeedResult:
     def mb_per_s(self, row: str) -> float:
         return self.mbytes / self.seconds[row]
 
-    def ratio(self, row: str) -> float:
-        """loanledger's throughput / `row`'s (same bytes, same events)."""
-        return self.seconds[row] / self.seconds["loanledger"]
+    def ratio(self, row: str, of: str = "loanledger") -> float:
+        """`of`'s throughput / `row`'s (same bytes, same events)."""
+        return self.seconds[row] / self.seconds[of]
 
 
 def _callables(feed: str) -> dict[str, Callable[[bytes], Any]]:
@@ -103,6 +143,8 @@ def _callables(feed: str) -> dict[str, Callable[[bytes], Any]]:
     decode = loanledger.decode
     return {
         "loanledger": lambda b: decode(feed, b),
+        KEEP_RAW: lambda b: decode(feed, b, keep_raw=True),
+        LIMIT: baselines.limit_decoders[feed],
         "A json+dict": lambda b: norm(jl(b), ACCOUNT, feed),
         "B orjson+dict": lambda b: norm(ol(b), ACCOUNT, feed),
         "C pydantic": lambda b: pyd(b, ACCOUNT, feed),
@@ -112,10 +154,12 @@ def _callables(feed: str) -> dict[str, Callable[[bytes], Any]]:
 
 
 def _timed(fn: Callable[[bytes], Any], bodies: Sequence[bytes]) -> float:
-    start = time.perf_counter()
+    """CPU seconds of this thread: other processes on the shared machine do not count (they
+    still share caches and cores, so ratios, measured interleaved, are what to quote)."""
+    start = time.thread_time()
     for body in bodies:
         fn(body)
-    return time.perf_counter() - start
+    return time.thread_time() - start
 
 
 def run_feed(feed: str, bodies: Sequence[bytes], reps: int) -> FeedResult:
@@ -152,54 +196,65 @@ def run(pages: int = 200, reps: int = 7, feeds: Sequence[str] | None = None, *, 
     return out
 
 
+_SHORT = {"loanledger": "loanledger", KEEP_RAW: "keep_raw", "A json+dict": "A json", "B orjson+dict": "B orjson",
+          "C pydantic": "C pydantic", LIMIT: "limit", "ceiling msgspec-str": "ceiling"}
+
+
 def table(results: Sequence[FeedResult]) -> str:
     """The decode table (markdown): throughput per row, then the ratios."""
-    short = {"loanledger": "loanledger", "A json+dict": "A json", "B orjson+dict": "B orjson",
-             "C pydantic": "C pydantic", "ceiling msgspec-str": "ceiling"}
-    head = ["feed", "ev/page"] + [f"{short[r]} kev/s" for r in ROWS] + ["ll MB/s", "ll/A", "ll/B", "ll/C",
-                                                                         "ll/ceiling", "verified"]
+    short = _SHORT
+    head = ["feed", "ev/page"] + [f"{short[r]} kev/s" for r in ROWS] + [
+        "ll MB/s", "ll/limit", "keep_raw/limit", "ll/A", "ll/B", "ll/C", "ll/ceiling", "verified"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         bad = [f"{short[k]}: {v} pages differ" for k, v in r.mismatched.items() if v]
         cells = [r.feed, f"{r.events / r.pages:.0f}"]
         cells += [f"{r.events_per_s(row) / 1e3:,.0f}" for row in ROWS]
-        cells += [f"{r.mb_per_s('loanledger'):.0f}"]
+        cells += [f"{r.mb_per_s('loanledger'):.0f}", f"{r.ratio(LIMIT):.2f}", f"{r.ratio(LIMIT, KEEP_RAW):.2f}"]
         cells += [f"{r.ratio(row):.2f}" for row in ("A json+dict", "B orjson+dict", "C pydantic")]
         cells += [f"{r.ratio('ceiling msgspec-str'):.2f}", "; ".join(bad) or "all equal"]
         lines.append("| " + " | ".join(cells) + " |")
-    lo = {row: min(r.ratio(row) for r in results) for row in ROWS}
     lines.append("")
-    lines.append(
-        f"loanledger / A: min {lo['A json+dict']:.2f}x; / C: min {lo['C pydantic']:.2f}x; "
-        f"loanledger / ceiling: min {lo['ceiling msgspec-str']:.2f} "
-        f"(geometric means: "
-        f"{statistics.geometric_mean(r.ratio('A json+dict') for r in results):.2f}x, "
-        f"{statistics.geometric_mean(r.ratio('C pydantic') for r in results):.2f}x, "
-        f"{statistics.geometric_mean(r.ratio('ceiling msgspec-str') for r in results):.2f})"
-    )
+    lines.append(summary(results))
     return "\n".join(lines)
 
 
+def summary(results: Sequence[FeedResult]) -> str:
+    """Minimum and geometric mean of the headline ratios."""
+    def stats(values: list[float]) -> str:
+        return f"min {min(values):.2f}, geometric mean {statistics.geometric_mean(values):.2f}"
+
+    return (
+        f"loanledger / limit: {stats([r.ratio(LIMIT) for r in results])}; "
+        f"keep_raw / limit: {stats([r.ratio(LIMIT, KEEP_RAW) for r in results])}; "
+        f"loanledger / A: {stats([r.ratio('A json+dict') for r in results])}; "
+        f"/ C: {stats([r.ratio('C pydantic') for r in results])}; "
+        f"/ ceiling: {stats([r.ratio('ceiling msgspec-str') for r in results])}"
+    )
+
+
 def breakdown(results: Sequence[FeedResult], event_ns: float) -> str:
-    """Where loanledger's decode time goes, per page (markdown), from the timed rows:
-    JSON scanning into Structs (the ceiling), turning wire strings into Decimal / int (its
-    own wire Structs minus the ceiling), and normalizing into LoanEvents (the rest), of
-    which building the LoanEvents themselves is estimated from `event_ns`."""
-    head = ["feed", "loanledger us/page", "JSON to Structs (ceiling)", "Decimal + int parsing",
-            "normalize + events", "of which LoanEvent construction", "ll/ceiling"]
+    """Where loanledger's decode time goes, per record in ns (markdown), from the timed rows:
+    JSON scanning into Structs (the ceiling), parsing the used amounts into Decimal (the limit
+    minus the ceiling), then loanledger's own work (its decode minus the limit: typed wire
+    rows, the checks, normalization, ids and the LoanEvents, of which building the LoanEvents
+    themselves is estimated from `event_ns`)."""
+    head = ["feed", "loanledger ns/record", "JSON scan (ceiling)", "+ Decimal (limit)",
+            "loanledger's own work", "of which LoanEvent construction", "ev/record", "ll/limit"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
-        full = r.seconds["loanledger"] / r.pages * 1e6
-        ceil = r.seconds["ceiling msgspec-str"] / r.pages * 1e6
-        wire = r.seconds[WIRE] / r.pages * 1e6
-        ev = event_ns * r.events / r.pages / 1e3
+        per = 1e9 / r.records
+        full = r.seconds["loanledger"] * per
+        ceil = r.seconds["ceiling msgspec-str"] * per
+        lim = r.seconds[LIMIT] * per
+        ev = event_ns * r.events / r.records
 
         def pct(x: float) -> str:
-            return f"{x:.0f} ({x / full:.0%})"
+            return f"{x:,.0f} ({x / full:.0%})"
 
         lines.append("| " + " | ".join([
-            r.feed, f"{full:.0f}", pct(ceil), pct(max(0.0, wire - ceil)), pct(full - wire), pct(ev),
-            f"{r.ratio('ceiling msgspec-str'):.2f}",
+            r.feed, f"{full:,.0f}", pct(ceil), pct(max(0.0, lim - ceil)), pct(full - lim), pct(ev),
+            f"{r.events / r.records:.2f}", f"{r.ratio(LIMIT):.2f}",
         ]) + " |")
     lines.append("")
     lines.append(f"LoanEvent construction measured at {event_ns:.0f} ns per event.")
@@ -216,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print()
     print(breakdown(results, event_cost_ns()))
+    ids_ns, decode_ns = derived_id_cost(args.pages, args.reps)
+    print(f"\nbinance.pmloan_history derived ids: {ids_ns:.0f} ns of {decode_ns:.0f} ns a record ({ids_ns / decode_ns:.0%})")
     return 0
 
 

@@ -4,13 +4,16 @@ The simulator (loanledger.testing) runs in its own process, so this process hold
 only the SDK: client, transport (signing, pacing, aiohttp), paginator and decoders.
 Both sides scale every documented limit by the same factor (`Simulator(rate_scale=k)`,
 `RateLimits(scale=k)`); the simulator enforces 100 % of the scaled limit and logs
-every request, the client paces at 90 % of it (ratelimit.py).
+every request, the client paces at 90 % of it where the venue reports no count (OKX) and
+from the venue's count at up to 100 % where it does (Binance used weight, Bybit remaining;
+ratelimit.py).
 
 Per feed, one full walk with a fresh limiter registry:
 
 - achieved req/s: requests over the time from the first to the last, as the simulator
   logged them (n - 1 intervals);
-- allowed req/s: what the client's bucket lets through (90 % of the scaled limit);
+- allowed req/s: what the client's bucket lets through at most (90 % of the scaled limit, or
+  100 % for a feedback bucket);
 - documented req/s: the scaled venue limit (requests per second at the endpoint's weight);
 - rate-limit answers in the simulator log (OKX 50011, Binance -1003 429/418, Bybit
   10006 / 403): must be 0; `max in window` is the most requests any window of the
@@ -204,15 +207,21 @@ async def _walk(feed_id: str, base_url: str, scale: float) -> tuple[int, int, in
         async for _ in feed:
             events += 1
         cpu = time.process_time() - cpu
-    bucket = limits.bucket(spec.venue, "", spec.path, spec.limit)  # a fresh one: same settings
+    bucket = limits.bucket(spec.venue, "", spec.path, spec.limit,  # a fresh one: same settings
+                           feedback=client.transport.dialect.reports_usage)
     return (feed.stats.requests, feed.stats.pages, events, cpu, statistics.median(timed.seconds or [0.0]),
             statistics.median(decode_s or [0.0]), bucket)
 
 
-def _pick_scale(requests: int, doc_rate_per_scale: float, seconds: float, max_scale: float) -> float:
-    """The factor at which `requests` paced at 90 % of the scaled limit take `seconds`."""
-    want = requests / seconds / (0.9 * doc_rate_per_scale)
-    return float(min(max_scale, max(1.0, round(want, 1))))
+def _pick_scale(requests: int, doc_rate_per_scale: float, seconds: float, max_scale: float,
+                requests_per_window: float) -> float:
+    """The factor at which `requests` at the scaled limit take `seconds`, rounded so that a
+    window holds a whole number of requests (x2.3 of 5 a second would be 11.5: a window
+    admits 11, and 11.5 a second could not be reached by anyone)."""
+    want = requests / seconds / doc_rate_per_scale
+    step = 1.0 / requests_per_window
+    k = max(1.0, round(want / step) * step)
+    return float(min(max_scale, round(k, 6)))
 
 
 def run(feeds: Sequence[str] | None = None, *, seconds: float = 5.0, max_scale: float = 50.0,
@@ -233,7 +242,7 @@ def run(feeds: Sequence[str] | None = None, *, seconds: float = 5.0, max_scale: 
             doc_rate = spec.limit.budget / spec.limit.per / spec.limit.weight  # req/s at scale 1
             if k is None:  # count the walk's requests first (limits x1000: unpaced in practice)
                 requests = asyncio.run(_walk(feed_id, dry_url, DRY_SCALE))[0]
-                k = _pick_scale(requests, doc_rate, seconds, max_scale)
+                k = _pick_scale(requests, doc_rate, seconds, max_scale, spec.limit.budget / spec.limit.weight)
             parent.send(("scale", k))
             start = parent.recv()
             requests, pages, events, cpu, sign_s, decode_s, bucket = asyncio.run(_walk(feed_id, base_url, k))

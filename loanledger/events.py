@@ -59,7 +59,7 @@ class EventStatus(enum.StrEnum):
 
 # gc=False: every field is a scalar (str, int, Decimal, enum, Raw, None), so an event can never be
 # part of a reference cycle; untracked, building and holding many of them costs the collector nothing.
-class LoanEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class LoanEvent(msgspec.Struct, frozen=True, gc=False):
     """One normalized loan record, in three books.
 
     `id` is stable and unique within (venue, account, feed): the same venue

@@ -194,6 +194,10 @@ def _decoder(
     typed: msgspec.json.Decoder[Any] = msgspec.json.Decoder(env.wrap(row), strict=False)
     raw: msgspec.json.Decoder[Any] = msgspec.json.Decoder(env.wrap(msgspec.Raw))
     one: msgspec.json.Decoder[Any] = msgspec.json.Decoder(raw_row or row, strict=False)
+    # keep_raw: the page's records typed in one pass (a second scan of the body in C), not one
+    # decode call per record; `one` remains the path of a page that does not decode whole
+    typed_raw: msgspec.json.Decoder[Any] = (
+        typed if raw_row is None else msgspec.json.Decoder(env.wrap(raw_row), strict=False))
     stamp = attrgetter(ts) if isinstance(ts, str) else ts
     last = attrgetter(key) if key is not None else None
     unpack, accept, reject, venue = env.unpack, env.accept, env.reject, env.venue
@@ -211,8 +215,15 @@ def _decoder(
         events: list[LoanEvent] = []
         try:
             if ctx.keep_raw:
-                raws = [msgspec.Raw(bytes(r)) for r in rows]
-                rows = [one.decode(r) for r in raws]
+                raws = [msgspec.Raw(bytes(r)) for r in rows]  # a copy each: an event never pins the body
+                try:
+                    typed_rows: list[Any] | None = unpack(typed_raw.decode(body))[0]
+                except _WIRE_ERRORS:
+                    typed_rows = None
+                if typed_rows is not None and len(typed_rows) == len(raws):
+                    rows = typed_rows
+                else:  # record by record: the error names the record's own path, as it always did
+                    rows = [one.decode(r) for r in raws]
             stamps = list(map(stamp, rows))
             held = normalize(rows, raws, ctx, events)
             kept = len(rows)

@@ -222,6 +222,9 @@ class Dialect(Protocol):
     """What a venue module provides to the transport."""
 
     venue: str
+    #: the venue reports its rate-limit count on every answer (`observe` reads it): its
+    #: buckets pace from that feedback instead of keeping blind headroom (ratelimit.py)
+    reports_usage: bool
 
     def prepare(self, req: Request, ts_ms: int) -> Prepared:
         """Sign `req` at `ts_ms` (venue clock) into the exact bytes to send."""
@@ -239,8 +242,9 @@ class Dialect(Protocol):
         """Server time in ms from the time endpoint's body."""
         ...
 
-    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str]) -> None:
-        """Feed rate-limit headers (usage, remaining, reset) back into the bucket."""
+    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str], sent_ms: int | None = None) -> None:
+        """Feed rate-limit headers (usage, remaining, reset) back into the bucket; `sent_ms`:
+        when the request left (epoch ms; None: now)."""
         ...
 
 
@@ -430,7 +434,7 @@ class Transport:
 
     def bucket(self, req: Request) -> Bucket:
         scope = self.host if req.limit.scope == "ip" else self.scope_id
-        return self.limits.bucket(self.venue, scope, req.bucket_group, req.limit)
+        return self.limits.bucket(self.venue, scope, req.bucket_group, req.limit, feedback=self.dialect.reports_usage)
 
     # --- requests ----------------------------------------------------------------
 
@@ -501,6 +505,7 @@ class Transport:
         sender = self._sender_or_create()
         outgoing = OutgoingRequest(req.method, self.base_url + prep.path_qs, prep.headers, prep.body)
         started = time.perf_counter()
+        sent_ms = now_ms()
         try:
             resp = await sender.send(outgoing, timeout=self.timeout)
         except TransportError as exc:
@@ -516,7 +521,7 @@ class Transport:
             raise DecodeError(self.venue, req.path, f"body exceeds {MAX_BODY} bytes", body[:200], transient=False)
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("%s %s %s -> %d (%d bytes, %.1f ms)", self.venue, req.method, req.path, status, len(body), elapsed)
-        self.dialect.observe(bucket, status, headers)
+        self.dialect.observe(bucket, status, headers, sent_ms)
         try:
             if status == 200:
                 return decode(body)

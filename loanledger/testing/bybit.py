@@ -516,7 +516,7 @@ class BybitVenue(VenueSim):
         return True
 
     def check_rate(self, request: web.Request, route: Route, account: Any) -> dict[str, str]:
-        now = self.sim.mono()
+        now = self.sim.arrived(request)
         ok, _, _ = self.sim.windows.hit(("bybit-ip", request.remote), IP_BUDGET * self.sim.rate_scale, IP_PER, now)
         if not ok:
             raise SimError(403, "access too frequent", 403)

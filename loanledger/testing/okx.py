@@ -331,7 +331,7 @@ class OkxVenue(VenueSim):
         scope = account.uid if account is not None else request.remote
         ok, _, _ = self.sim.windows.hit(
             ("okx", scope, route.path), route.limit.budget * self.sim.rate_scale, route.limit.per,
-            self.sim.mono(),
+            self.sim.arrived(request),
         )
         if not ok:
             raise self.rate_error(route, account)

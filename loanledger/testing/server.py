@@ -55,6 +55,8 @@ FaultKind = Literal[
 
 _AFTER = {"5xx_after", "reset_after", "truncate", "non_json", "slow_after", "body"}
 FAULT = web.RequestKey("loanledger.fault", str)
+#: when the request reached the simulator (monotonic seconds): what rate windows count and the log records
+ARRIVED = web.RequestKey("loanledger.arrived", float)
 
 #: what a "body" fault answers: fixed bytes, or a function of the handler's answer body
 BodyFault = bytes | Callable[[bytes], bytes]
@@ -136,7 +138,7 @@ class Faults:
 class LoggedRequest:
     """One request as the simulator saw it (no headers: keys never reach the log)."""
 
-    at: float  # monotonic seconds
+    at: float  # monotonic seconds, when it arrived (what the rate windows count)
     ts: int  # venue clock, ms
     venue: str
     method: str
@@ -372,6 +374,10 @@ class SimServer:
 
     # --- app -------------------------------------------------------------------------
 
+    def arrived(self, request: web.Request) -> float:
+        """When `request` reached the simulator (monotonic seconds; now if it came another way)."""
+        return request.get(ARRIVED) or self.mono()
+
     def app(self) -> web.Application:
         """The aiohttp application (for aiohttp's own test client, or to embed)."""
         app = web.Application(middlewares=[self._middleware], client_max_size=4 * 1024 * 1024)
@@ -388,6 +394,7 @@ class SimServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        request[ARRIVED] = self.mono()
         mounted = self.venue_for(request.path)
         venue = mounted.venue if mounted is not None else "?"
         forced = self.faults.pick_forced(venue, request.method, request.path)
@@ -452,7 +459,7 @@ class SimServer:
             query = mounted.logged_query(query)
         self.log.append(
             LoggedRequest(
-                at=self.mono(), ts=self.now_ms(), venue=venue, method=request.method, path=request.path,
+                at=self.arrived(request), ts=self.now_ms(), venue=venue, method=request.method, path=request.path,
                 query=query, status=status, code=code, account=account, fault=request.get(FAULT),
             )
         )

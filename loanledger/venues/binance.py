@@ -16,7 +16,7 @@ stable across pages, windows and runs.
 
 from __future__ import annotations
 
-import itertools
+from itertools import repeat
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -65,6 +65,7 @@ __all__ = [
     "decode_pm_interest_history",
     "decode_pmloan_amount",
     "decode_pmloan_history",
+    "derived_ids",
 ]
 
 VENUE = "binance"
@@ -184,6 +185,9 @@ class BinanceDialect:
     """Binance signing (payload = the exact query string) and error mapping."""
 
     venue = VENUE
+    #: every answer carries the used weight of the endpoint's counter
+    #: (https://developers.binance.com/docs/derivatives/portfolio-margin-pro/general-info)
+    reports_usage = True
 
     def __init__(self, signer: BinanceSigner | None, recv_window: int = 5000) -> None:
         self.signer = signer
@@ -215,18 +219,29 @@ class BinanceDialect:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise DecodeError(VENUE, "api/v3/time", str(exc), body) from None
 
-    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str]) -> None:
-        """Resync the bucket from the used-weight headers of this endpoint's counter."""
+    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str], sent_ms: int | None = None) -> None:
+        """Resync the bucket from the used-weight header of this endpoint's counter, for the
+        window the request was sent in: ``X-SAPI-USED-IP-WEIGHT-<n><unit>`` (IP-limited /sapi
+        endpoints) or ``X-SAPI-USED-UID-WEIGHT-<n><unit>`` (UID-limited), else the general
+        ``X-MBX-USED-WEIGHT-<n><unit>`` for IP limits; only the interval of the bucket's
+        period counts (``1M`` for a minute)."""
+        interval = _INTERVALS.get(int(bucket.limit.per * 1000))
+        if interval is None:
+            return
         names: tuple[str, ...]
         if bucket.limit.scope == "ip":
-            names = ("X-SAPI-USED-IP-WEIGHT-1M", "X-MBX-USED-WEIGHT-1M")
+            names = (f"X-SAPI-USED-IP-WEIGHT-{interval}", f"X-MBX-USED-WEIGHT-{interval}")
         else:
-            names = ("X-SAPI-USED-UID-WEIGHT-1M",)
+            names = (f"X-SAPI-USED-UID-WEIGHT-{interval}",)
         for name in names:
             value = headers.get(name)
             if value is not None and value.isascii() and value.isdigit() and len(value) <= 15:
-                bucket.observe_used(int(value), now_ms())
+                bucket.observe_used(int(value), now_ms() if sent_ms is None else sent_ms)
                 return
+
+
+#: the weight headers' interval suffix ((intervalNum)(intervalLetter)) of a period in ms
+_INTERVALS: Mapping[int, str] = {1_000: "1S", 10_000: "10S", 60_000: "1M", 3_600_000: "1H", 86_400_000: "1D"}
 
 
 # --- wire structs ---------------------------------------------------------------------------
@@ -329,41 +344,66 @@ def _check_amount(amount: Decimal, feed: str, body: bytes) -> None:
         raise DecodeError(VENUE, feed, f"amount {amount} is not finite or of sane magnitude", body)
 
 
+def derived_ids(stamps: Sequence[int], assets: Sequence[str], amounts: Sequence[Decimal],
+                occ: dict[str, int] | None) -> list[str]:
+    """The ids ``"{ts}:{ASSET}:{amount}#{n}"`` of one page's rows (`assets` upper-case), `n`
+    counting identical rows within the page and, when given, `occ` (the engine's window
+    counters, updated here: call it once the page's checks passed).
+
+    The id's amount is ``str(amount)`` unless that text ends in ``0`` or has an exponent, the
+    only texts `_amount_key` changes."""
+    counts: dict[str, int] = {}
+    prior = occ if occ else _NO_COUNTS
+    amount_key = _amount_key
+    ids: list[str] = []
+    append = ids.append
+    for ts, asset, amount in zip(stamps, assets, amounts):
+        text = str(amount)
+        if text[-1] == "0" or "E" in text:
+            text = amount_key(amount)
+        key = f"{ts}:{asset}:{text}"
+        n = counts.get(key)
+        if n is None:
+            n = prior.get(key, 0)
+        counts[key] = n + 1
+        append(key + "#0" if n == 0 else f"{key}#{n}")
+    if occ is not None:
+        occ.update(counts)
+    return ids
+
+
 def _events(
     rows: Sequence[Any], stamps: list[int], amounts: list[Decimal], raws: list[msgspec.Raw] | None,
     ctx: DecodeContext, out: list[LoanEvent], venue_type: str, occ: dict[str, int] | None,
 ) -> None:
-    """The events of one page, ids ``"{ts}:{ASSET}:{amount}#{n}"`` counted within the page and,
-    when given, `occ` (the engine's window counters, updated only once the whole page decoded)."""
+    """The events of one page: the checks record by record (the first bad record raises, and
+    nothing is counted), then the ids (`derived_ids`), then the events."""
     kind, wallet_sign, debt_sign, collateral_sign = TYPES[venue_type]
-    counts: dict[str, int] = {}
-    assets: dict[str, str] = {}
-    append = out.append
-    account, feed_id = ctx.account, ctx.feed
-    done = EventStatus.DONE
-    zero = Decimal(0)
-    for row, ts, amount, raw in zip(rows, stamps, amounts, itertools.repeat(None) if raws is None else raws):
+    names: dict[str, str] = {}
+    assets: list[str] = []
+    add_asset = assets.append
+    for row, amount in zip(rows, amounts):
         if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
             raise BadRecord(f"amount {amount} is not finite or of sane magnitude")
-        asset = assets.get(row.asset)
+        asset = names.get(row.asset)
         if asset is None:
-            asset = assets[row.asset] = row.asset.upper()
+            asset = names[row.asset] = row.asset.upper()
             if not asset:
                 raise BadRecord("empty asset")
-        key = f"{ts}:{asset}:{_amount_key(amount)}"
-        n = counts.get(key)
-        if n is None:
-            n = occ.get(key, 0) if occ is not None else 0
-        counts[key] = n + 1
+        add_asset(asset)
+    ids = derived_ids(stamps, assets, amounts, occ)
+    append, account, feed_id, done, zero = out.append, ctx.account, ctx.feed, EventStatus.DONE, _ZERO
+    for event_id, ts, asset, amount, raw in zip(ids, stamps, assets, amounts, repeat(None) if raws is None else raws):
         mag = amount.copy_abs()
         books = (zero, mag, mag.copy_negate())  # indexed by a TYPES sign: 0, +1, -1 (exact, no rounding)
-        append(LoanEvent(
-            venue=VENUE, account=account, feed=feed_id, id=f"{key}#{n}", kind=kind, status=done, ts=ts,
-            currency=asset, amount=books[wallet_sign], debt=books[debt_sign], collateral=books[collateral_sign],
-            venue_type=venue_type, raw=raw,
-        ))
-    if occ is not None:  # only once the whole page decoded
-        occ.update(counts)
+        # positional, in LoanEvent's field order (venue .. amount, debt, collateral, counter_currency,
+        # counter_amount, ref_id, parent_id, venue_type, raw)
+        append(LoanEvent(VENUE, account, feed_id, event_id, kind, done, ts, asset, books[wallet_sign],
+                         books[debt_sign], books[collateral_sign], None, None, None, None, venue_type, raw))
+
+
+_ZERO = Decimal(0)
+_NO_COUNTS: Mapping[str, int] = {}
 
 
 # --- feed: bankruptcy-loan repay history ---------------------------------------------------------------

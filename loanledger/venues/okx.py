@@ -164,6 +164,8 @@ class OkxDialect:
     """OKX signing (base64 HMAC over ts+METHOD+path?query+body) and error mapping."""
 
     venue = VENUE
+    #: OKX sends no rate-limit count: blind headroom (ratelimit.py)
+    reports_usage = False
 
     def __init__(self, signer: OkxSigner | None) -> None:
         self.signer = signer
@@ -197,8 +199,9 @@ class OkxDialect:
         ts: int = env.data[0].ts
         return ts
 
-    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str]) -> None:
-        """OKX documents no rate-limit headers."""
+    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str], sent_ms: int | None = None) -> None:
+        """OKX documents no rate-limit headers (https://www.okx.com/docs-v5/en/#overview-rate-limits):
+        its buckets keep blind headroom (ratelimit.py)."""
 
 
 # --- the envelope: {"code": "0", "msg": "", "data": [...]} ----------------------------------------
@@ -343,6 +346,8 @@ _NO_RAW = itertools.repeat(None)
 ONE_CLICK_REPAY_TYPE = "one_click_repay"
 INTEREST_TYPE = "interest_accrued"
 _ZERO = Decimal(0)
+#: the fast amount paths' "not parsed" marker (not finite: sends them to `_amount`)
+_NAN = Decimal("NaN")
 
 
 def _amount(text: str, what: str, *, empty: bool = False) -> Decimal:
@@ -436,11 +441,11 @@ def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: Dec
             continue
         kind, w, d, c = entry
         books = (zero, mag, mag.copy_negate() if mag else mag)
-        append(LoanEvent(
-            venue=VENUE, account=account, feed=feed_id, id=ref, kind=kind, status=done, ts=row.ts,
-            currency=ccy.upper(), amount=books[w], debt=books[d], collateral=books[c], ref_id=ref,
-            venue_type=vtype, raw=raw,
-        ))
+        # positional, in LoanEvent's field order (events.FIELDS): venue, account, feed, id, kind, status,
+        # ts, currency, amount, debt, collateral, counter_currency, counter_amount, ref_id, parent_id,
+        # venue_type, raw
+        append(LoanEvent(VENUE, account, feed_id, ref, kind, done, row.ts, ccy.upper(), books[w], books[d], books[c],
+                         None, None, ref, None, vtype, raw))
     if legs is None:
         out.extend(events)  # type: ignore[arg-type]  # no placeholder left
         return None
@@ -483,7 +488,12 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
             if prev_ts is not None and first_episode_end == len(legs):
                 first_episode_end = n
             parent, paired = None, 0
-            debt_side, coll_side, carried = set(), [], {}
+            if debt_side:  # emptied in place: most episodes are one leg, and these are local
+                debt_side.clear()
+            if coll_side:
+                coll_side.clear()
+            if carried:
+                carried.clear()
         prev_ts = ts
         role = roles[vtype]
         if role is _EITHER:
@@ -512,11 +522,8 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
             debt_side.add(ccy)
         else:
             collateral = mag if role is _TIN else neg
-        events[index] = LoanEvent(
-            venue=VENUE, account=account, feed=feed_id, id=ref, kind=kinds[vtype], status=done,
-            ts=ts, currency=ccy, amount=zero, debt=debt, collateral=collateral, counter_currency=counter,
-            ref_id=ref, parent_id=parent_id, venue_type=vtype, raw=raw,
-        )
+        events[index] = LoanEvent(VENUE, account, feed_id, ref, kinds[vtype], done, ts, ccy, zero, debt, collateral,
+                                  counter, None, ref, parent_id, vtype, raw)
     # the oldest episode (legs[:first_episode_end]) may continue in the next page
     oldest = legs[0][3]
     newest_index = min(leg[2] for leg in legs[:first_episode_end])
@@ -565,10 +572,8 @@ def _interest(rows: list[_InterestRow], raws: list[msgspec.Raw] | None, ctx: Dec
         amt = row.interest
         if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
             raise BadRecord(f"interest is not a finite number of sane magnitude: {amt}")
-        append(LoanEvent(
-            venue=VENUE, account=account, feed=feed_id, id=ref, kind=interest, status=done, ts=row.ts,
-            currency=ccy.upper(), amount=zero, debt=amt.copy_abs(), ref_id=ref, venue_type=INTEREST_TYPE, raw=raw,
-        ))
+        append(LoanEvent(VENUE, account, feed_id, ref, interest, done, row.ts, ccy.upper(), zero, amt.copy_abs(), zero,
+                         None, None, ref, None, INTEREST_TYPE, raw))  # positional: events.FIELDS order
 
 
 INTEREST = feed(
@@ -638,7 +643,7 @@ def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeConte
     gets the same number on every page that holds it (the venue's order within a ms must be
     stable, UNVERIFIED; the engine re-reads the newest ms whole: `positional_ids`)."""
     append, account, feed_id = out.append, ctx.account, ctx.feed
-    repay, done, statuses = EventKind.REPAY, _DONE, ONE_CLICK_REPAY_STATUS
+    repay, done, statuses, zero = EventKind.REPAY, _DONE, ONE_CLICK_REPAY_STATUS, _ZERO
     seen: dict[str, int] = {}  # `<ts>:<debtCcy>` -> records of it on this page so far
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         status = statuses.get(row.status)
@@ -655,16 +660,21 @@ def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeConte
         if n:
             parent = f"{parent}#{n}"
         # running / failed records may carry "" before anything filled
-        mag = _amount(row.fillDebtSz, "fillDebtSz", empty=status is not done).copy_abs()
+        text = row.fillDebtSz
+        try:
+            mag = Decimal(text) if text and "_" not in text and text == text.strip() else _NAN
+        except InvalidOperation:
+            mag = _NAN
+        if not (mag.is_finite() and -MAX_ADJUSTED <= mag.adjusted() <= MAX_ADJUSTED):
+            mag = _amount(text, "fillDebtSz", empty=status is not done)  # the exact error, or "" as 0
+        mag = mag.copy_abs()
         paid = mag.copy_negate() if mag else mag  # repays the spot-mode debt from the wallet: -x / -x / 0
-        append(LoanEvent(
-            venue=VENUE, account=account, feed=feed_id, id=parent, kind=repay, status=status, ts=ts,
-            currency=debt, amount=paid, debt=paid, venue_type=ONE_CLICK_REPAY_TYPE, raw=raw,
-        ))
+        append(LoanEvent(VENUE, account, feed_id, parent, repay, status, ts, debt, paid, paid, zero, None, None, None,
+                         None, ONE_CLICK_REPAY_TYPE, raw))  # positional: events.FIELDS order
         if raws is None:
             for leg in row.ordIdInfo:
                 if leg.fillSz and leg.fillSz != "0":
-                    leg_event = _repay_leg(leg, None, parent, ctx)
+                    leg_event = _repay_leg(leg, None, parent, account, feed_id)
                     if leg_event is not None:
                         append(leg_event)
         else:
@@ -673,37 +683,48 @@ def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeConte
                     typed = _leg_decoder.decode(leg_raw)
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                     raise BadRecord(f"ordIdInfo: {exc}") from None
-                leg_event = _repay_leg(typed, msgspec.Raw(bytes(leg_raw)), parent, ctx)
+                leg_event = _repay_leg(typed, msgspec.Raw(bytes(leg_raw)), parent, account, feed_id)
                 if leg_event is not None:
                     append(leg_event)
 
 
-def _repay_leg(leg: _RepayLeg, raw: msgspec.Raw | None, parent: str, ctx: DecodeContext) -> LoanEvent | None:
+def _repay_leg(leg: _RepayLeg, raw: msgspec.Raw | None, parent: str, account: str, feed_id: str) -> LoanEvent | None:
     """One order of a one-click repay as a `convert` event; None if it filled nothing."""
-    size = _amount(leg.fillSz, "ordIdInfo.fillSz", empty=True)
+    text = leg.fillSz
+    try:
+        size = Decimal(text) if text and "_" not in text and text == text.strip() else _NAN
+    except InvalidOperation:
+        size = _NAN
+    if not (size.is_finite() and -MAX_ADJUSTED <= size.adjusted() <= MAX_ADJUSTED):
+        size = _amount(text, "ordIdInfo.fillSz", empty=True)  # the exact error, or "" as 0
     if not size:
         return None  # canceled without a fill: nothing moved
-    price = _amount(leg.fillPx, "ordIdInfo.fillPx")
+    text = leg.fillPx
+    try:
+        price = Decimal(text) if text and "_" not in text and text == text.strip() else _NAN
+    except InvalidOperation:
+        price = _NAN
+    if not (price.is_finite() and -MAX_ADJUSTED <= price.adjusted() <= MAX_ADJUSTED):
+        price = _amount(text, "ordIdInfo.fillPx")  # raises the exact error
     base, sep, quote = leg.instId.partition("-")
     if not sep or not base or not quote or "-" in quote:
         raise BadRecord(f"ordIdInfo.instId is not a spot pair: {leg.instId!r}")
     base_amt = size.copy_abs()
     quote_amt = _product(base_amt, price.copy_abs())
-    if leg.side == "buy":  # received base, paid quote
+    side = leg.side
+    if side == "buy":  # received base, paid quote
         got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
-    elif leg.side == "sell":  # received quote, paid base
+    elif side == "sell":  # received quote, paid base
         got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
     else:
-        raise BadRecord(f"ordIdInfo.side {leg.side!r} is neither buy nor sell")
+        raise BadRecord(f"ordIdInfo.side {side!r} is neither buy nor sell")
     ord_id = leg.ordId
     if not ord_id:
         raise BadRecord("ordIdInfo.ordId is empty")
-    return LoanEvent(
-        venue=VENUE, account=ctx.account, feed=ctx.feed, id=ord_id, kind=_CONVERT,
-        status=_DONE if leg.state in _LEG_FINAL else _PENDING,
-        ts=leg.cTime, currency=got.upper(), amount=got_amt,
-        counter_currency=paid.upper(), counter_amount=paid_amt.copy_negate() if paid_amt else paid_amt,
-        ref_id=ord_id, parent_id=parent, venue_type=leg.side, raw=raw,
+    return LoanEvent(  # positional: events.FIELDS order
+        VENUE, account, feed_id, ord_id, _CONVERT, _DONE if leg.state in _LEG_FINAL else _PENDING, leg.cTime,
+        got.upper(), got_amt, _ZERO, _ZERO, paid.upper(), paid_amt.copy_negate() if paid_amt else paid_amt,
+        ord_id, parent, side, raw,
     )
 
 
@@ -739,9 +760,12 @@ class _ConvertRow(msgspec.Struct, gc=False):
 def _convert(rows: list[_ConvertRow], raws: list[msgspec.Raw] | None, ctx: DecodeContext,
              out: list[LoanEvent]) -> None:
     """A `convert` event per trade, id = tradeId. `side` is relative to baseCcy: buy = received
-    base, paid quote; sell = received quote, paid base. A rejected trade is `failed`."""
+    base, paid quote; sell = received quote, paid base. A rejected trade is `failed`.
+
+    Amounts take the fast path (Decimal of a clean wire string, checked inline) and fall back to
+    `_amount`, which raises the exact error (or reads "" as 0 on a rejected trade)."""
     append, account, feed_id = out.append, ctx.account, ctx.feed
-    convert, failed_status, states = _CONVERT, EventStatus.FAILED, CONVERT_STATE
+    convert, failed_status, states, zero, nan, limit = _CONVERT, EventStatus.FAILED, CONVERT_STATE, _ZERO, _NAN, MAX_ADJUSTED
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         status = states.get(row.state)
         if status is None:
@@ -752,8 +776,21 @@ def _convert(rows: list[_ConvertRow], raws: list[msgspec.Raw] | None, ctx: Decod
             raise BadRecord("baseCcy is empty")
         if not quote:
             raise BadRecord("quoteCcy is empty")
-        base_amt = _amount(row.fillBaseSz, "fillBaseSz", empty=failed).copy_abs()
-        quote_amt = _amount(row.fillQuoteSz, "fillQuoteSz", empty=failed).copy_abs()
+        text = row.fillBaseSz
+        try:
+            base_amt = Decimal(text) if text and "_" not in text and text == text.strip() else nan
+        except InvalidOperation:
+            base_amt = nan
+        if not (base_amt.is_finite() and -limit <= base_amt.adjusted() <= limit):
+            base_amt = _amount(text, "fillBaseSz", empty=failed)
+        text = row.fillQuoteSz
+        try:
+            quote_amt = Decimal(text) if text and "_" not in text and text == text.strip() else nan
+        except InvalidOperation:
+            quote_amt = nan
+        if not (quote_amt.is_finite() and -limit <= quote_amt.adjusted() <= limit):
+            quote_amt = _amount(text, "fillQuoteSz", empty=failed)
+        base_amt, quote_amt = base_amt.copy_abs(), quote_amt.copy_abs()
         side = row.side
         if side == "buy":
             got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
@@ -764,11 +801,9 @@ def _convert(rows: list[_ConvertRow], raws: list[msgspec.Raw] | None, ctx: Decod
         trade = row.tradeId
         if not trade:
             raise BadRecord("tradeId is empty")
-        append(LoanEvent(
-            venue=VENUE, account=account, feed=feed_id, id=trade, kind=convert, status=status, ts=row.ts,
-            currency=got.upper(), amount=got_amt, counter_currency=paid.upper(),
-            counter_amount=paid_amt.copy_negate() if paid_amt else paid_amt,
-            ref_id=row.clTReqId or None, venue_type=side, raw=raw,
+        append(LoanEvent(  # positional: events.FIELDS order
+            VENUE, account, feed_id, trade, convert, status, row.ts, got.upper(), got_amt, zero, zero, paid.upper(),
+            paid_amt.copy_negate() if paid_amt else paid_amt, row.clTReqId or None, None, side, raw,
         ))
 
 

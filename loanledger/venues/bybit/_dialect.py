@@ -191,6 +191,8 @@ class BybitDialect:
     """Bybit signing (ts + key + recvWindow + query|body) and error mapping."""
 
     venue = VENUE
+    #: every answer carries X-Bapi-Limit / X-Bapi-Limit-Status (https://bybit-exchange.github.io/docs/v5/rate-limit)
+    reports_usage = True
 
     def __init__(self, signer: BybitSigner | None) -> None:
         self.signer = signer
@@ -231,15 +233,24 @@ class BybitDialect:
             raise DecodeError(VENUE, "market/time", f"timeNano {nano!r} is not a time", body)
         return int(nano) // 1_000_000
 
-    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str]) -> None:
-        """``X-Bapi-Limit-Status: 0`` pauses the bucket until the reset timestamp (venue clock,
-        converted to ours). A reset that is not a time within a minute is ignored."""
+    def observe(self, bucket: Bucket, status: int, headers: Mapping[str, str], sent_ms: int | None = None) -> None:
+        """The venue's count of the endpoint's rolling window (``X-Bapi-Limit`` requests, of which
+        ``X-Bapi-Limit-Status`` remain after this one) resyncs the bucket (requests of another
+        client on the same UID shrink our share); ``X-Bapi-Limit-Status: 0`` pauses the bucket
+        until the reset timestamp (venue clock, converted to ours). Values that are not small
+        decimal numbers, and a reset that is not a time within a minute, are ignored."""
         remaining = headers.get("X-Bapi-Limit-Status")
         reset = headers.get("X-Bapi-Limit-Reset-Timestamp")
-        if (
-            remaining is None or reset is None or remaining.strip() != "0"
-            or not (reset.isascii() and reset.isdigit() and len(reset) <= 15)
-        ):
+        if remaining is None:
+            return
+        remaining = remaining.strip()
+        if remaining.isascii() and remaining.isdigit() and len(remaining) <= 9:
+            limit = headers.get("X-Bapi-Limit", "").strip()
+            bucket.observe_remaining(
+                int(remaining), int(limit) if limit.isascii() and limit.isdigit() and len(limit) <= 9 else None,
+                now_ms() if sent_ms is None else sent_ms,
+            )
+        if reset is None or remaining != "0" or not (reset.isascii() and reset.isdigit() and len(reset) <= 15):
             return
         at = int(reset) - (self.clock.offset_ms if self.clock is not None else 0)
         if at <= now_ms() + MAX_RESET_AHEAD_MS:  # the venue's windows are seconds long

@@ -177,18 +177,6 @@ def _type_of(fast: dict[int | str, TypeEntry], value: Id) -> TypeEntry:
     return entry
 
 
-def _book(magnitude: Decimal, sign: int) -> Decimal:
-    """`magnitude` (>= 0) with a table sign: exact (no context rounding)."""
-    return magnitude if sign > 0 else magnitude.copy_negate() if sign < 0 else ZERO
-
-
-def _mag(value: Decimal, name: str) -> Decimal:
-    """A wire amount's magnitude, checked finite and of sane size (its own sign is ignored)."""
-    if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
-        raise BadRecord(f"{name} is not finite or of sane magnitude: {value}")
-    return value.copy_abs()
-
-
 _FLEX_REPAY = _type_table(FLEX_REPAY_TYPES)
 _FIXED_REPAY = _type_table(FIXED_REPAY_TYPES)
 _LEGACY_REPAY = _type_table(LEGACY_REPAY_TYPES)
@@ -239,7 +227,7 @@ class FlexBorrowRow(msgspec.Struct, gc=False):
 
 
 def norm_flex_borrow(rows: list[FlexBorrowRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    account, feed, ccys, append, statuses = ctx.account, ctx.feed, dict[str, str](), out.append, _NEW_STATUS
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         oid = str(r.orderId)
         if not oid:
@@ -248,11 +236,12 @@ def norm_flex_borrow(rows: list[FlexBorrowRow], raws: Raws, ctx: DecodeContext, 
         if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
             raise BadRecord(f"initialLoanAmount is not finite or of sane magnitude: {amount}")
         mag = amount.copy_abs()
+        # positional, in LoanEvent's field order (see events.FIELDS): venue, account, feed, id, kind,
+        # status, ts, currency, amount, debt, collateral, counter_currency, counter_amount, ref_id,
+        # parent_id, venue_type, raw
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW,
-            status=_NEW_STATUS.get(r.status, _PENDING), ts=r.borrowTime,
-            currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), amount=mag, debt=mag,
-            ref_id=oid, venue_type="", raw=raw,
+            VENUE, account, feed, oid, _BORROW, statuses.get(r.status, _PENDING), r.borrowTime,
+            ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), mag, mag, ZERO, None, None, oid, None, "", raw,
         ))
 
 
@@ -280,18 +269,21 @@ class FlexRepayRow(msgspec.Struct, gc=False):
 
 
 def norm_flex_repay(rows: list[FlexRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    account, feed, ccys, append, statuses = ctx.account, ctx.feed, dict[str, str](), out.append, _NEW_STATUS
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         kind, w, d, c, vt = _FLEX_REPAY.get(r.repayType) or _type_of(_FLEX_REPAY, r.repayType)
         rid = str(r.repayId)
         if not rid:
             raise BadRecord("empty id")
-        mag = _mag(r.repayAmount, "repayAmount")
+        value = r.repayAmount
+        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+            raise BadRecord(f"repayAmount is not finite or of sane magnitude: {value}")
+        mag = value.copy_abs()
+        books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=rid, kind=kind,
-            status=_NEW_STATUS.get(r.repayStatus, _PENDING), ts=r.repayTime,
-            currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency),
-            amount=_book(mag, w), debt=_book(mag, d), collateral=_book(mag, c), venue_type=vt, raw=raw,
+            VENUE, account, feed, rid, kind, statuses.get(r.repayStatus, _PENDING), r.repayTime,
+            ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), books[w], books[d], books[c],
+            None, None, None, None, vt, raw,
         ))
 
 
@@ -318,19 +310,22 @@ class FixedOrderRow(msgspec.Struct, gc=False):
 
 
 def norm_fixed_order(rows: list[FixedOrderRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    account, feed, ccys, append, states = ctx.account, ctx.feed, dict[str, str](), out.append, _ORDER_STATES
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         oid = str(r.orderId)
         if not oid:
             raise BadRecord("empty id")
-        mag = _mag(r.filledQty, "filledQty")
-        status = _ORDER_STATES.get(r.state, _PENDING)
-        if status is _DONE and not mag and str(r.state) in ("4", "5"):
+        value = r.filledQty
+        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+            raise BadRecord(f"filledQty is not finite or of sane magnitude: {value}")
+        mag = value.copy_abs()
+        status = states.get(r.state, _PENDING)
+        vt = str(r.state)
+        if status is _DONE and not mag and vt in ("4", "5"):
             status = _FAILED  # cancelled or failed with nothing filled: no borrow happened
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=status, ts=r.orderTime,
-            currency=ccys.get(r.orderCurrency) or _cur(ccys, r.orderCurrency), amount=mag, debt=mag,
-            ref_id=oid, venue_type=str(r.state), raw=raw,
+            VENUE, account, feed, oid, _BORROW, status, r.orderTime,
+            ccys.get(r.orderCurrency) or _cur(ccys, r.orderCurrency), mag, mag, ZERO, None, None, oid, None, vt, raw,
         ))
 
 
@@ -368,26 +363,30 @@ _PENALTY_STATUS = frozenset({2, 3, "2", "3"})
 
 
 def norm_fixed_contract(rows: list[FixedContractRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    account, feed, ccys, append, penalty_status = ctx.account, ctx.feed, dict[str, str](), out.append, _PENALTY_STATUS
+    interest, done, zero, limit = _INTEREST, BORROW_DONE, ZERO, MAX_ADJUSTED
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         lid = str(r.loanId)
         oid = str(r.orderId)
         if not lid or not oid:
             raise BadRecord("empty id")
-        paid = _mag(r.interestPaid, "interestPaid")
-        penalty = _mag(r.residualPenaltyInterest, "residualPenaltyInterest")
-        _mag(r.residualPrincipal, "residualPrincipal")
+        paid, penalty, principal = r.interestPaid, r.residualPenaltyInterest, r.residualPrincipal
+        if not (paid.is_finite() and -limit <= paid.adjusted() <= limit):
+            raise BadRecord(f"interestPaid is not finite or of sane magnitude: {paid}")
+        if not (penalty.is_finite() and -limit <= penalty.adjusted() <= limit):
+            raise BadRecord(f"residualPenaltyInterest is not finite or of sane magnitude: {penalty}")
+        if not (principal.is_finite() and -limit <= principal.adjusted() <= limit):
+            raise BadRecord(f"residualPrincipal is not finite or of sane magnitude: {principal}")
         ccy = ccys.get(r.borrowCurrency) or _cur(ccys, r.borrowCurrency)
         vt = str(r.status)
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=lid, kind=_INTEREST, status=BORROW_DONE, ts=r.borrowTime,
-            currency=ccy, amount=paid.copy_negate(), ref_id=oid, venue_type=vt, raw=raw,
+            VENUE, account, feed, lid, interest, done, r.borrowTime, ccy, paid.copy_abs().copy_negate(), zero, zero,
+            None, None, oid, None, vt, raw,
         ))
-        if r.status in _PENALTY_STATUS:
+        if r.status in penalty_status:
             append(LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=f"{lid}:penalty", kind=_INTEREST, status=BORROW_DONE,
-                ts=r.repaymentTime, currency=ccy, amount=ZERO, debt=penalty, ref_id=oid, parent_id=lid,
-                venue_type=vt, raw=raw,
+                VENUE, account, feed, f"{lid}:penalty", interest, done, r.repaymentTime, ccy, zero,
+                penalty.copy_abs(), zero, None, None, oid, lid, vt, raw,
             ))
 
 
@@ -442,33 +441,42 @@ def fixed_leg_ids(repay_id: str, loan_ids: Iterable[str]) -> list[str]:
 def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
-        rid = _sid(r.repayId)
+        rid = _sid(r.repayId)  # positional LoanEvents below: field order as in events.FIELDS
         kind, w, d, c, vt = _FIXED_REPAY.get(r.repayType) or _type_of(_FIXED_REPAY, r.repayType)
         status = _NEW_STATUS.get(r.repayStatus, _PENDING)
         ccy = ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency)
         legs: dict[str, tuple[str, Decimal]] = {}
-        if not r.details:
-            legs[""] = (ccy, _mag(r.repayAmount, "repayAmount"))
-        for leg in r.details:
-            lid = _sid(leg.loanId)
-            amount = _mag(leg.repayAmount, "details.repayAmount")
-            lccy = _cur(ccys, leg.loanCurrency) if leg.loanCurrency else ccy
+        details = r.details
+        if not details:
+            value = r.repayAmount
+            if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+                raise BadRecord(f"repayAmount is not finite or of sane magnitude: {value}")
+            legs[""] = (ccy, value.copy_abs())
+        for leg in details:
+            lid = str(leg.loanId)
+            if not lid:
+                raise BadRecord("empty id")
+            value = leg.repayAmount
+            if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+                raise BadRecord(f"details.repayAmount is not finite or of sane magnitude: {value}")
+            amount = value.copy_abs()
+            lccy = (ccys.get(leg.loanCurrency) or _cur(ccys, leg.loanCurrency)) if leg.loanCurrency else ccy
             prev = legs.get(lid)
             legs[lid] = (lccy, amount if prev is None else exact_sum((prev[1], amount)))  # a repeated loanId is one leg
         ordered = sorted(legs, key=_leg_order) if len(legs) > 1 else list(legs)
+        ts = r.repayTime
         for i, lid in enumerate(ordered):
             lccy, mag = legs[lid]
             eid = rid if i == 0 else f"{rid}:{lid}"
+            books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
             append(LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=eid, kind=kind, status=status, ts=r.repayTime,
-                currency=lccy, amount=_book(mag, w), debt=_book(mag, d), collateral=_book(mag, c),
-                ref_id=lid or None, parent_id=None if i == 0 else rid, venue_type=vt, raw=raw,
+                VENUE, account, feed, eid, kind, status, ts, lccy, books[w], books[d], books[c], None, None,
+                lid or None, None if i == 0 else rid, vt, raw,
             ))
             if vt == TO_FLEXIBLE:  # the debt moves to a flexible loan of the same coin: no wallet flow
                 append(LoanEvent(
-                    venue=VENUE, account=account, feed=feed, id=f"{eid}:flexible", kind=_BORROW, status=status,
-                    ts=r.repayTime, currency=lccy, amount=ZERO, debt=mag, ref_id=lid or None, parent_id=eid,
-                    venue_type=vt, raw=raw,
+                    VENUE, account, feed, f"{eid}:flexible", _BORROW, status, ts, lccy, ZERO, mag, ZERO, None, None,
+                    lid or None, eid, vt, raw,
                 ))
 
 
@@ -496,7 +504,7 @@ class AdjustRow(msgspec.Struct, gc=False):
 
 
 def norm_adjust(rows: list[AdjustRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    account, feed, ccys, append, statuses = ctx.account, ctx.feed, dict[str, str](), out.append, _NEW_STATUS
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         entry = _ADJUST.get(r.direction)
         if entry is None:
@@ -505,11 +513,15 @@ def norm_adjust(rows: list[AdjustRow], raws: Raws, ctx: DecodeContext, out: list
         aid = str(r.adjustId)
         if not aid:
             raise BadRecord("empty id")
-        mag = _mag(r.amount, "amount")
+        value = r.amount
+        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+            raise BadRecord(f"amount is not finite or of sane magnitude: {value}")
+        mag = value.copy_abs()
+        books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=aid, kind=kind, status=_NEW_STATUS.get(r.status, _PENDING),
-            ts=r.adjustTime, currency=ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency),
-            amount=_book(mag, w), collateral=_book(mag, c), venue_type=vt, raw=raw,
+            VENUE, account, feed, aid, kind, statuses.get(r.status, _PENDING), r.adjustTime,
+            ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency), books[w], ZERO, books[c],
+            None, None, None, None, vt, raw,
         ))
 
 
@@ -542,33 +554,38 @@ class LegacyBorrowRow(msgspec.Struct, gc=False):
 
 def norm_legacy_borrow(rows: list[LegacyBorrowRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    interest_kind, done, zero, limit = _INTEREST, BORROW_DONE, ZERO, MAX_ADJUSTED
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         oid = str(r.orderId)
         if not oid:
             raise BadRecord("empty id")
-        loan = _mag(r.initialLoanAmount, "initialLoanAmount")
-        pledge = _mag(r.initialCollateralAmount, "initialCollateralAmount")
-        interest = _mag(r.repaidInterest, "repaidInterest")
-        penalty = _mag(r.repaidPenaltyInterest, "repaidPenaltyInterest")
+        loan, pledge = r.initialLoanAmount, r.initialCollateralAmount
+        interest, penalty = r.repaidInterest, r.repaidPenaltyInterest
+        if not (loan.is_finite() and -limit <= loan.adjusted() <= limit):
+            raise BadRecord(f"initialLoanAmount is not finite or of sane magnitude: {loan}")
+        if not (pledge.is_finite() and -limit <= pledge.adjusted() <= limit):
+            raise BadRecord(f"initialCollateralAmount is not finite or of sane magnitude: {pledge}")
+        if not (interest.is_finite() and -limit <= interest.adjusted() <= limit):
+            raise BadRecord(f"repaidInterest is not finite or of sane magnitude: {interest}")
+        if not (penalty.is_finite() and -limit <= penalty.adjusted() <= limit):
+            raise BadRecord(f"repaidPenaltyInterest is not finite or of sane magnitude: {penalty}")
+        loan = loan.copy_abs()
         ccy = ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency)
         vt, ts = str(r.status), r.borrowTime
-        append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=ts,
-            currency=ccy, amount=loan, debt=loan, venue_type=vt, ref_id=oid, raw=raw,
-        ))
+        append(LoanEvent(VENUE, account, feed, oid, _BORROW, done, ts, ccy, loan, loan, zero, None, None, oid, None,
+                         vt, raw))
         if pledge:
+            pledge = pledge.copy_abs()
             append(LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=f"{oid}:collateral", kind=_PLEDGE, status=BORROW_DONE,
-                ts=ts, currency=_cur(ccys, r.collateralCurrency), amount=pledge.copy_negate(), collateral=pledge,
-                venue_type=vt, ref_id=oid, parent_id=oid, raw=raw,
+                VENUE, account, feed, f"{oid}:collateral", _PLEDGE, done, ts, _cur(ccys, r.collateralCurrency),
+                pledge.copy_negate(), zero, pledge, None, None, oid, oid, vt, raw,
             ))
-        for suffix, value in (("interest", interest), ("penalty", penalty)):
-            if value:
-                append(LoanEvent(
-                    venue=VENUE, account=account, feed=feed, id=f"{oid}:{suffix}", kind=_INTEREST,
-                    status=BORROW_DONE, ts=ts, currency=ccy, amount=ZERO, debt=value, venue_type=vt, ref_id=oid,
-                    parent_id=oid, raw=raw,
-                ))
+        if interest:
+            append(LoanEvent(VENUE, account, feed, f"{oid}:interest", interest_kind, done, ts, ccy, zero,
+                             interest.copy_abs(), zero, None, None, oid, oid, vt, raw))
+        if penalty:
+            append(LoanEvent(VENUE, account, feed, f"{oid}:penalty", interest_kind, done, ts, ccy, zero,
+                             penalty.copy_abs(), zero, None, None, oid, oid, vt, raw))
 
 
 LEGACY_BORROW = feed(
@@ -599,27 +616,29 @@ class LegacyRepayRow(msgspec.Struct, gc=False):
 
 
 def norm_legacy_repay(rows: list[LegacyRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    account, feed, ccys, append, statuses = ctx.account, ctx.feed, dict[str, str](), out.append, _LEGACY_STATUS
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         rid = str(r.repayId)
         oid = str(r.orderId)
         if not rid or not oid:
             raise BadRecord("empty id")
         kind, w, d, c, vt = _LEGACY_REPAY.get(r.repayType) or _type_of(_LEGACY_REPAY, r.repayType)
-        status = _LEGACY_STATUS.get(r.repayStatus, _PENDING)
-        mag = _mag(r.repayAmount, "repayAmount")
+        status = statuses.get(r.repayStatus, _PENDING)
+        value = r.repayAmount
+        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+            raise BadRecord(f"repayAmount is not finite or of sane magnitude: {value}")
+        mag = value.copy_abs()
+        books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=rid, kind=kind, status=status, ts=r.repayTime,
-            currency=ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency),
-            amount=_book(mag, w), debt=_book(mag, d), collateral=_book(mag, c), venue_type=vt, ref_id=oid, raw=raw,
+            VENUE, account, feed, rid, kind, status, r.repayTime, ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency),
+            books[w], books[d], books[c], None, None, oid, None, vt, raw,
         ))
         back = r.collateralReturn
         if back is not None and _money(back, "collateralReturn") != 0:
             back = back.copy_abs()
             append(LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=f"{rid}:collateral", kind=_RELEASE, status=status,
-                ts=r.repayTime, currency=_cur(ccys, r.collateralCurrency), amount=back,
-                collateral=back.copy_negate(), venue_type=vt, ref_id=oid, parent_id=rid, raw=raw,
+                VENUE, account, feed, f"{rid}:collateral", _RELEASE, status, r.repayTime,
+                _cur(ccys, r.collateralCurrency), back, ZERO, back.copy_negate(), None, None, oid, rid, vt, raw,
             ))
 
 
@@ -658,11 +677,15 @@ def norm_legacy_adjust(rows: list[LegacyAdjustRow], raws: Raws, ctx: DecodeConte
         oid = str(r.orderId)
         if not aid or not oid:
             raise BadRecord("empty id")
-        mag = _mag(r.amount, "amount")
+        value = r.amount
+        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+            raise BadRecord(f"amount is not finite or of sane magnitude: {value}")
+        mag = value.copy_abs()
+        books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=aid, kind=kind, status=_DONE, ts=r.adjustTime,
-            currency=ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency),
-            amount=_book(mag, w), collateral=_book(mag, c), ref_id=oid, venue_type=vt, raw=raw,
+            VENUE, account, feed, aid, kind, _DONE, r.adjustTime,
+            ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency), books[w], ZERO, books[c],
+            None, None, oid, None, vt, raw,
         ))
 
 
@@ -695,11 +718,13 @@ def norm_ins_loan(rows: list[InsLoanRow], raws: Raws, ctx: DecodeContext, out: l
         oid = str(r.orderId)
         if not oid:
             raise BadRecord("empty id")
-        mag = _mag(r.loanAmount, "loanAmount")
+        value = r.loanAmount
+        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+            raise BadRecord(f"loanAmount is not finite or of sane magnitude: {value}")
+        mag = value.copy_abs()
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=oid, kind=_BORROW, status=BORROW_DONE, ts=r.loanTime,
-            currency=ccys.get(r.loanCoin) or _cur(ccys, r.loanCoin), amount=mag, debt=mag,
-            venue_type=str(r.status), ref_id=oid, raw=raw,
+            VENUE, account, feed, oid, _BORROW, BORROW_DONE, r.loanTime, ccys.get(r.loanCoin) or _cur(ccys, r.loanCoin),
+            mag, mag, ZERO, None, None, oid, None, str(r.status), raw,
         ))
 
 
@@ -730,25 +755,28 @@ class InsRepaidRow(msgspec.Struct, gc=False):
 
 
 def norm_ins_repaid(rows: list[InsRepaidRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    account, feed, ccys, append, statuses = ctx.account, ctx.feed, dict[str, str](), out.append, _INS_STATUS
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         rid = str(r.repayOrderId)
         if not rid:
             raise BadRecord("empty id")
         kind, w, d, c, vt = _INS_REPAY.get(r.businessType) or _type_of(_INS_REPAY, r.businessType)
-        status = _INS_STATUS.get(r.status, _PENDING)
+        status = statuses.get(r.status, _PENDING)
         ccy = ccys.get(r.token) or _cur(ccys, r.token)
-        mag = _mag(r.quantity, "quantity")
+        value = r.quantity
+        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+            raise BadRecord(f"quantity is not finite or of sane magnitude: {value}")
+        mag = value.copy_abs()
+        books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
         append(LoanEvent(
-            venue=VENUE, account=account, feed=feed, id=rid, kind=kind, status=status, ts=r.repaidTime,
-            currency=ccy, amount=_book(mag, w), debt=_book(mag, d), collateral=_book(mag, c), venue_type=vt, raw=raw,
+            VENUE, account, feed, rid, kind, status, r.repaidTime, ccy, books[w], books[d], books[c],
+            None, None, None, None, vt, raw,
         ))
         interest = r.interest
         if interest is not None and _money(interest, "interest") != 0:
             append(LoanEvent(
-                venue=VENUE, account=account, feed=feed, id=f"{rid}:interest", kind=_INTEREST, status=status,
-                ts=r.repaidTime, currency=ccy, amount=interest.copy_abs().copy_negate(), venue_type=vt,
-                parent_id=rid, raw=raw,
+                VENUE, account, feed, f"{rid}:interest", _INTEREST, status, r.repaidTime, ccy,
+                interest.copy_abs().copy_negate(), ZERO, ZERO, None, None, None, rid, vt, raw,
             ))
 
 
