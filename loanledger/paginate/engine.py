@@ -232,8 +232,7 @@ class Feed(AsyncIterator[LoanEvent]):
         r = self.spec.retention_ms
         kept = now - r if r is not None else None  # the oldest ms the venue still serves
         reach = kept if start is None else None  # what a walk down to the oldest record covers
-        # a feed whose records appear in the past (`rewalk`) is read whole on every walk
-        full = self.full or self.spec.rewalk or tok.floor is None or not tok.cov
+        full = self.full or tok.floor is None or not tok.cov
         if full:
             lo, asked = start, [Span(start, hi)] if start is not None else []
         else:
@@ -248,6 +247,10 @@ class Feed(AsyncIterator[LoanEvent]):
             if self.since is not None:
                 lo = self.since if lo is None else max(lo, self.since)
         self._retention(tok, asked, now, resumed=not full)
+        if self.spec.rewalk and not full:
+            # records appear in the past (`rewalk`): read the whole span on every walk; what was
+            # asked for past the retention was warned about above, as for any resumed walk
+            full, lo = True, start if self.since is None else self.since
         return WalkState(pos={}, lo=lo, hi=hi, full=full, until=self.until is not None,
                          reach=reach if lo is None else None)
 

@@ -237,7 +237,7 @@ async def test_a_job_handed_to_another_host_keeps_the_per_uid_spacing(
             if r.path == FEEDS["bybit.flexible_borrow_history"].path]
     assert [s.job for _, s in reqs] == ["1", "2", "3", "4", "5"]
     assert [s.peer for _, s in reqs] == ["127.0.0.2", "127.0.0.3"] * 2 + ["127.0.0.2"]
-    interval = 1.0 / (0.9 * 5)
+    interval = 1.0 / 5  # Bybit reports its count: the bucket paces at the documented rate (ratelimit.py)
     gaps = [t1 - t0 for (t0, _), (t1, _) in zip(reqs, reqs[1:], strict=False)]
     assert min(gaps) >= 0.95 * interval, f"{min(gaps):.3f}s between two jobs' requests (interval {interval:.3f}s)"
     assert not rate_answers(world.sim)
