@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-import msgspec
 import pytest
 from aioresponses import aioresponses
 from yarl import URL
+
+from transport_support import BASE, GET, OK_BODY, POST, Sleeps, okx_decode
 
 from loanledger import (
     AmbiguousOutcome,
@@ -38,44 +38,12 @@ from loanledger.transport import (
 )
 from loanledger.venues.binance import BinanceDialect
 from loanledger.venues.bybit import BybitDialect
-from loanledger.venues.okx import OKX, OkxDialect, response_error
+from loanledger.venues.okx import OKX, OkxDialect
 
-BASE = "https://okx.test"
-LIMIT = Limit(5, 2.0)
-OK_BODY = b'{"code":"0","msg":"","data":[{"ok":"1"}]}'
-GET = Request("GET", "/api/v5/x", LIMIT, params=(("ccy", "BTC"),))
-POST = Request("POST", "/api/v5/finance/flexible-loan/repay", LIMIT, body={"ordId": "1", "amt": "1000"})
 URL_GET = f"{BASE}/api/v5/x?ccy=BTC"
 URL_POST = f"{BASE}/api/v5/finance/flexible-loan/repay"
 
 
-class _Env(msgspec.Struct):
-    code: str
-    data: list[dict[str, str]] = []
-
-
-_env = msgspec.json.Decoder(_Env)
-
-
-def okx_decode(body: bytes) -> bytes:
-    """A decoder in the shape of the venue decoders: typed error for error envelopes,
-    DecodeError for anything that does not parse."""
-    assert isinstance(body, bytes)
-    try:
-        env = _env.decode(body)
-    except msgspec.MsgspecError as exc:
-        raise DecodeError("okx", "test", str(exc), body) from None
-    if env.code != "0":
-        raise response_error(200, body, "/api/v5/x")
-    return body
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.calls.append(delay)
 
 
 def okx_transport(sleeps: Sleeps | None = None, **kw: Any) -> Transport:

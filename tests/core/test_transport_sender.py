@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 import pytest
 
+from transport_support import BASE, GET, OK_BODY, POST, Sleeps, okx_decode
+
 from loanledger import (
     OKX,
     AmbiguousOutcome,
@@ -44,40 +46,11 @@ from loanledger.transport import (
 )
 from loanledger.venues.binance import BinanceDialect
 from loanledger.venues.bybit import BybitDialect
-from loanledger.venues.okx import OkxDialect, response_error
+from loanledger.venues.okx import OkxDialect
 
-BASE = "https://okx.test"
-LIMIT = Limit(5, 2.0)
-OK_BODY = b'{"code":"0","msg":"","data":[{"ok":"1"}]}'
-GET = Request("GET", "/api/v5/x", LIMIT, params=(("ccy", "BTC"),))
-POST = Request("POST", "/api/v5/finance/flexible-loan/repay", LIMIT, body={"ordId": "1", "amt": "1000"})
 SKEW = b'{"code":"50102","msg":"Timestamp request expired","data":[]}'
 
 
-class _Env(msgspec.Struct):
-    code: str
-    data: list[dict[str, str]] = []
-
-
-_env = msgspec.json.Decoder(_Env)
-
-
-def okx_decode(body: bytes) -> bytes:
-    try:
-        env = _env.decode(body)
-    except msgspec.MsgspecError as exc:
-        raise DecodeError("okx", "test", str(exc), body) from None
-    if env.code != "0":
-        raise response_error(200, body, "/api/v5/x")
-    return body
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.calls.append(delay)
 
 
 def okx_transport(sender: Sender, sleeps: Sleeps | None = None, **kw: Any) -> Transport:
