@@ -396,11 +396,7 @@ class Activity:
             book.flex_debt[ccy] = _minus(book.flex_debt.get(ccy, ZERO), amount)
             unpaid = book.flex_interest.get(ccy, ZERO)
             book.flex_interest[ccy] = _minus(unpaid, min(unpaid, amount))
-            if rtype in (2, 5, 6, 7):
-                self.books.move(CRYPTO_LOAN, ccy, debt=amount.copy_negate())
-                self.consume_collateral()
-            else:
-                self.books.move(CRYPTO_LOAN, ccy, wallet=amount.copy_negate(), debt=amount.copy_negate())
+            self.repay_books(ccy, amount, rtype)
 
         if status == 1:
             apply(ts)
@@ -410,6 +406,15 @@ class Activity:
             "loanCurrency": ccy, "repayAmount": _s(amount), "repayId": rid, "repayStatus": status,
             "repayTime": ts, "repayType": rtype}), settle=apply if status == 2 else None)
         return rid
+
+    def repay_books(self, ccy: str, amount: Decimal, rtype: int) -> None:
+        """A repayment of `amount` of the crypto-loan debt in `ccy`: from collateral (types 2, 5,
+        6, 7: the debt falls and part of the pool is sold, in no feed) or from the wallet."""
+        if rtype in (2, 5, 6, 7):
+            self.books.move(CRYPTO_LOAN, ccy, debt=amount.copy_negate())
+            self.consume_collateral()
+        else:
+            self.books.move(CRYPTO_LOAN, ccy, wallet=amount.copy_negate(), debt=amount.copy_negate())
 
     def consume_collateral(self) -> None:
         """A liquidation or collateral repayment sells part of the pool (and a fee): no record."""
@@ -509,11 +514,8 @@ class Activity:
                 if rtype == 8:
                     self.accrue_flexible(ccy, at)
                     self.book.flex_debt[ccy] = _plus(self.book.flex_debt.get(ccy, ZERO), amount)
-                elif rtype in (2, 5, 6, 7):
-                    self.books.move(CRYPTO_LOAN, ccy, debt=amount.copy_negate())
-                    self.consume_collateral()
                 else:
-                    self.books.move(CRYPTO_LOAN, ccy, wallet=amount.copy_negate(), debt=amount.copy_negate())
+                    self.repay_books(ccy, amount, rtype)
 
         if status == 1:
             apply(ts)
