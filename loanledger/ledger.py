@@ -341,6 +341,16 @@ class Ledger:
 
     # --- options: checked when a sync is asked for, before any request ---------------------------
 
+    def _walks(
+        self, feeds: Iterable[str] | None, since: TimeArg, until: TimeArg, max_pages: int | None,
+        strict: bool, full: bool, filters: Filters | None,
+    ) -> tuple[list[tuple[VenueClient, str]], _Options]:
+        """What `sync`, `merged` and `follow` check before anything runs: a writable store, the
+        selected feeds, and every option of every selected feed."""
+        self._writable()
+        selected = self.select(feeds)
+        return selected, self._options(selected, since, until, max_pages, strict, full, filters)
+
     def _options(
         self, selected: list[tuple[VenueClient, str]], since: TimeArg, until: TimeArg, max_pages: int | None,
         strict: bool, full: bool, filters: Filters | None,
@@ -436,9 +446,7 @@ class Ledger:
         raises `SyncError` at its end if feeds failed."""
         if before_commit is not None and not callable(before_commit):
             raise TypeError(f"before_commit: expected an async callable, got {type(before_commit).__name__}")
-        self._writable()
-        selected = self.select(feeds)
-        opts = self._options(selected, since, until, max_pages, strict, full, filters)
+        selected, opts = self._walks(feeds, since, until, max_pages, strict, full, filters)
         run = SyncRun(selected, self.store, lambda: self._prepare(selected, opts), before_commit=before_commit)
         self.last_report = run.report
         return run
@@ -457,9 +465,7 @@ class Ledger:
         """The selected feeds merged by ts, newest first (the order venues list them):
         a k-way merge of per-feed streams holding at most a few pages per feed. Options as
         `sync`; raises `SyncError` at the end if feeds failed."""
-        self._writable()
-        selected = self.select(feeds)
-        opts = self._options(selected, since, until, max_pages, strict, full, filters)
+        selected, opts = self._walks(feeds, since, until, max_pages, strict, full, filters)
         return self._merged(selected, opts)
 
     async def _merged(
@@ -532,9 +538,7 @@ class Ledger:
         data gap under `strict`) raises `SyncError` after that round. `last_report` sums every
         round. Options as `sync`; `full=True` makes the first round a full walk."""
         wait = check_positive_number("interval", interval)
-        self._writable()
-        selected = self.select(feeds)
-        opts = self._options(selected, since, until, max_pages, strict, full, filters)
+        selected, opts = self._walks(feeds, since, until, max_pages, strict, full, filters)
         return self._follow(wait, selected, opts)
 
     async def _follow(
