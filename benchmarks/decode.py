@@ -10,6 +10,9 @@ interleaved repetition by repetition so a noisy machine slows all rows alike:
 - ``limit``: msgspec into Structs whose used money fields are Decimal, no normalization: the
   exact-decimal limit (the least an exact decoder must do; baselines.limit_decoders);
 - ``ceiling``: msgspec into Structs with the used fields as wire str/int, no normalization;
+- ``floor``: the limit, then the very LoanEvents loanledger returns built from their values
+  (positional, precomputed: no checks, no mapping, no ids): the least any decoder that returns
+  these events must do in this interpreter, so limit/floor is the best ll/limit reachable;
 - ``loanledger keep_raw``: `loanledger.decode(feed, body, keep_raw=True)` (each event holds
   its record's bytes).
 
@@ -45,8 +48,9 @@ import loanledger  # noqa: E402
 __all__ = ["ROWS", "FeedResult", "breakdown", "derived_id_cost", "main", "run", "summary", "table"]
 
 ROWS = ("loanledger", "loanledger keep_raw", "A json+dict", "B orjson+dict", "C pydantic",
-        "limit msgspec-Decimal", "ceiling msgspec-str")
+        "limit msgspec-Decimal", "ceiling msgspec-str", "floor limit+events")
 LIMIT = "limit msgspec-Decimal"
+FLOOR = "floor limit+events"
 KEEP_RAW = "loanledger keep_raw"
 #: also timed, for the breakdown: loanledger's own wire decode (msgspec into its wire Structs,
 #: amounts parsed to Decimal, times to int) without normalization
@@ -135,6 +139,24 @@ class FeedResult:
         return self.seconds[row] / self.seconds[of]
 
 
+def _floor(feed: str, bodies: Sequence[bytes], product: Sequence[list[Any]]) -> Callable[[bytes], Any]:
+    """The floor row: the limit decode of a body, then its events built again from their field
+    values (positional, through `starmap`, so no bytecode runs per event)."""
+    from itertools import starmap
+
+    from loanledger import LoanEvent
+    from loanledger.events import FIELDS
+
+    limit = baselines.limit_decoders[feed]
+    values = {body: [tuple(getattr(ev, f) for f in FIELDS) for ev in events] for body, events in zip(bodies, product)}
+
+    def floor(body: bytes) -> Any:
+        limit(body)
+        return list(starmap(LoanEvent, values[body]))
+
+    return floor
+
+
 def _callables(feed: str) -> dict[str, Callable[[bytes], Any]]:
     norm = baselines.dict_normalizers[feed]
     pyd = baselines.pydantic_decoders[feed]
@@ -173,6 +195,9 @@ def run_feed(feed: str, bodies: Sequence[bytes], reps: int) -> FeedResult:
     for row in ("A json+dict", "B orjson+dict", "C pydantic"):
         fn = fns[row]
         res.mismatched[row] = sum(1 for body, want in zip(bodies, product) if fn(body) != want)
+    fns[FLOOR] = _floor(feed, bodies, product)
+    if any(fns[FLOOR](body) != want for body, want in zip(bodies, product)):
+        raise AssertionError(f"{feed}: the floor row does not rebuild loanledger's events")
     del product
     rows = (*ROWS, WIRE)
     times: dict[str, list[float]] = {row: [] for row in rows}
@@ -197,20 +222,21 @@ def run(pages: int = 200, reps: int = 7, feeds: Sequence[str] | None = None, *, 
 
 
 _SHORT = {"loanledger": "loanledger", KEEP_RAW: "keep_raw", "A json+dict": "A json", "B orjson+dict": "B orjson",
-          "C pydantic": "C pydantic", LIMIT: "limit", "ceiling msgspec-str": "ceiling"}
+          "C pydantic": "C pydantic", LIMIT: "limit", "ceiling msgspec-str": "ceiling", FLOOR: "floor"}
 
 
 def table(results: Sequence[FeedResult]) -> str:
     """The decode table (markdown): throughput per row, then the ratios."""
     short = _SHORT
     head = ["feed", "ev/page"] + [f"{short[r]} kev/s" for r in ROWS] + [
-        "ll MB/s", "ll/limit", "keep_raw/limit", "ll/A", "ll/B", "ll/C", "ll/ceiling", "verified"]
+        "ll MB/s", "ll/limit", "floor/limit", "keep_raw/limit", "ll/A", "ll/B", "ll/C", "ll/ceiling", "verified"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         bad = [f"{short[k]}: {v} pages differ" for k, v in r.mismatched.items() if v]
         cells = [r.feed, f"{r.events / r.pages:.0f}"]
         cells += [f"{r.events_per_s(row) / 1e3:,.0f}" for row in ROWS]
-        cells += [f"{r.mb_per_s('loanledger'):.0f}", f"{r.ratio(LIMIT):.2f}", f"{r.ratio(LIMIT, KEEP_RAW):.2f}"]
+        cells += [f"{r.mb_per_s('loanledger'):.0f}", f"{r.ratio(LIMIT):.2f}", f"{r.ratio(LIMIT, FLOOR):.2f}",
+                  f"{r.ratio(LIMIT, KEEP_RAW):.2f}"]
         cells += [f"{r.ratio(row):.2f}" for row in ("A json+dict", "B orjson+dict", "C pydantic")]
         cells += [f"{r.ratio('ceiling msgspec-str'):.2f}", "; ".join(bad) or "all equal"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -226,6 +252,7 @@ def summary(results: Sequence[FeedResult]) -> str:
 
     return (
         f"loanledger / limit: {stats([r.ratio(LIMIT) for r in results])}; "
+        f"floor / limit: {stats([r.ratio(LIMIT, FLOOR) for r in results])}; "
         f"keep_raw / limit: {stats([r.ratio(LIMIT, KEEP_RAW) for r in results])}; "
         f"loanledger / A: {stats([r.ratio('A json+dict') for r in results])}; "
         f"/ C: {stats([r.ratio('C pydantic') for r in results])}; "

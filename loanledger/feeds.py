@@ -201,6 +201,7 @@ def _decoder(
     stamp = attrgetter(ts) if isinstance(ts, str) else ts
     last = attrgetter(key) if key is not None else None
     unpack, accept, reject, venue = env.unpack, env.accept, env.reject, env.venue
+    copy_raw = msgspec.Raw.copy
 
     def decode(body: bytes, ctx: DecodeContext) -> Page:
         feed_id = ctx.feed
@@ -215,7 +216,8 @@ def _decoder(
         events: list[LoanEvent] = []
         try:
             if ctx.keep_raw:
-                raws = [msgspec.Raw(bytes(r)) for r in rows]  # a copy each: an event never pins the body
+                # a copy each (Raw.copy releases the slice of the body): an event never pins the body
+                raws = list(map(copy_raw, rows))
                 try:
                     typed_rows: list[Any] | None = unpack(typed_raw.decode(body))[0]
                 except _WIRE_ERRORS:

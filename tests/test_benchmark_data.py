@@ -61,3 +61,15 @@ def test_baselines_build_the_same_events(data: Any, feed: str) -> None:
     if feed != "bybit.fixed_repayment_history":  # JSON-number amounts: orjson and pydantic go through float
         assert baselines.dict_normalizers[feed](baselines.orjson_loads(body), "default", feed) == want
         assert baselines.pydantic_decoders[feed](body, "default", feed) == want
+
+
+@pytest.mark.parametrize("feed", sorted(loanledger.FEEDS))
+def test_kept_raw_records_do_not_hold_the_page_body(data: Any, feed: str) -> None:
+    """keep_raw copies each record's bytes: the events of a page never keep its whole body alive
+    (a consumer keeping a few events of many pages would otherwise hold every page)."""
+    body = data.page_body(feed, 3)
+    before = sys.getrefcount(body)
+    events = loanledger.decode(feed, body, keep_raw=True)
+    assert events and all(ev.raw is not None for ev in events)
+    assert sys.getrefcount(body) == before
+    assert all(bytes(ev.raw) in body for ev in events if ev.raw is not None)
