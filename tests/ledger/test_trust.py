@@ -515,7 +515,10 @@ async def test_ledger_max_pages_and_until(sim: Simulator) -> None:
         with pytest.raises(SyncError) as caught:
             await drain(ledger.sync([LOAN], max_pages=1))
         assert isinstance(caught.value.exceptions[0], PaginationError)
-        assert len(await stored(ledger.store, LOAN)) == 100  # the committed page stays; the next sync resumes
+        # the committed page stays (less a liquidation episode's legs the decoder holds for the
+        # next page, when the page ends inside one); the next sync resumes
+        first = await stored(ledger.store, LOAN)
+        assert 0 < len(first) <= 100 and set(first) <= sim.okx.expected_ids("o", LOAN, since=int(loans[99]["ts"]))
         until = int(loans[100]["ts"])
         await drain(ledger.sync([LOAN], until=until))
         assert set(await stored(ledger.store, LOAN)) == sim.okx.expected_ids("o", LOAN)  # finished the walk first
