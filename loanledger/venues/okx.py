@@ -368,14 +368,6 @@ def _amount(text: str, what: str, *, empty: bool = False) -> Decimal:
     return value
 
 
-def _product(a: Decimal, b: Decimal) -> Decimal:
-    """a * b exactly (EXACT raises rather than round; an absurd exponent is a DecodeError)."""
-    try:
-        return EXACT.multiply(a, b)
-    except decimal.DecimalException:
-        raise BadRecord(f"fillSz x fillPx cannot be computed exactly ({a} x {b})") from None
-
-
 # --- feed: flexible-loan history -------------------------------------------------------------------------
 # GET /api/v5/finance/flexible-loan/loan-history (Financial Product > Flexible loan > Get loan history):
 # newest first, `after`/`before` refId (exclusive), limit max 100; filters `type`, `ordId`.
@@ -623,6 +615,8 @@ class _RepayRowRaw(msgspec.Struct):
 
 
 _leg_decoder = msgspec.json.Decoder(_RepayLeg, strict=False)
+#: keep_raw: every leg of a page typed in one scan (the legs' bytes joined into one JSON array)
+_legs_decoder = msgspec.json.Decoder(list[_RepayLeg], strict=False)
 
 
 def one_click_repay_id(ts: int, debt_ccy: str, n: int = 0) -> str:
@@ -633,99 +627,131 @@ def one_click_repay_id(ts: int, debt_ccy: str, n: int = 0) -> str:
     return key if n == 0 else f"{key}#{n}"
 
 
+def _typed_legs(rows: list[_RepayRowRaw]) -> list[_RepayLeg] | None:
+    """keep_raw: the legs of the whole page, typed in one decode; None if any leg does not decode
+    (the page loop then decodes leg by leg, so the error names the leg's own path, as it always did)."""
+    flat = [leg for row in rows for leg in row.ordIdInfo]
+    if not flat:
+        return []
+    try:
+        legs: list[_RepayLeg] = _legs_decoder.decode(b"[" + b",".join(flat) + b"]")
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return legs if len(legs) == len(flat) else None
+
+
 def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     """Per record: a `repay` event for the debt (id ``<ts>:<debtCcy>``, ``#n`` for the n-th record
     sharing both on the page), directly followed by one `convert` event per order of `ordIdInfo`
-    that filled anything (id = ordId, parent_id = the repay event).
+    that filled anything (id = ordId, parent_id = the repay event). A leg `side` is relative to the
+    `instId` pair's base: buy = received base, paid quote (fillSz x fillPx, exact); sell = received
+    quote, paid base. A leg `state` not yet final (filled / canceled) is `pending`.
 
     Occurrences are counted within the page: ``after=T`` is inclusive, so every page holds the
     records of each of its ms from the first of them in the venue's order, and the same record
     gets the same number on every page that holds it (the venue's order within a ms must be
-    stable, UNVERIFIED; the engine re-reads the newest ms whole: `positional_ids`)."""
+    stable, UNVERIFIED; the engine re-reads the newest ms whole: `positional_ids`).
+
+    Fast path (one function for records and legs: a call per leg costs more than its checks):
+    amounts are parsed inline and fall back to `_amount` only for a value that is not a clean
+    decimal (it raises the exact error, or reads "" as 0); a leg's upper-cased pair is looked up
+    per page by `instId`; with keep_raw every leg of the page is typed in one decode."""
     append, account, feed_id = out.append, ctx.account, ctx.feed
-    repay, done, statuses, zero = EventKind.REPAY, _DONE, ONE_CLICK_REPAY_STATUS, _ZERO
+    repay, convert, done, pending, statuses, zero, nan, limit, final = (
+        EventKind.REPAY, _CONVERT, _DONE, _PENDING, ONE_CLICK_REPAY_STATUS, _ZERO, _NAN, MAX_ADJUSTED, _LEG_FINAL)
     seen: dict[str, int] = {}  # `<ts>:<debtCcy>` -> records of it on this page so far
-    for row, raw in zip(rows, _NO_RAW if raws is None else raws):
-        status = statuses.get(row.status)
-        if status is None:
-            raise BadRecord(f"unknown one-click repay status {row.status!r}")
-        debt = row.debtCcy
-        if not debt:
-            raise BadRecord("debtCcy is empty")
-        debt = debt.upper()
-        ts = row.ts
-        parent = f"{ts}:{debt}"
-        n = seen.get(parent, 0)
-        seen[parent] = n + 1
-        if n:
-            parent = f"{parent}#{n}"
-        # running / failed records may carry "" before anything filled
-        text = row.fillDebtSz
-        try:
-            mag = Decimal(text) if text and "_" not in text and text == text.strip() else _NAN
-        except InvalidOperation:
-            mag = _NAN
-        if not (mag.is_finite() and -MAX_ADJUSTED <= mag.adjusted() <= MAX_ADJUSTED):
-            mag = _amount(text, "fillDebtSz", empty=status is not done)  # the exact error, or "" as 0
-        mag = mag.copy_abs()
-        paid = mag.copy_negate() if mag else mag  # repays the spot-mode debt from the wallet: -x / -x / 0
-        append(LoanEvent(VENUE, account, feed_id, parent, repay, status, ts, debt, paid, paid, zero, None, None, None,
-                         None, ONE_CLICK_REPAY_TYPE, raw))  # positional: events.FIELDS order
-        if raws is None:
-            for leg in row.ordIdInfo:
-                if leg.fillSz and leg.fillSz != "0":
-                    leg_event = _repay_leg(leg, None, parent, account, feed_id)
-                    if leg_event is not None:
-                        append(leg_event)
-        else:
-            for leg_raw in row.ordIdInfo:
+    pairs: dict[str, tuple[str, str]] = {}  # instId -> (BASE, QUOTE), checked once per page
+    typed = None if raws is None else _typed_legs(rows)
+    k = 0  # keep_raw: the page-wide index of the record's first leg in `typed`
+    with decimal.localcontext(EXACT):  # `size * price` below is exact: EXACT raises rather than round
+        for row, raw in zip(rows, _NO_RAW if raws is None else raws):
+            status = statuses.get(row.status)
+            if status is None:
+                raise BadRecord(f"unknown one-click repay status {row.status!r}")
+            debt = row.debtCcy
+            if not debt:
+                raise BadRecord("debtCcy is empty")
+            debt = debt.upper()
+            ts = row.ts
+            parent = f"{ts}:{debt}"
+            n = seen.get(parent, 0)
+            seen[parent] = n + 1
+            if n:
+                parent = f"{parent}#{n}"
+            # running / failed records may carry "" before anything filled
+            text = row.fillDebtSz
+            try:
+                mag = Decimal(text) if text and "_" not in text and text == text.strip() else nan
+            except InvalidOperation:
+                mag = nan
+            if not (mag.is_finite() and -limit <= mag.adjusted() <= limit):
+                mag = _amount(text, "fillDebtSz", empty=status is not done)  # the exact error, or "" as 0
+            mag = mag.copy_abs()
+            paid = mag.copy_negate() if mag else mag  # repays the spot-mode debt from the wallet: -x / -x / 0
+            append(LoanEvent(VENUE, account, feed_id, parent, repay, status, ts, debt, paid, paid, zero, None, None,
+                             None, None, ONE_CLICK_REPAY_TYPE, raw))  # positional: events.FIELDS order
+            legs = row.ordIdInfo
+            if not legs:
+                continue
+            leg_raws: list[msgspec.Raw] | None = None
+            if raws is not None:
+                leg_raws, n = legs, len(legs)
+                if typed is not None:
+                    legs = typed[k:k + n]
+                    k += n
+                else:
+                    legs = []
+                    for leg_raw in leg_raws:
+                        try:
+                            legs.append(_leg_decoder.decode(leg_raw))
+                        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                            raise BadRecord(f"ordIdInfo: {exc}") from None
+            for i, leg in enumerate(legs):
+                text = leg.fillSz
+                if not text or text == "0":
+                    continue  # canceled without a fill: nothing moved
                 try:
-                    typed = _leg_decoder.decode(leg_raw)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    raise BadRecord(f"ordIdInfo: {exc}") from None
-                leg_event = _repay_leg(typed, msgspec.Raw(bytes(leg_raw)), parent, account, feed_id)
-                if leg_event is not None:
-                    append(leg_event)
-
-
-def _repay_leg(leg: _RepayLeg, raw: msgspec.Raw | None, parent: str, account: str, feed_id: str) -> LoanEvent | None:
-    """One order of a one-click repay as a `convert` event; None if it filled nothing."""
-    text = leg.fillSz
-    try:
-        size = Decimal(text) if text and "_" not in text and text == text.strip() else _NAN
-    except InvalidOperation:
-        size = _NAN
-    if not (size.is_finite() and -MAX_ADJUSTED <= size.adjusted() <= MAX_ADJUSTED):
-        size = _amount(text, "ordIdInfo.fillSz", empty=True)  # the exact error, or "" as 0
-    if not size:
-        return None  # canceled without a fill: nothing moved
-    text = leg.fillPx
-    try:
-        price = Decimal(text) if text and "_" not in text and text == text.strip() else _NAN
-    except InvalidOperation:
-        price = _NAN
-    if not (price.is_finite() and -MAX_ADJUSTED <= price.adjusted() <= MAX_ADJUSTED):
-        price = _amount(text, "ordIdInfo.fillPx")  # raises the exact error
-    base, sep, quote = leg.instId.partition("-")
-    if not sep or not base or not quote or "-" in quote:
-        raise BadRecord(f"ordIdInfo.instId is not a spot pair: {leg.instId!r}")
-    base_amt = size.copy_abs()
-    quote_amt = _product(base_amt, price.copy_abs())
-    side = leg.side
-    if side == "buy":  # received base, paid quote
-        got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
-    elif side == "sell":  # received quote, paid base
-        got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
-    else:
-        raise BadRecord(f"ordIdInfo.side {side!r} is neither buy nor sell")
-    ord_id = leg.ordId
-    if not ord_id:
-        raise BadRecord("ordIdInfo.ordId is empty")
-    return LoanEvent(  # positional: events.FIELDS order
-        VENUE, account, feed_id, ord_id, _CONVERT, _DONE if leg.state in _LEG_FINAL else _PENDING, leg.cTime,
-        got.upper(), got_amt, _ZERO, _ZERO, paid.upper(), paid_amt.copy_negate() if paid_amt else paid_amt,
-        ord_id, parent, side, raw,
-    )
+                    size = Decimal(text) if "_" not in text and text == text.strip() else nan
+                except InvalidOperation:
+                    size = nan
+                if not (size.is_finite() and -limit <= size.adjusted() <= limit):
+                    size = _amount(text, "ordIdInfo.fillSz")  # the exact error
+                if not size:
+                    continue
+                text = leg.fillPx
+                try:
+                    price = Decimal(text) if text and "_" not in text and text == text.strip() else nan
+                except InvalidOperation:
+                    price = nan
+                if not (price.is_finite() and -limit <= price.adjusted() <= limit):
+                    price = _amount(text, "ordIdInfo.fillPx")  # raises the exact error
+                pair = pairs.get(leg.instId)
+                if pair is None:
+                    base, sep, quote = leg.instId.partition("-")
+                    if not sep or not base or not quote or "-" in quote:
+                        raise BadRecord(f"ordIdInfo.instId is not a spot pair: {leg.instId!r}")
+                    pair = pairs[leg.instId] = (base.upper(), quote.upper())
+                base_amt = size.copy_abs()
+                try:  # in EXACT (`_one_click`): raises rather than round
+                    quote_amt = base_amt * price.copy_abs()
+                except decimal.DecimalException:
+                    raise BadRecord(
+                        f"fillSz x fillPx cannot be computed exactly ({base_amt} x {price.copy_abs()})") from None
+                side = leg.side
+                if side == "buy":  # received base, paid quote
+                    got, got_amt, paid_ccy, paid_amt = pair[0], base_amt, pair[1], quote_amt
+                elif side == "sell":  # received quote, paid base
+                    got, got_amt, paid_ccy, paid_amt = pair[1], quote_amt, pair[0], base_amt
+                else:
+                    raise BadRecord(f"ordIdInfo.side {side!r} is neither buy nor sell")
+                ord_id = leg.ordId
+                if not ord_id:
+                    raise BadRecord("ordIdInfo.ordId is empty")
+                append(LoanEvent(  # positional: events.FIELDS order
+                    VENUE, account, feed_id, ord_id, convert, done if leg.state in final else pending, leg.cTime,
+                    got, got_amt, zero, zero, paid_ccy, paid_amt.copy_negate() if paid_amt else paid_amt,
+                    ord_id, parent, side, None if leg_raws is None else msgspec.Raw(bytes(leg_raws[i])),
+                ))
 
 
 ONE_CLICK_REPAY = feed(
