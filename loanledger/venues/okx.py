@@ -386,18 +386,21 @@ def _slot(sign: int) -> int:
     return 2 if sign < 0 else sign
 
 
-#: the user-action types: (kind, then per book the index into (0, +a, -a))
-_FIXED: Mapping[str, tuple[EventKind, int, int, int]] = {
-    t: (LOAN_HISTORY_TYPES[t], _slot(w), _slot(d), _slot(c))
-    for t, (w, d, c) in LOAN_HISTORY_BOOKS.items() if t not in LIQUIDATION_LEGS
+#: loan-history `type` -> (kind, the index into (0, +a, -a) of the wallet, debt and collateral
+#: change, the Leg of a liquidation-path type or None): one look-up a record. The books of a
+#: liquidation-path type are decided per episode (its three indexes are unused).
+_LOAN_TYPES: Mapping[str, tuple[EventKind, int, int, int, Leg | None]] = {
+    t: (kind, _slot(w), _slot(d), _slot(c), LIQUIDATION_LEGS.get(t))
+    for t, kind in LOAN_HISTORY_TYPES.items()
+    for w, d, c in (LOAN_HISTORY_BOOKS.get(t, (0, 0, 0)),)
 }
 #: the debt-side records of the liquidation-record family (the other family: the buy legs)
 _LINK_FAMILY = frozenset({"forced_liquidation", "partial_liquidation"})
 
 
-#: one liquidation-path record while its episode is worked out:
-#: (len(refId), refId, index in the page, ts, type, currency, |amt|, raw) - sorts in refId order
-_LegRow = tuple[int, str, int, int, str, str, Decimal, "msgspec.Raw | None"]
+#: one liquidation-path record while its episode is worked out: (len(refId), refId, index in the
+#: page, ts, type, currency, |amt|, raw, kind, leg) - sorts in refId order
+_LegRow = tuple[int, str, int, int, str, str, Decimal, "msgspec.Raw | None", EventKind, Leg]
 _COLL, _DEBT, _TIN, _EITHER = Leg.COLLATERAL, Leg.DEBT, Leg.TRANSITION_IN, Leg.EITHER
 
 
@@ -405,16 +408,16 @@ def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: Dec
                   out: list[LoanEvent]) -> Held | None:
     """One event per record, id = refId, books per LOAN_HISTORY_BOOKS; the liquidation-path records
     go through `_episodes` (links, debt or collateral side). The user actions are the hot path."""
-    account, feed_id, done, fixed, legs_of = ctx.account, ctx.feed, _DONE, _FIXED, LIQUIDATION_LEGS
+    account, feed_id, done, types, zero, lo, hi = (
+        ctx.account, ctx.feed, _DONE, _LOAN_TYPES, _ZERO, -MAX_ADJUSTED, MAX_ADJUSTED)
     events: list[LoanEvent | None] = []
     append = events.append
     legs: list[_LegRow] | None = None
-    zero = _ZERO
     for index, (row, raw) in enumerate(zip(rows, _NO_RAW if raws is None else raws)):
         vtype = row.type
         ref = row.refId
-        entry = fixed.get(vtype)
-        if entry is None and vtype not in legs_of:
+        entry = types.get(vtype)
+        if entry is None:
             raise BadRecord(f"unknown loan-history type {vtype!r} (refId {ref!r})")
         if not ref:
             raise BadRecord("refId is empty")
@@ -422,16 +425,16 @@ def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: Dec
         if not ccy:
             raise BadRecord("ccy is empty")
         amt = row.amt
-        if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
+        if not (amt.is_finite() and lo <= amt.adjusted() <= hi):
             raise BadRecord(f"amt is not a finite number of sane magnitude: {amt}")
         mag = amt.copy_abs()
-        if entry is None:
+        kind, w, d, c, role = entry
+        if role is not None:
             if legs is None:
                 legs = []
-            legs.append((len(ref), ref, index, row.ts, vtype, ccy.upper(), mag, raw))
+            legs.append((len(ref), ref, index, row.ts, vtype, ccy.upper(), mag, raw, kind, role))
             append(None)
             continue
-        kind, w, d, c = entry
         books = (zero, mag, mag.copy_negate() if mag else mag)
         # positional, in LoanEvent's field order (events.FIELDS): venue, account, feed, id, kind, status,
         # ts, currency, amount, debt, collateral, counter_currency, counter_amount, ref_id, parent_id,
@@ -466,18 +469,17 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
     `Held` (a walk asks for them again with the rest of the episode), unless that is the page.
     """
     legs.sort()  # refId order (digit strings: by length, then text); a repeated refId by page position
-    account, feed_id, done, zero, kinds, roles, gap = (
-        ctx.account, ctx.feed, _DONE, _ZERO, LOAN_HISTORY_TYPES, LIQUIDATION_LEGS, EPISODE_GAP_MS)
-    first_episode_end = len(legs)
-    prev_ts: int | None = None
+    account, feed_id, done, zero, gap, link_family = ctx.account, ctx.feed, _DONE, _ZERO, EPISODE_GAP_MS, _LINK_FAMILY
+    n_legs = first_episode_end = len(legs)
+    prev_ts = legs[0][3]
     parent: str | None = None
     debt_side: set[str] = set()
     coll_side: list[str] = []
     carried: dict[str, bool] = {}  # currency -> debt cleared by liquidation records (True) or buy legs
     paired = 0
-    for n, (_, ref, index, ts, vtype, ccy, mag, raw) in enumerate(legs):
-        if prev_ts is None or ts - prev_ts > gap or prev_ts - ts > gap:
-            if prev_ts is not None and first_episode_end == len(legs):
+    for n, (_, ref, index, ts, vtype, ccy, mag, raw, kind, role) in enumerate(legs):
+        if not -gap <= ts - prev_ts <= gap:  # a new episode (the first leg opens one with nothing to reset)
+            if first_episode_end == n_legs:
                 first_episode_end = n
             parent, paired = None, 0
             if debt_side:  # emptied in place: most episodes are one leg, and these are local
@@ -487,7 +489,6 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
             if carried:
                 carried.clear()
         prev_ts = ts
-        role = roles[vtype]
         if role is _EITHER:
             if ccy in debt_side:
                 role = _DEBT
@@ -505,7 +506,7 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
             if parent is None:
                 parent = ref
         elif role is _DEBT:
-            family = vtype in _LINK_FAMILY
+            family = vtype in link_family
             if carried.setdefault(ccy, family) == family:
                 debt = neg
                 if paired < len(coll_side):
@@ -514,7 +515,7 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
             debt_side.add(ccy)
         else:
             collateral = mag if role is _TIN else neg
-        events[index] = LoanEvent(VENUE, account, feed_id, ref, kinds[vtype], done, ts, ccy, zero, debt, collateral,
+        events[index] = LoanEvent(VENUE, account, feed_id, ref, kind, done, ts, ccy, zero, debt, collateral,
                                   counter, None, ref, parent_id, vtype, raw)
     # the oldest episode (legs[:first_episode_end]) may continue in the next page
     oldest = legs[0][3]
