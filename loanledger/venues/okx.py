@@ -554,7 +554,8 @@ def _interest(rows: list[_InterestRow], raws: list[msgspec.Raw] | None, ctx: Dec
               out: list[LoanEvent]) -> None:
     """An `interest` event per record, id = refId: the interest is added to the debt (0 / +i / 0);
     the wallet pays it later, inside a `repaid`."""
-    append, account, feed_id, done, interest, zero = out.append, ctx.account, ctx.feed, _DONE, EventKind.INTEREST, _ZERO
+    append, account, feed_id, done, interest, zero, lo, hi = (
+        out.append, ctx.account, ctx.feed, _DONE, EventKind.INTEREST, _ZERO, -MAX_ADJUSTED, MAX_ADJUSTED)
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         ref = row.refId
         if not ref:
@@ -563,7 +564,7 @@ def _interest(rows: list[_InterestRow], raws: list[msgspec.Raw] | None, ctx: Dec
         if not ccy:
             raise BadRecord("ccy is empty")
         amt = row.interest
-        if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
+        if not (amt.is_finite() and lo <= amt.adjusted() <= hi):
             raise BadRecord(f"interest is not a finite number of sane magnitude: {amt}")
         append(LoanEvent(VENUE, account, feed_id, ref, interest, done, row.ts, ccy.upper(), zero, amt.copy_abs(), zero,
                          None, None, ref, None, INTEREST_TYPE, raw))  # positional: events.FIELDS order
