@@ -348,6 +348,10 @@ INTEREST_TYPE = "interest_accrued"
 _ZERO = Decimal(0)
 #: the fast amount paths' "not parsed" marker (not finite: sends them to `_amount`)
 _NAN = Decimal("NaN")
+#: the fast amount paths' parser: `create_decimal` takes neither whitespace nor "_" (Decimal() takes
+#: both), and with every signal trapped it raises rather than round, clamp or overflow; so a value it
+#: returns is Decimal(text) exactly, and any other text goes to `_amount` (the exact error, or "" as 0)
+_PARSE = decimal.Context(prec=1000, traps=list(decimal.Context().traps)).create_decimal
 
 
 def _amount(text: str, what: str, *, empty: bool = False) -> Decimal:
@@ -655,12 +659,13 @@ def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeConte
     stable, UNVERIFIED; the engine re-reads the newest ms whole: `positional_ids`).
 
     Fast path (one function for records and legs: a call per leg costs more than its checks):
-    amounts are parsed inline and fall back to `_amount` only for a value that is not a clean
+    amounts are parsed inline (`_PARSE`) and fall back to `_amount` only for a value that is not a clean
     decimal (it raises the exact error, or reads "" as 0); a leg's upper-cased pair is looked up
     per page by `instId`; with keep_raw every leg of the page is typed in one decode."""
     append, account, feed_id = out.append, ctx.account, ctx.feed
-    repay, convert, done, pending, statuses, zero, nan, limit, final = (
-        EventKind.REPAY, _CONVERT, _DONE, _PENDING, ONE_CLICK_REPAY_STATUS, _ZERO, _NAN, MAX_ADJUSTED, _LEG_FINAL)
+    repay, convert, done, pending, statuses, zero, nan, lo, hi, final, parse = (
+        EventKind.REPAY, _CONVERT, _DONE, _PENDING, ONE_CLICK_REPAY_STATUS, _ZERO, _NAN, -MAX_ADJUSTED, MAX_ADJUSTED,
+        _LEG_FINAL, _PARSE)
     seen: dict[str, int] = {}  # `<ts>:<debtCcy>` -> records of it on this page so far
     pairs: dict[str, tuple[str, str]] = {}  # instId -> (BASE, QUOTE), checked once per page
     typed = None if raws is None else _typed_legs(rows)
@@ -683,10 +688,10 @@ def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeConte
             # running / failed records may carry "" before anything filled
             text = row.fillDebtSz
             try:
-                mag = Decimal(text) if text and "_" not in text and text == text.strip() else nan
-            except InvalidOperation:
+                mag = parse(text) if text else nan
+            except decimal.DecimalException:
                 mag = nan
-            if not (mag.is_finite() and -limit <= mag.adjusted() <= limit):
+            if not (mag.is_finite() and lo <= mag.adjusted() <= hi):
                 mag = _amount(text, "fillDebtSz", empty=status is not done)  # the exact error, or "" as 0
             mag = mag.copy_abs()
             paid = mag.copy_negate() if mag else mag  # repays the spot-mode debt from the wallet: -x / -x / 0
@@ -713,19 +718,19 @@ def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeConte
                 if not text or text == "0":
                     continue  # canceled without a fill: nothing moved
                 try:
-                    size = Decimal(text) if "_" not in text and text == text.strip() else nan
-                except InvalidOperation:
+                    size = parse(text)
+                except decimal.DecimalException:
                     size = nan
-                if not (size.is_finite() and -limit <= size.adjusted() <= limit):
+                if not (size.is_finite() and lo <= size.adjusted() <= hi):
                     size = _amount(text, "ordIdInfo.fillSz")  # the exact error
                 if not size:
                     continue
                 text = leg.fillPx
                 try:
-                    price = Decimal(text) if text and "_" not in text and text == text.strip() else nan
-                except InvalidOperation:
+                    price = parse(text) if text else nan
+                except decimal.DecimalException:
                     price = nan
-                if not (price.is_finite() and -limit <= price.adjusted() <= limit):
+                if not (price.is_finite() and lo <= price.adjusted() <= hi):
                     price = _amount(text, "ordIdInfo.fillPx")  # raises the exact error
                 pair = pairs.get(leg.instId)
                 if pair is None:
@@ -790,15 +795,15 @@ def _convert(rows: list[_ConvertRow], raws: list[msgspec.Raw] | None, ctx: Decod
     """A `convert` event per trade, id = tradeId. `side` is relative to baseCcy: buy = received
     base, paid quote; sell = received quote, paid base. A rejected trade is `failed`.
 
-    Amounts take the fast path (Decimal of a clean wire string, checked inline) and fall back to
-    `_amount`, which raises the exact error (or reads "" as 0 on a rejected trade)."""
+    Amounts take the fast path (`_PARSE`, checked inline) and fall back to `_amount`, which raises
+    the exact error (or reads "" as 0 on a rejected trade)."""
     append, account, feed_id = out.append, ctx.account, ctx.feed
-    convert, failed_status, states, zero, nan, limit = _CONVERT, EventStatus.FAILED, CONVERT_STATE, _ZERO, _NAN, MAX_ADJUSTED
+    convert, failed, states, zero, nan, lo, hi, parse = (
+        _CONVERT, EventStatus.FAILED, CONVERT_STATE, _ZERO, _NAN, -MAX_ADJUSTED, MAX_ADJUSTED, _PARSE)
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         status = states.get(row.state)
         if status is None:
             raise BadRecord(f"unknown convert state {row.state!r} (tradeId {row.tradeId!r})")
-        failed = status is failed_status
         base, quote = row.baseCcy, row.quoteCcy
         if not base:
             raise BadRecord("baseCcy is empty")
@@ -806,24 +811,23 @@ def _convert(rows: list[_ConvertRow], raws: list[msgspec.Raw] | None, ctx: Decod
             raise BadRecord("quoteCcy is empty")
         text = row.fillBaseSz
         try:
-            base_amt = Decimal(text) if text and "_" not in text and text == text.strip() else nan
-        except InvalidOperation:
+            base_amt = parse(text) if text else nan
+        except decimal.DecimalException:
             base_amt = nan
-        if not (base_amt.is_finite() and -limit <= base_amt.adjusted() <= limit):
-            base_amt = _amount(text, "fillBaseSz", empty=failed)
+        if not (base_amt.is_finite() and lo <= base_amt.adjusted() <= hi):
+            base_amt = _amount(text, "fillBaseSz", empty=status is failed)
         text = row.fillQuoteSz
         try:
-            quote_amt = Decimal(text) if text and "_" not in text and text == text.strip() else nan
-        except InvalidOperation:
+            quote_amt = parse(text) if text else nan
+        except decimal.DecimalException:
             quote_amt = nan
-        if not (quote_amt.is_finite() and -limit <= quote_amt.adjusted() <= limit):
-            quote_amt = _amount(text, "fillQuoteSz", empty=failed)
-        base_amt, quote_amt = base_amt.copy_abs(), quote_amt.copy_abs()
+        if not (quote_amt.is_finite() and lo <= quote_amt.adjusted() <= hi):
+            quote_amt = _amount(text, "fillQuoteSz", empty=status is failed)
         side = row.side
         if side == "buy":
-            got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
+            got, got_amt, paid, paid_amt = base, base_amt.copy_abs(), quote, quote_amt.copy_abs()
         elif side == "sell":
-            got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
+            got, got_amt, paid, paid_amt = quote, quote_amt.copy_abs(), base, base_amt.copy_abs()
         else:
             raise BadRecord(f"side {side!r} is neither buy nor sell (tradeId {row.tradeId!r})")
         trade = row.tradeId
