@@ -378,11 +378,12 @@ def _amount(text: str, what: str, *, empty: bool = False) -> Decimal:
 
 
 class _LoanRow(msgspec.Struct, gc=False):
-    refId: str
-    type: str
-    ccy: str
+    # in the documented wire order (msgspec looks for each key from the previous key's field on)
     amt: Decimal
+    ccy: str
+    refId: str
     ts: int
+    type: str
 
 
 def _slot(sign: int) -> int:
@@ -548,9 +549,10 @@ LOAN_HISTORY = feed(
 
 
 class _InterestRow(msgspec.Struct, gc=False):
-    refId: str
+    # in the documented wire order, as _LoanRow
     ccy: str
     interest: Decimal
+    refId: str
     ts: int
 
 
@@ -592,32 +594,34 @@ INTEREST = feed(
 # "(included)", limit max 100; 1 request / 2 s per User ID.
 
 
-class _RepayLeg(msgspec.Struct, gc=False):
-    ordId: str
-    instId: str
-    side: str
+# the wire Structs' fields in the documented wire order (msgspec looks for each key from the previous
+# key's field on)
+class _RepayLeg(msgspec.Struct, kw_only=True, gc=False):
     cTime: int
     fillPx: str = ""
     fillSz: str = ""
+    instId: str
+    ordId: str
+    side: str
     state: str = ""
 
 
-class _RepayRow(msgspec.Struct):
+class _RepayRow(msgspec.Struct, kw_only=True):
     debtCcy: str
     fillDebtSz: str
-    status: str
-    ts: int
     ordIdInfo: list[_RepayLeg] = []
+    status: str
+    ts: int
 
 
-class _RepayRowRaw(msgspec.Struct):
-    """`_RepayRow` for `keep_raw`: each leg stays raw bytes, decoded on its own and kept as its `raw`."""
+class _RepayRowRaw(msgspec.Struct, kw_only=True):
+    """`_RepayRow` for `keep_raw`: each leg stays raw bytes, typed apart and kept as its `raw`."""
 
     debtCcy: str
     fillDebtSz: str
+    ordIdInfo: list[msgspec.Raw] = []
     status: str
     ts: int
-    ordIdInfo: list[msgspec.Raw] = []
 
 
 _leg_decoder = msgspec.json.Decoder(_RepayLeg, strict=False)
