@@ -348,6 +348,10 @@ INTEREST_TYPE = "interest_accrued"
 _ZERO = Decimal(0)
 #: the fast amount paths' "not parsed" marker (not finite: sends them to `_amount`)
 _NAN = Decimal("NaN")
+#: the fast amount paths' parser: `create_decimal` takes neither whitespace nor "_" (Decimal() takes
+#: both), and with every signal trapped it raises rather than round, clamp or overflow; so a value it
+#: returns is Decimal(text) exactly, and any other text goes to `_amount` (the exact error, or "" as 0)
+_PARSE = decimal.Context(prec=1000, traps=list(decimal.Context().traps)).create_decimal
 
 
 def _amount(text: str, what: str, *, empty: bool = False) -> Decimal:
@@ -368,25 +372,18 @@ def _amount(text: str, what: str, *, empty: bool = False) -> Decimal:
     return value
 
 
-def _product(a: Decimal, b: Decimal) -> Decimal:
-    """a * b exactly (EXACT raises rather than round; an absurd exponent is a DecodeError)."""
-    try:
-        return EXACT.multiply(a, b)
-    except decimal.DecimalException:
-        raise BadRecord(f"fillSz x fillPx cannot be computed exactly ({a} x {b})") from None
-
-
 # --- feed: flexible-loan history -------------------------------------------------------------------------
 # GET /api/v5/finance/flexible-loan/loan-history (Financial Product > Flexible loan > Get loan history):
 # newest first, `after`/`before` refId (exclusive), limit max 100; filters `type`, `ordId`.
 
 
 class _LoanRow(msgspec.Struct, gc=False):
-    refId: str
-    type: str
-    ccy: str
+    # in the documented wire order (msgspec looks for each key from the previous key's field on)
     amt: Decimal
+    ccy: str
+    refId: str
     ts: int
+    type: str
 
 
 def _slot(sign: int) -> int:
@@ -394,18 +391,21 @@ def _slot(sign: int) -> int:
     return 2 if sign < 0 else sign
 
 
-#: the user-action types: (kind, then per book the index into (0, +a, -a))
-_FIXED: Mapping[str, tuple[EventKind, int, int, int]] = {
-    t: (LOAN_HISTORY_TYPES[t], _slot(w), _slot(d), _slot(c))
-    for t, (w, d, c) in LOAN_HISTORY_BOOKS.items() if t not in LIQUIDATION_LEGS
+#: loan-history `type` -> (kind, the index into (0, +a, -a) of the wallet, debt and collateral
+#: change, the Leg of a liquidation-path type or None): one look-up a record. The books of a
+#: liquidation-path type are decided per episode (its three indexes are unused).
+_LOAN_TYPES: Mapping[str, tuple[EventKind, int, int, int, Leg | None]] = {
+    t: (kind, _slot(w), _slot(d), _slot(c), LIQUIDATION_LEGS.get(t))
+    for t, kind in LOAN_HISTORY_TYPES.items()
+    for w, d, c in (LOAN_HISTORY_BOOKS.get(t, (0, 0, 0)),)
 }
 #: the debt-side records of the liquidation-record family (the other family: the buy legs)
 _LINK_FAMILY = frozenset({"forced_liquidation", "partial_liquidation"})
 
 
-#: one liquidation-path record while its episode is worked out:
-#: (len(refId), refId, index in the page, ts, type, currency, |amt|, raw) - sorts in refId order
-_LegRow = tuple[int, str, int, int, str, str, Decimal, "msgspec.Raw | None"]
+#: one liquidation-path record while its episode is worked out: (len(refId), refId, index in the
+#: page, ts, type, currency, |amt|, raw, kind, leg) - sorts in refId order
+_LegRow = tuple[int, str, int, int, str, str, Decimal, "msgspec.Raw | None", EventKind, Leg]
 _COLL, _DEBT, _TIN, _EITHER = Leg.COLLATERAL, Leg.DEBT, Leg.TRANSITION_IN, Leg.EITHER
 
 
@@ -413,16 +413,16 @@ def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: Dec
                   out: list[LoanEvent]) -> Held | None:
     """One event per record, id = refId, books per LOAN_HISTORY_BOOKS; the liquidation-path records
     go through `_episodes` (links, debt or collateral side). The user actions are the hot path."""
-    account, feed_id, done, fixed, legs_of = ctx.account, ctx.feed, _DONE, _FIXED, LIQUIDATION_LEGS
+    account, feed_id, done, types, zero, lo, hi = (
+        ctx.account, ctx.feed, _DONE, _LOAN_TYPES, _ZERO, -MAX_ADJUSTED, MAX_ADJUSTED)
     events: list[LoanEvent | None] = []
     append = events.append
     legs: list[_LegRow] | None = None
-    zero = _ZERO
     for index, (row, raw) in enumerate(zip(rows, _NO_RAW if raws is None else raws)):
         vtype = row.type
         ref = row.refId
-        entry = fixed.get(vtype)
-        if entry is None and vtype not in legs_of:
+        entry = types.get(vtype)
+        if entry is None:
             raise BadRecord(f"unknown loan-history type {vtype!r} (refId {ref!r})")
         if not ref:
             raise BadRecord("refId is empty")
@@ -430,16 +430,16 @@ def _loan_history(rows: list[_LoanRow], raws: list[msgspec.Raw] | None, ctx: Dec
         if not ccy:
             raise BadRecord("ccy is empty")
         amt = row.amt
-        if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
+        if not (amt.is_finite() and lo <= amt.adjusted() <= hi):
             raise BadRecord(f"amt is not a finite number of sane magnitude: {amt}")
         mag = amt.copy_abs()
-        if entry is None:
+        kind, w, d, c, role = entry
+        if role is not None:
             if legs is None:
                 legs = []
-            legs.append((len(ref), ref, index, row.ts, vtype, ccy.upper(), mag, raw))
+            legs.append((len(ref), ref, index, row.ts, vtype, ccy.upper(), mag, raw, kind, role))
             append(None)
             continue
-        kind, w, d, c = entry
         books = (zero, mag, mag.copy_negate() if mag else mag)
         # positional, in LoanEvent's field order (events.FIELDS): venue, account, feed, id, kind, status,
         # ts, currency, amount, debt, collateral, counter_currency, counter_amount, ref_id, parent_id,
@@ -474,18 +474,17 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
     `Held` (a walk asks for them again with the rest of the episode), unless that is the page.
     """
     legs.sort()  # refId order (digit strings: by length, then text); a repeated refId by page position
-    account, feed_id, done, zero, kinds, roles, gap = (
-        ctx.account, ctx.feed, _DONE, _ZERO, LOAN_HISTORY_TYPES, LIQUIDATION_LEGS, EPISODE_GAP_MS)
-    first_episode_end = len(legs)
-    prev_ts: int | None = None
+    account, feed_id, done, zero, gap, link_family = ctx.account, ctx.feed, _DONE, _ZERO, EPISODE_GAP_MS, _LINK_FAMILY
+    n_legs = first_episode_end = len(legs)
+    prev_ts = legs[0][3]
     parent: str | None = None
     debt_side: set[str] = set()
     coll_side: list[str] = []
     carried: dict[str, bool] = {}  # currency -> debt cleared by liquidation records (True) or buy legs
     paired = 0
-    for n, (_, ref, index, ts, vtype, ccy, mag, raw) in enumerate(legs):
-        if prev_ts is None or ts - prev_ts > gap or prev_ts - ts > gap:
-            if prev_ts is not None and first_episode_end == len(legs):
+    for n, (_, ref, index, ts, vtype, ccy, mag, raw, kind, role) in enumerate(legs):
+        if not -gap <= ts - prev_ts <= gap:  # a new episode (the first leg opens one with nothing to reset)
+            if first_episode_end == n_legs:
                 first_episode_end = n
             parent, paired = None, 0
             if debt_side:  # emptied in place: most episodes are one leg, and these are local
@@ -495,7 +494,6 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
             if carried:
                 carried.clear()
         prev_ts = ts
-        role = roles[vtype]
         if role is _EITHER:
             if ccy in debt_side:
                 role = _DEBT
@@ -513,7 +511,7 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
             if parent is None:
                 parent = ref
         elif role is _DEBT:
-            family = vtype in _LINK_FAMILY
+            family = vtype in link_family
             if carried.setdefault(ccy, family) == family:
                 debt = neg
                 if paired < len(coll_side):
@@ -522,7 +520,7 @@ def _episodes(legs: list[_LegRow], events: list[LoanEvent | None], rows: list[_L
             debt_side.add(ccy)
         else:
             collateral = mag if role is _TIN else neg
-        events[index] = LoanEvent(VENUE, account, feed_id, ref, kinds[vtype], done, ts, ccy, zero, debt, collateral,
+        events[index] = LoanEvent(VENUE, account, feed_id, ref, kind, done, ts, ccy, zero, debt, collateral,
                                   counter, None, ref, parent_id, vtype, raw)
     # the oldest episode (legs[:first_episode_end]) may continue in the next page
     oldest = legs[0][3]
@@ -551,9 +549,10 @@ LOAN_HISTORY = feed(
 
 
 class _InterestRow(msgspec.Struct, gc=False):
-    refId: str
+    # in the documented wire order, as _LoanRow
     ccy: str
     interest: Decimal
+    refId: str
     ts: int
 
 
@@ -561,7 +560,8 @@ def _interest(rows: list[_InterestRow], raws: list[msgspec.Raw] | None, ctx: Dec
               out: list[LoanEvent]) -> None:
     """An `interest` event per record, id = refId: the interest is added to the debt (0 / +i / 0);
     the wallet pays it later, inside a `repaid`."""
-    append, account, feed_id, done, interest, zero = out.append, ctx.account, ctx.feed, _DONE, EventKind.INTEREST, _ZERO
+    append, account, feed_id, done, interest, zero, lo, hi = (
+        out.append, ctx.account, ctx.feed, _DONE, EventKind.INTEREST, _ZERO, -MAX_ADJUSTED, MAX_ADJUSTED)
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         ref = row.refId
         if not ref:
@@ -570,7 +570,7 @@ def _interest(rows: list[_InterestRow], raws: list[msgspec.Raw] | None, ctx: Dec
         if not ccy:
             raise BadRecord("ccy is empty")
         amt = row.interest
-        if not (amt.is_finite() and -MAX_ADJUSTED <= amt.adjusted() <= MAX_ADJUSTED):
+        if not (amt.is_finite() and lo <= amt.adjusted() <= hi):
             raise BadRecord(f"interest is not a finite number of sane magnitude: {amt}")
         append(LoanEvent(VENUE, account, feed_id, ref, interest, done, row.ts, ccy.upper(), zero, amt.copy_abs(), zero,
                          None, None, ref, None, INTEREST_TYPE, raw))  # positional: events.FIELDS order
@@ -594,35 +594,39 @@ INTEREST = feed(
 # "(included)", limit max 100; 1 request / 2 s per User ID.
 
 
-class _RepayLeg(msgspec.Struct, gc=False):
-    ordId: str
-    instId: str
-    side: str
+# the wire Structs' fields in the documented wire order (msgspec looks for each key from the previous
+# key's field on)
+class _RepayLeg(msgspec.Struct, kw_only=True, gc=False):
     cTime: int
     fillPx: str = ""
     fillSz: str = ""
+    instId: str
+    ordId: str
+    side: str
     state: str = ""
 
 
-class _RepayRow(msgspec.Struct):
+class _RepayRow(msgspec.Struct, kw_only=True):
     debtCcy: str
     fillDebtSz: str
-    status: str
-    ts: int
     ordIdInfo: list[_RepayLeg] = []
+    status: str
+    ts: int
 
 
-class _RepayRowRaw(msgspec.Struct):
-    """`_RepayRow` for `keep_raw`: each leg stays raw bytes, decoded on its own and kept as its `raw`."""
+class _RepayRowRaw(msgspec.Struct, kw_only=True):
+    """`_RepayRow` for `keep_raw`: each leg stays raw bytes, typed apart and kept as its `raw`."""
 
     debtCcy: str
     fillDebtSz: str
+    ordIdInfo: list[msgspec.Raw] = []
     status: str
     ts: int
-    ordIdInfo: list[msgspec.Raw] = []
 
 
 _leg_decoder = msgspec.json.Decoder(_RepayLeg, strict=False)
+#: keep_raw: every leg of a page typed in one scan (the legs' bytes joined into one JSON array)
+_legs_decoder = msgspec.json.Decoder(list[_RepayLeg], strict=False)
 
 
 def one_click_repay_id(ts: int, debt_ccy: str, n: int = 0) -> str:
@@ -633,99 +637,132 @@ def one_click_repay_id(ts: int, debt_ccy: str, n: int = 0) -> str:
     return key if n == 0 else f"{key}#{n}"
 
 
+def _typed_legs(rows: list[_RepayRowRaw]) -> list[_RepayLeg] | None:
+    """keep_raw: the legs of the whole page, typed in one decode; None if any leg does not decode
+    (the page loop then decodes leg by leg, so the error names the leg's own path, as it always did)."""
+    flat = [leg for row in rows for leg in row.ordIdInfo]
+    if not flat:
+        return []
+    try:
+        legs: list[_RepayLeg] = _legs_decoder.decode(b"[" + b",".join(flat) + b"]")
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return legs if len(legs) == len(flat) else None
+
+
 def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     """Per record: a `repay` event for the debt (id ``<ts>:<debtCcy>``, ``#n`` for the n-th record
     sharing both on the page), directly followed by one `convert` event per order of `ordIdInfo`
-    that filled anything (id = ordId, parent_id = the repay event).
+    that filled anything (id = ordId, parent_id = the repay event). A leg `side` is relative to the
+    `instId` pair's base: buy = received base, paid quote (fillSz x fillPx, exact); sell = received
+    quote, paid base. A leg `state` not yet final (filled / canceled) is `pending`.
 
     Occurrences are counted within the page: ``after=T`` is inclusive, so every page holds the
     records of each of its ms from the first of them in the venue's order, and the same record
     gets the same number on every page that holds it (the venue's order within a ms must be
-    stable, UNVERIFIED; the engine re-reads the newest ms whole: `positional_ids`)."""
+    stable, UNVERIFIED; the engine re-reads the newest ms whole: `positional_ids`).
+
+    Fast path (one function for records and legs: a call per leg costs more than its checks):
+    amounts are parsed inline (`_PARSE`) and fall back to `_amount` only for a value that is not a clean
+    decimal (it raises the exact error, or reads "" as 0); a leg's upper-cased pair is looked up
+    per page by `instId`; with keep_raw every leg of the page is typed in one decode."""
     append, account, feed_id = out.append, ctx.account, ctx.feed
-    repay, done, statuses, zero = EventKind.REPAY, _DONE, ONE_CLICK_REPAY_STATUS, _ZERO
+    repay, convert, done, pending, statuses, zero, nan, lo, hi, final, parse = (
+        EventKind.REPAY, _CONVERT, _DONE, _PENDING, ONE_CLICK_REPAY_STATUS, _ZERO, _NAN, -MAX_ADJUSTED, MAX_ADJUSTED,
+        _LEG_FINAL, _PARSE)
     seen: dict[str, int] = {}  # `<ts>:<debtCcy>` -> records of it on this page so far
-    for row, raw in zip(rows, _NO_RAW if raws is None else raws):
-        status = statuses.get(row.status)
-        if status is None:
-            raise BadRecord(f"unknown one-click repay status {row.status!r}")
-        debt = row.debtCcy
-        if not debt:
-            raise BadRecord("debtCcy is empty")
-        debt = debt.upper()
-        ts = row.ts
-        parent = f"{ts}:{debt}"
-        n = seen.get(parent, 0)
-        seen[parent] = n + 1
-        if n:
-            parent = f"{parent}#{n}"
-        # running / failed records may carry "" before anything filled
-        text = row.fillDebtSz
-        try:
-            mag = Decimal(text) if text and "_" not in text and text == text.strip() else _NAN
-        except InvalidOperation:
-            mag = _NAN
-        if not (mag.is_finite() and -MAX_ADJUSTED <= mag.adjusted() <= MAX_ADJUSTED):
-            mag = _amount(text, "fillDebtSz", empty=status is not done)  # the exact error, or "" as 0
-        mag = mag.copy_abs()
-        paid = mag.copy_negate() if mag else mag  # repays the spot-mode debt from the wallet: -x / -x / 0
-        append(LoanEvent(VENUE, account, feed_id, parent, repay, status, ts, debt, paid, paid, zero, None, None, None,
-                         None, ONE_CLICK_REPAY_TYPE, raw))  # positional: events.FIELDS order
-        if raws is None:
-            for leg in row.ordIdInfo:
-                if leg.fillSz and leg.fillSz != "0":
-                    leg_event = _repay_leg(leg, None, parent, account, feed_id)
-                    if leg_event is not None:
-                        append(leg_event)
-        else:
-            for leg_raw in row.ordIdInfo:
+    pairs: dict[str, tuple[str, str]] = {}  # instId -> (BASE, QUOTE), checked once per page
+    typed = None if raws is None else _typed_legs(rows)
+    k = 0  # keep_raw: the page-wide index of the record's first leg in `typed`
+    with decimal.localcontext(EXACT):  # `size * price` below is exact: EXACT raises rather than round
+        for row, raw in zip(rows, _NO_RAW if raws is None else raws):
+            status = statuses.get(row.status)
+            if status is None:
+                raise BadRecord(f"unknown one-click repay status {row.status!r}")
+            debt = row.debtCcy
+            if not debt:
+                raise BadRecord("debtCcy is empty")
+            debt = debt.upper()
+            ts = row.ts
+            parent = f"{ts}:{debt}"
+            n = seen.get(parent, 0)
+            seen[parent] = n + 1
+            if n:
+                parent = f"{parent}#{n}"
+            # running / failed records may carry "" before anything filled
+            text = row.fillDebtSz
+            try:
+                mag = parse(text) if text else nan
+            except decimal.DecimalException:
+                mag = nan
+            if not (mag.is_finite() and lo <= mag.adjusted() <= hi):
+                mag = _amount(text, "fillDebtSz", empty=status is not done)  # the exact error, or "" as 0
+            mag = mag.copy_abs()
+            paid = mag.copy_negate() if mag else mag  # repays the spot-mode debt from the wallet: -x / -x / 0
+            append(LoanEvent(VENUE, account, feed_id, parent, repay, status, ts, debt, paid, paid, zero, None, None,
+                             None, None, ONE_CLICK_REPAY_TYPE, raw))  # positional: events.FIELDS order
+            legs = row.ordIdInfo
+            if not legs:
+                continue
+            leg_raws: list[msgspec.Raw] | None = None
+            if raws is not None:
+                leg_raws, n = legs, len(legs)
+                if typed is not None:
+                    legs = typed[k:k + n]
+                    k += n
+                else:
+                    legs = []
+                    for leg_raw in leg_raws:
+                        try:
+                            legs.append(_leg_decoder.decode(leg_raw))
+                        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                            raise BadRecord(f"ordIdInfo: {exc}") from None
+            for i, leg in enumerate(legs):
+                text = leg.fillSz
+                if not text or text == "0":
+                    continue  # canceled without a fill: nothing moved
                 try:
-                    typed = _leg_decoder.decode(leg_raw)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    raise BadRecord(f"ordIdInfo: {exc}") from None
-                leg_event = _repay_leg(typed, msgspec.Raw(bytes(leg_raw)), parent, account, feed_id)
-                if leg_event is not None:
-                    append(leg_event)
-
-
-def _repay_leg(leg: _RepayLeg, raw: msgspec.Raw | None, parent: str, account: str, feed_id: str) -> LoanEvent | None:
-    """One order of a one-click repay as a `convert` event; None if it filled nothing."""
-    text = leg.fillSz
-    try:
-        size = Decimal(text) if text and "_" not in text and text == text.strip() else _NAN
-    except InvalidOperation:
-        size = _NAN
-    if not (size.is_finite() and -MAX_ADJUSTED <= size.adjusted() <= MAX_ADJUSTED):
-        size = _amount(text, "ordIdInfo.fillSz", empty=True)  # the exact error, or "" as 0
-    if not size:
-        return None  # canceled without a fill: nothing moved
-    text = leg.fillPx
-    try:
-        price = Decimal(text) if text and "_" not in text and text == text.strip() else _NAN
-    except InvalidOperation:
-        price = _NAN
-    if not (price.is_finite() and -MAX_ADJUSTED <= price.adjusted() <= MAX_ADJUSTED):
-        price = _amount(text, "ordIdInfo.fillPx")  # raises the exact error
-    base, sep, quote = leg.instId.partition("-")
-    if not sep or not base or not quote or "-" in quote:
-        raise BadRecord(f"ordIdInfo.instId is not a spot pair: {leg.instId!r}")
-    base_amt = size.copy_abs()
-    quote_amt = _product(base_amt, price.copy_abs())
-    side = leg.side
-    if side == "buy":  # received base, paid quote
-        got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
-    elif side == "sell":  # received quote, paid base
-        got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
-    else:
-        raise BadRecord(f"ordIdInfo.side {side!r} is neither buy nor sell")
-    ord_id = leg.ordId
-    if not ord_id:
-        raise BadRecord("ordIdInfo.ordId is empty")
-    return LoanEvent(  # positional: events.FIELDS order
-        VENUE, account, feed_id, ord_id, _CONVERT, _DONE if leg.state in _LEG_FINAL else _PENDING, leg.cTime,
-        got.upper(), got_amt, _ZERO, _ZERO, paid.upper(), paid_amt.copy_negate() if paid_amt else paid_amt,
-        ord_id, parent, side, raw,
-    )
+                    size = parse(text)
+                except decimal.DecimalException:
+                    size = nan
+                if not (size.is_finite() and lo <= size.adjusted() <= hi):
+                    size = _amount(text, "ordIdInfo.fillSz")  # the exact error
+                if not size:
+                    continue
+                text = leg.fillPx
+                try:
+                    price = parse(text) if text else nan
+                except decimal.DecimalException:
+                    price = nan
+                if not (price.is_finite() and lo <= price.adjusted() <= hi):
+                    price = _amount(text, "ordIdInfo.fillPx")  # raises the exact error
+                pair = pairs.get(leg.instId)
+                if pair is None:
+                    base, sep, quote = leg.instId.partition("-")
+                    if not sep or not base or not quote or "-" in quote:
+                        raise BadRecord(f"ordIdInfo.instId is not a spot pair: {leg.instId!r}")
+                    pair = pairs[leg.instId] = (base.upper(), quote.upper())
+                base_amt = size.copy_abs()
+                try:  # in EXACT (`_one_click`): raises rather than round
+                    quote_amt = base_amt * price.copy_abs()
+                except decimal.DecimalException:
+                    raise BadRecord(
+                        f"fillSz x fillPx cannot be computed exactly ({base_amt} x {price.copy_abs()})") from None
+                side = leg.side
+                if side == "buy":  # received base, paid quote
+                    got, got_amt, paid_ccy, paid_amt = pair[0], base_amt, pair[1], quote_amt
+                elif side == "sell":  # received quote, paid base
+                    got, got_amt, paid_ccy, paid_amt = pair[1], quote_amt, pair[0], base_amt
+                else:
+                    raise BadRecord(f"ordIdInfo.side {side!r} is neither buy nor sell")
+                ord_id = leg.ordId
+                if not ord_id:
+                    raise BadRecord("ordIdInfo.ordId is empty")
+                append(LoanEvent(  # positional: events.FIELDS order
+                    VENUE, account, feed_id, ord_id, convert, done if leg.state in final else pending, leg.cTime,
+                    got, got_amt, zero, zero, paid_ccy, paid_amt.copy_negate() if paid_amt else paid_amt,
+                    ord_id, parent, side, None if leg_raws is None else msgspec.Raw(bytes(leg_raws[i])),
+                ))
 
 
 ONE_CLICK_REPAY = feed(
@@ -762,15 +799,15 @@ def _convert(rows: list[_ConvertRow], raws: list[msgspec.Raw] | None, ctx: Decod
     """A `convert` event per trade, id = tradeId. `side` is relative to baseCcy: buy = received
     base, paid quote; sell = received quote, paid base. A rejected trade is `failed`.
 
-    Amounts take the fast path (Decimal of a clean wire string, checked inline) and fall back to
-    `_amount`, which raises the exact error (or reads "" as 0 on a rejected trade)."""
+    Amounts take the fast path (`_PARSE`, checked inline) and fall back to `_amount`, which raises
+    the exact error (or reads "" as 0 on a rejected trade)."""
     append, account, feed_id = out.append, ctx.account, ctx.feed
-    convert, failed_status, states, zero, nan, limit = _CONVERT, EventStatus.FAILED, CONVERT_STATE, _ZERO, _NAN, MAX_ADJUSTED
+    convert, failed, states, zero, nan, lo, hi, parse = (
+        _CONVERT, EventStatus.FAILED, CONVERT_STATE, _ZERO, _NAN, -MAX_ADJUSTED, MAX_ADJUSTED, _PARSE)
     for row, raw in zip(rows, _NO_RAW if raws is None else raws):
         status = states.get(row.state)
         if status is None:
             raise BadRecord(f"unknown convert state {row.state!r} (tradeId {row.tradeId!r})")
-        failed = status is failed_status
         base, quote = row.baseCcy, row.quoteCcy
         if not base:
             raise BadRecord("baseCcy is empty")
@@ -778,24 +815,23 @@ def _convert(rows: list[_ConvertRow], raws: list[msgspec.Raw] | None, ctx: Decod
             raise BadRecord("quoteCcy is empty")
         text = row.fillBaseSz
         try:
-            base_amt = Decimal(text) if text and "_" not in text and text == text.strip() else nan
-        except InvalidOperation:
+            base_amt = parse(text) if text else nan
+        except decimal.DecimalException:
             base_amt = nan
-        if not (base_amt.is_finite() and -limit <= base_amt.adjusted() <= limit):
-            base_amt = _amount(text, "fillBaseSz", empty=failed)
+        if not (base_amt.is_finite() and lo <= base_amt.adjusted() <= hi):
+            base_amt = _amount(text, "fillBaseSz", empty=status is failed)
         text = row.fillQuoteSz
         try:
-            quote_amt = Decimal(text) if text and "_" not in text and text == text.strip() else nan
-        except InvalidOperation:
+            quote_amt = parse(text) if text else nan
+        except decimal.DecimalException:
             quote_amt = nan
-        if not (quote_amt.is_finite() and -limit <= quote_amt.adjusted() <= limit):
-            quote_amt = _amount(text, "fillQuoteSz", empty=failed)
-        base_amt, quote_amt = base_amt.copy_abs(), quote_amt.copy_abs()
+        if not (quote_amt.is_finite() and lo <= quote_amt.adjusted() <= hi):
+            quote_amt = _amount(text, "fillQuoteSz", empty=status is failed)
         side = row.side
         if side == "buy":
-            got, got_amt, paid, paid_amt = base, base_amt, quote, quote_amt
+            got, got_amt, paid, paid_amt = base, base_amt.copy_abs(), quote, quote_amt.copy_abs()
         elif side == "sell":
-            got, got_amt, paid, paid_amt = quote, quote_amt, base, base_amt
+            got, got_amt, paid, paid_amt = quote, quote_amt.copy_abs(), base, base_amt.copy_abs()
         else:
             raise BadRecord(f"side {side!r} is neither buy nor sell (tradeId {row.tradeId!r})")
         trade = row.tradeId

@@ -517,12 +517,29 @@ def test_convert_client_id_is_the_ref() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    ["0." + "1" * 1200,  # more significant digits than the fast parser's context holds
+     "1." + "0" * 1200,  # trailing zeros it would round away
+     "5.", ".5", "+7", "1E+3", "1e-5", "\u0661\u0662"],  # odd spellings Decimal() reads
+)
+def test_convert_amounts_read_as_decimal_reads_them(text: str) -> None:
+    # the fast path parses with a context that traps every signal: whatever it cannot read as
+    # Decimal(text) exactly takes the exact path, so digits, exponent and trailing zeros are the wire's
+    (ev,) = _decode(CONVERT, _convert_body(_convert_row("buy", base_sz=text, quote_sz=text)))
+    assert str(ev.amount) == str(Decimal(text))
+    assert str(ev.counter_amount) == str(Decimal(text).copy_negate())
+
+
+@pytest.mark.parametrize(
     ("row", "match"),
     [
         (_convert_row("buy", "processing"), "unknown convert state"),
         (_convert_row("swap"), "neither buy nor sell"),
         (_convert_row("buy", base_sz=""), "fillBaseSz is empty"),
         (_convert_row("buy", quote_sz="Infinity"), "not a finite"),
+        (_convert_row("buy", quote_sz="1_000"), "not a decimal"),
+        (_convert_row("buy", base_sz=" 2"), "not a decimal"),
+        (_convert_row("buy", base_sz="2" * 402), "sane magnitude"),
         (_convert_row("buy", tradeId=""), "tradeId is empty"),
         (_convert_row("buy", baseCcy=""), "baseCcy is empty"),
     ],
