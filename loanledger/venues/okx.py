@@ -761,7 +761,7 @@ def _one_click(rows: list[Any], raws: list[msgspec.Raw] | None, ctx: DecodeConte
                 append(LoanEvent(  # positional: events.FIELDS order
                     VENUE, account, feed_id, ord_id, convert, done if leg.state in final else pending, leg.cTime,
                     got, got_amt, zero, zero, paid_ccy, paid_amt.copy_negate() if paid_amt else paid_amt,
-                    ord_id, parent, side, None if leg_raws is None else msgspec.Raw(bytes(leg_raws[i])),
+                    ord_id, parent, side, None if leg_raws is None else leg_raws[i].copy(),  # never pins the body
                 ))
 
 
