@@ -317,17 +317,21 @@ def _broken(body: bytes) -> bytes:
 
 
 async def test_a_transient_failure_continues_in_a_new_job_after_a_backoff(
-    workers: SyncWorkers, world: World, postgres_dsn: str
+    postgres_dsn: str, config: Config, world: World
 ) -> None:
     feed = "okx.flexible_loan_history"
     world.sim.faults.force_body(_broken, path=FEEDS[feed].path, count=1)
-    [job] = [j for j in plan_jobs(workers.config) if j.feed == feed]  # type: ignore[arg-type]
-    await workers.schedule([job])
-    async with running(workers):
-        await wait_for(lambda: _has(postgres_dsn, "todo", attempt=1), 10, "the continuation job")
-        [cont] = [r for r in await job_rows(postgres_dsn) if r["status"] == "todo"]
-        assert cont["lock"] == job.lock and cont["queueing_lock"] == job.queueing_lock
-        await wait_for(lambda: idle(workers), 10, "the continuation to finish")
+    # a backoff of 2 s: the continuation waits as `todo` for ten polls, so the poll sees it even on a
+    # loaded machine (with 0.2 s it was often taken, done and deleted between two polls)
+    async with SyncWorkers(postgres_dsn, config=config, stalled_after=3, retry_delay=2.0) as workers:
+        [job] = [j for j in plan_jobs(workers.config) if j.feed == feed]  # type: ignore[arg-type]
+        await workers.schedule([job])
+        async with running(workers):
+            await wait_for(lambda: _has(postgres_dsn, "todo", attempt=1), 10, "the continuation job")
+            [cont] = [r for r in await job_rows(postgres_dsn) if r["status"] == "todo"]
+            assert cont["lock"] == job.lock and cont["queueing_lock"] == job.queueing_lock
+            assert cont["scheduled_at"] is not None  # it waits out the backoff
+            await wait_for(lambda: idle(workers), 15, "the continuation to finish")
     assert [(r["status"], r["args"]["attempt"]) for r in await job_rows(postgres_dsn)] == [("failed", 0)]
     assert set(await stored_ids(postgres_dsn, "okx", "okx-0", feed)) == world.expected("okx", "okx-0", feed)
 
