@@ -483,7 +483,8 @@ def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, 
             status = statuses[r.repayStatus]
         except KeyError:
             status = pending
-        ccy = ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency)
+        wire_ccy = r.loanCurrency
+        ccy = ccys.get(wire_ccy) or _cur(ccys, wire_ccy)
         # loanId -> (currency, its books (0, +x, -x)); without details the repayment is one leg ""
         legs: dict[str, tuple[str, tuple[Decimal, Decimal, Decimal]]] = {}
         details = r.details
@@ -501,7 +502,8 @@ def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, 
             if not (value.is_finite() and low <= value.adjusted() <= high):
                 raise BadRecord(f"details.repayAmount is not finite or of sane magnitude: {value}")
             books = (zero, value.copy_negate(), value) if value.is_signed() else (zero, value, value.copy_negate())
-            lccy = (ccys.get(leg.loanCurrency) or _cur(ccys, leg.loanCurrency)) if leg.loanCurrency else ccy
+            lc = leg.loanCurrency  # mostly the repayment's own: no look-up then
+            lccy = ccy if lc == wire_ccy or not lc else ccys.get(lc) or _cur(ccys, lc)
             if lid in legs:  # a repeated loanId is one leg
                 total = exact_sum((legs[lid][1][1], books[1]))
                 books = (zero, total, total.copy_negate())
@@ -518,18 +520,20 @@ def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, 
         else:
             ordered = list(legs)
         ts = r.repayTime
-        for i, lid in enumerate(ordered):
+        parent: str | None = None  # the first leg carries the repayId, the others `repayId:loanId` and the repayId as parent
+        for lid in ordered:
             lccy, books = legs[lid]
-            eid = rid if i == 0 else f"{rid}:{lid}"
+            eid = rid if parent is None else f"{rid}:{lid}"
             append(event(
                 venue, account, feed, eid, kind, status, ts, lccy, books[w], books[d], books[c], None, None,
-                lid or None, None if i == 0 else rid, vt, raw,
+                lid or None, parent, vt, raw,
             ))
             if vt == TO_FLEXIBLE:  # the debt moves to a flexible loan of the same coin: no wallet flow
                 append(event(
                     venue, account, feed, f"{eid}:flexible", borrow, status, ts, lccy, zero, books[1], zero, None,
                     None, lid or None, eid, vt, raw,
                 ))
+            parent = rid
 
 
 FIXED_REPAY = feed(
