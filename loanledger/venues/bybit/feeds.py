@@ -285,7 +285,8 @@ class FlexRepayRow(msgspec.Struct, gc=False):
 
 
 def norm_flex_repay(rows: list[FlexRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append, statuses, types = ctx.account, ctx.feed, dict[str, str](), out.append, _NEW_STATUS, _FLEX_REPAY
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    statuses, types = _NEW_STATUS, _FLEX_REPAY
     venue, event, zero, pending, low, high = VENUE, LoanEvent, ZERO, _PENDING, _LOW, _HIGH
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         try:
@@ -410,8 +411,8 @@ def norm_fixed_contract(rows: list[FixedContractRow], raws: Raws, ctx: DecodeCon
         status = r.status
         vt = str(status)
         append(event(  # -|paid|: a signed amount is that already
-            venue, account, feed, lid, interest, done, r.borrowTime, ccy, paid if paid.is_signed() else paid.copy_negate(),
-            zero, zero, None, None, oid, None, vt, raw,
+            venue, account, feed, lid, interest, done, r.borrowTime, ccy,
+            paid if paid.is_signed() else paid.copy_negate(), zero, zero, None, None, oid, None, vt, raw,
         ))
         if status in penalty_status:
             append(event(
@@ -469,7 +470,8 @@ def fixed_leg_ids(repay_id: str, loan_ids: Iterable[str]) -> list[str]:
 
 
 def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append, statuses, types = ctx.account, ctx.feed, dict[str, str](), out.append, _NEW_STATUS, _FIXED_REPAY
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    statuses, types = _NEW_STATUS, _FIXED_REPAY
     venue, event, zero, pending, low, high, borrow = VENUE, LoanEvent, ZERO, _PENDING, _LOW, _HIGH, _BORROW
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         rid = str(r.repayId)  # positional LoanEvents below: field order as in events.FIELDS
@@ -520,7 +522,7 @@ def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, 
         else:
             ordered = list(legs)
         ts = r.repayTime
-        parent: str | None = None  # the first leg carries the repayId, the others `repayId:loanId` and the repayId as parent
+        parent: str | None = None  # the first leg carries the repayId; the others `repayId:loanId`, parent repayId
         for lid in ordered:
             lccy, books = legs[lid]
             eid = rid if parent is None else f"{rid}:{lid}"
@@ -560,7 +562,8 @@ class AdjustRow(msgspec.Struct, gc=False):
 
 
 def norm_adjust(rows: list[AdjustRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append, statuses, directions = ctx.account, ctx.feed, dict[str, str](), out.append, _NEW_STATUS, _ADJUST
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    statuses, directions = _NEW_STATUS, _ADJUST
     venue, event, zero, pending, low, high = VENUE, LoanEvent, ZERO, _PENDING, _LOW, _HIGH
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         try:
@@ -635,20 +638,24 @@ def norm_legacy_borrow(rows: list[LegacyBorrowRow], raws: Raws, ctx: DecodeConte
             loan = loan.copy_abs()
         ccy = ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency)
         vt, ts = str(r.status), r.borrowTime
-        append(event(venue, account, feed, oid, borrow, done, ts, ccy, loan, loan, zero, None, None, oid, None, vt, raw))
+        append(event(venue, account, feed, oid, borrow, done, ts, ccy, loan, loan, zero, None, None, oid, None, vt,
+                     raw))
         if pledge:
             # wallet -|pledge|, collateral +|pledge|: one copy either way
             out_, in_ = (pledge, pledge.copy_negate()) if pledge.is_signed() else (pledge.copy_negate(), pledge)
             append(event(
-                venue, account, feed, f"{oid}:collateral", pledge_kind, done, ts, _cur(ccys, r.collateralCurrency),
-                out_, zero, in_, None, None, oid, oid, vt, raw,
+                venue, account, feed, f"{oid}:collateral", pledge_kind, done, ts,
+                ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency), out_, zero, in_, None, None, oid,
+                oid, vt, raw,
             ))
         if interest:
             append(event(venue, account, feed, f"{oid}:interest", interest_kind, done, ts, ccy, zero,
-                         interest.copy_abs() if interest.is_signed() else interest, zero, None, None, oid, oid, vt, raw))
+                         interest.copy_abs() if interest.is_signed() else interest, zero, None, None, oid, oid, vt,
+                         raw))
         if penalty:
             append(event(venue, account, feed, f"{oid}:penalty", interest_kind, done, ts, ccy, zero,
-                         penalty.copy_abs() if penalty.is_signed() else penalty, zero, None, None, oid, oid, vt, raw))
+                         penalty.copy_abs() if penalty.is_signed() else penalty, zero, None, None, oid, oid, vt,
+                         raw))
 
 
 LEGACY_BORROW = feed(
@@ -679,7 +686,8 @@ class LegacyRepayRow(msgspec.Struct, gc=False):
 
 
 def norm_legacy_repay(rows: list[LegacyRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append, statuses, types = ctx.account, ctx.feed, dict[str, str](), out.append, _LEGACY_STATUS, _LEGACY_REPAY
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    statuses, types = _LEGACY_STATUS, _LEGACY_REPAY
     venue, event, zero, pending, low, high, release = VENUE, LoanEvent, ZERO, _PENDING, _LOW, _HIGH, _RELEASE
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         rid = str(r.repayId)
@@ -832,7 +840,8 @@ class InsRepaidRow(msgspec.Struct, gc=False):
 
 
 def norm_ins_repaid(rows: list[InsRepaidRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append, statuses, types = ctx.account, ctx.feed, dict[str, str](), out.append, _INS_STATUS, _INS_REPAY
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    statuses, types = _INS_STATUS, _INS_REPAY
     venue, event, zero, pending, low, high, interest_kind = VENUE, LoanEvent, ZERO, _PENDING, _LOW, _HIGH, _INTEREST
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         rid = str(r.repayOrderId)
