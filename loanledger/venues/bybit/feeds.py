@@ -442,7 +442,9 @@ class FixedRepayLeg(msgspec.Struct, gc=False):
     loanCurrency: str = ""
 
 
-class FixedRepayRow(msgspec.Struct):
+# gc=False: a row decoded from JSON cannot be part of a reference cycle (its `details` list holds
+# legs, which hold scalars); untracked, a page's rows cost the cyclic collector nothing while they live
+class FixedRepayRow(msgspec.Struct, gc=False):
     loanCurrency: str
     repayAmount: Decimal
     repayId: Id
