@@ -512,17 +512,16 @@ def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, 
                 total = exact_sum((legs[lid][1][1], books[1]))
                 books = (zero, total, total.copy_negate())
             legs[lid] = (lccy, books)
+        ordered: Iterable[str] = legs  # one leg: the dict itself
         if len(legs) > 1:
             # the order of _leg_order without a Python call per leg: for digit ids without a leading
             # zero, numeric order is by length, then text (the text sort, then a stable sort by length)
-            ordered = sorted(legs)
-            joined = "".join(ordered)
-            if joined.isdigit() and joined.isascii() and ordered[0][0] != "0":
-                ordered.sort(key=len)
+            ordered = lids = sorted(legs)
+            joined = "".join(lids)
+            if joined.isdigit() and joined.isascii() and lids[0][0] != "0":
+                lids.sort(key=len)
             else:
-                ordered.sort(key=_leg_order)
-        else:
-            ordered = list(legs)
+                lids.sort(key=_leg_order)
         ts = r.repayTime
         parent: str | None = None  # the first leg carries the repayId; the others `repayId:loanId`, parent repayId
         for lid in ordered:
