@@ -476,3 +476,48 @@ def test_amounts_beyond_28_digits_are_not_rounded_by_sign_changes() -> None:
     (ev,) = decode("bybit.flexible_repayment_history", body)
     assert ev.amount == Decimal("-" + big)
     assert str(ev.amount) == "-" + big
+
+
+@pytest.mark.parametrize("loan_ids", [
+    ["1000", "571", "99", "10000", "568"],  # digits: by value (the by-length fast path)
+    ["0568", "571", "99"],  # a leading zero: the general order (value, then text)
+    ["A7", "571", "99", "B"],  # ids that are not digits: after the numeric ones, by text
+])
+def test_fixed_repayment_legs_follow_the_loan_id_order_whatever_the_detail_order(loan_ids: list[str]) -> None:
+    legs = [{"loanCurrency": "ETH", "loanId": lid, "repayAmount": f"0.{i + 1}"} for i, lid in enumerate(loan_ids)]
+    row = {"details": legs, "loanCurrency": "ETH", "repayAmount": "1", "repayId": "9", "repayStatus": 1,
+           "repayTime": 1752717174353, "repayType": 1}
+    expected = fixed_leg_ids("9", loan_ids)
+    for details in (legs, legs[::-1]):
+        events = decode("bybit.fixed_repayment_history", envelope([{**row, "details": details}]))
+        assert [e.id for e in events] == expected
+        by_loan = {e.ref_id: e.amount for e in events}
+        assert by_loan == {lid: -D(f"0.{i + 1}") for i, lid in enumerate(loan_ids)}
+
+
+@pytest.mark.parametrize(("feed", "field", "extra"), [
+    ("bybit.flexible_repayment_history", "repayAmount",
+     {"loanCurrency": "BTC", "repayId": "1", "repayStatus": 1, "repayTime": 1, "repayType": 1}),
+    ("bybit.collateral_adjustment_history", "amount",
+     {"adjustId": 1, "adjustTime": 1, "collateralCurrency": "BTC", "direction": 0}),
+    ("bybit.legacy_repayment_history", "collateralReturn",
+     {"collateralCurrency": "BTC", "loanCurrency": "USDT", "orderId": 3, "repayAmount": "100", "repayId": "5",
+      "repayStatus": 1, "repayTime": 1, "repayType": 1}),
+    ("bybit.institutional_repayment_history", "interest",
+     {"repayOrderId": "8", "repaidTime": 1, "token": "USDT", "quantity": "2"}),
+    ("bybit.fixed_borrow_contracts", "interestPaid",
+     {"borrowCurrency": "ETH", "borrowTime": 1, "loanId": 5, "orderId": 6, "repaymentTime": 2,
+      "residualPenaltyInterest": "0", "residualPrincipal": "1", "status": 1}),
+    ("bybit.legacy_borrow_history", "initialCollateralAmount",
+     {"borrowTime": 1, "collateralCurrency": "BTC", "initialLoanAmount": "-7.5", "loanCurrency": "USDT",
+      "orderId": 4, "repaidInterest": "-0.25", "repaidPenaltyInterest": "0", "status": 1}),
+])
+@pytest.mark.parametrize("amount", ["0.123456789012345678901234567890", "0", "0E-3"])
+def test_a_signed_wire_amount_gives_the_books_of_its_magnitude(
+        feed: str, field: str, extra: dict[str, object], amount: str) -> None:
+    """The books come from |amount| (one copy per sign): a negative wire amount, and a negative zero, give
+    the same events, byte for byte, as the magnitude (JSON keeps a zero's sign and exponent)."""
+    list_name = "repayInfo" if feed.startswith("bybit.institutional") else "list"
+    plain = decode(feed, envelope([{**extra, field: amount}], list_name))
+    negative = decode(feed, envelope([{**extra, field: "-" + amount}], list_name))
+    assert msgspec.json.encode(negative) == msgspec.json.encode(plain)

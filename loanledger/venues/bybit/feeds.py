@@ -33,8 +33,6 @@ from ._dialect import (
     VENUE,
     Id,
     _ccy,
-    _money,
-    _sid,
 )
 
 __all__ = [
@@ -144,18 +142,28 @@ ADJUST_DIRECTIONS: Mapping[str, Books] = {
 # The hot path: one loop per page with the checks inlined, tables resolved once to
 # (kind, wallet, debt, collateral, venue_type) for both the int and the str spelling of a
 # code, currency codes validated once per distinct value per page, `raw` paired only when asked.
+# Per record, a Python call or a `dict.get` costs ~50-100 ns, so the loops (issue 16):
+# - bind globals (LoanEvent, VENUE, ZERO, the tables, the magnitude bounds) to locals first;
+# - look codes up by subscript in `try` (free in 3.11 unless it raises): an unknown code is the
+#   rare `except KeyError` path, with the same outcome as before (pending, a wallet repayment);
+# - keep a book as an index into ``(0, +x, -x)`` (0, 1, 2: a non-negative index takes the tuple's
+#   fast path), and copy an amount once: ``-x`` from ``+x`` or ``+x`` from ``-x`` by `is_signed`
+#   (what `copy_abs` then `copy_negate` gave, without the second copy).
 
 Raws = list[msgspec.Raw] | None
 _NO_RAW = itertools.repeat(None)
 TypeEntry = tuple[EventKind, int, int, int, str]
 ZERO = Decimal(0)
+#: the magnitude bounds of `_money.plausible`, as constants to bind to locals (`-MAX_ADJUSTED` is an operation)
+_LOW, _HIGH = -MAX_ADJUSTED, MAX_ADJUSTED
 
 
 def _type_table(table: Mapping[str, Books]) -> dict[int | str, TypeEntry]:
-    """code -> (kind, wallet, debt, collateral, venue_type) under both spellings ("1" and 1)."""
+    """code -> (kind, wallet, debt, collateral, venue_type) under both spellings ("1" and 1), each
+    book the index of its sign in ``(0, +x, -x)``: 0, 1 or 2 (-1 % 3)."""
     out: dict[int | str, TypeEntry] = {}
     for code, (kind, w, d, c) in table.items():
-        out[code] = out[int(code)] = (kind, w, d, c, code)
+        out[code] = out[int(code)] = (kind, w % 3, d % 3, c % 3, code)
     return out
 
 
@@ -168,12 +176,15 @@ def _status_table(table: Mapping[str, EventStatus]) -> dict[int | str, EventStat
     return out
 
 
+_UNKNOWN_KIND, _UNKNOWN_W, _UNKNOWN_D, _UNKNOWN_C = UNKNOWN_REPAY
+
+
 def _type_of(fast: dict[int | str, TypeEntry], value: Id) -> TypeEntry:
     """The entry of a code; codes not in the table are repayments from the wallet."""
     entry = fast.get(value)
     if entry is None:
         vt = str(value)
-        entry = fast.get(vt) or (*UNKNOWN_REPAY, vt)
+        entry = fast.get(vt) or (_UNKNOWN_KIND, _UNKNOWN_W % 3, _UNKNOWN_D % 3, _UNKNOWN_C % 3, vt)
     return entry
 
 
@@ -186,6 +197,10 @@ _NEW_STATUS = _status_table(NEW_STATUS)
 _LEGACY_STATUS = _status_table(LEGACY_REPAY_STATUS)
 _INS_STATUS = _status_table(INS_REPAY_STATUS)
 _ORDER_STATES = _status_table(ORDER_STATES)
+#: fixed order state -> (status, venue_type) under both spellings: one look-up, no str() per record
+_ORDER_ENTRIES = {code: (status, str(code)) for code, status in _ORDER_STATES.items()}
+#: a status code's text for `venue_type` under both spellings (str() of an int allocates per record)
+_CODE_TEXT: dict[int | str, str] = {c: str(i) for i in range(10) for c in (i, str(i))}
 # enum members as module constants: `EventKind.BORROW` is a metaclass look-up (~90 ns), a global ~20 ns
 _PENDING = EventStatus.PENDING
 _DONE = EventStatus.DONE
@@ -228,20 +243,25 @@ class FlexBorrowRow(msgspec.Struct, gc=False):
 
 def norm_flex_borrow(rows: list[FlexBorrowRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     account, feed, ccys, append, statuses = ctx.account, ctx.feed, dict[str, str](), out.append, _NEW_STATUS
+    venue, event, borrow, zero, pending, low, high = VENUE, LoanEvent, _BORROW, ZERO, _PENDING, _LOW, _HIGH
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         oid = str(r.orderId)
         if not oid:
             raise BadRecord("empty id")
         amount = r.initialLoanAmount
-        if not (amount.is_finite() and -MAX_ADJUSTED <= amount.adjusted() <= MAX_ADJUSTED):
+        if not (amount.is_finite() and low <= amount.adjusted() <= high):
             raise BadRecord(f"initialLoanAmount is not finite or of sane magnitude: {amount}")
-        mag = amount.copy_abs()
+        mag = amount.copy_abs() if amount.is_signed() else amount
+        try:
+            status = statuses[r.status]
+        except KeyError:
+            status = pending
         # positional, in LoanEvent's field order (see events.FIELDS): venue, account, feed, id, kind,
         # status, ts, currency, amount, debt, collateral, counter_currency, counter_amount, ref_id,
         # parent_id, venue_type, raw
-        append(LoanEvent(
-            VENUE, account, feed, oid, _BORROW, statuses.get(r.status, _PENDING), r.borrowTime,
-            ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), mag, mag, ZERO, None, None, oid, None, "", raw,
+        append(event(
+            venue, account, feed, oid, borrow, status, r.borrowTime,
+            ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), mag, mag, zero, None, None, oid, None, "", raw,
         ))
 
 
@@ -269,19 +289,28 @@ class FlexRepayRow(msgspec.Struct, gc=False):
 
 
 def norm_flex_repay(rows: list[FlexRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append, statuses = ctx.account, ctx.feed, dict[str, str](), out.append, _NEW_STATUS
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    statuses, types = _NEW_STATUS, _FLEX_REPAY
+    venue, event, zero, pending, low, high = VENUE, LoanEvent, ZERO, _PENDING, _LOW, _HIGH
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
-        kind, w, d, c, vt = _FLEX_REPAY.get(r.repayType) or _type_of(_FLEX_REPAY, r.repayType)
+        try:
+            kind, w, d, c, vt = types[r.repayType]
+        except KeyError:
+            kind, w, d, c, vt = _type_of(types, r.repayType)
         rid = str(r.repayId)
         if not rid:
             raise BadRecord("empty id")
         value = r.repayAmount
-        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+        if not (value.is_finite() and low <= value.adjusted() <= high):
             raise BadRecord(f"repayAmount is not finite or of sane magnitude: {value}")
-        mag = value.copy_abs()
-        books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
-        append(LoanEvent(
-            VENUE, account, feed, rid, kind, statuses.get(r.repayStatus, _PENDING), r.repayTime,
+        # indexed by a table book: 0, +x, -x
+        books = (zero, value.copy_negate(), value) if value.is_signed() else (zero, value, value.copy_negate())
+        try:
+            status = statuses[r.repayStatus]
+        except KeyError:
+            status = pending
+        append(event(
+            venue, account, feed, rid, kind, status, r.repayTime,
             ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency), books[w], books[d], books[c],
             None, None, None, None, vt, raw,
         ))
@@ -310,22 +339,25 @@ class FixedOrderRow(msgspec.Struct, gc=False):
 
 
 def norm_fixed_order(rows: list[FixedOrderRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append, states = ctx.account, ctx.feed, dict[str, str](), out.append, _ORDER_STATES
+    account, feed, ccys, append, states = ctx.account, ctx.feed, dict[str, str](), out.append, _ORDER_ENTRIES
+    venue, event, borrow, zero, pending, done, low, high = VENUE, LoanEvent, _BORROW, ZERO, _PENDING, _DONE, _LOW, _HIGH
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         oid = str(r.orderId)
         if not oid:
             raise BadRecord("empty id")
         value = r.filledQty
-        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+        if not (value.is_finite() and low <= value.adjusted() <= high):
             raise BadRecord(f"filledQty is not finite or of sane magnitude: {value}")
-        mag = value.copy_abs()
-        status = states.get(r.state, _PENDING)
-        vt = str(r.state)
-        if status is _DONE and not mag and vt in ("4", "5"):
+        mag = value.copy_abs() if value.is_signed() else value
+        try:
+            status, vt = states[r.state]
+        except KeyError:
+            status, vt = pending, str(r.state)
+        if status is done and not mag and vt in ("4", "5"):
             status = _FAILED  # cancelled or failed with nothing filled: no borrow happened
-        append(LoanEvent(
-            VENUE, account, feed, oid, _BORROW, status, r.orderTime,
-            ccys.get(r.orderCurrency) or _cur(ccys, r.orderCurrency), mag, mag, ZERO, None, None, oid, None, vt, raw,
+        append(event(
+            venue, account, feed, oid, borrow, status, r.orderTime,
+            ccys.get(r.orderCurrency) or _cur(ccys, r.orderCurrency), mag, mag, zero, None, None, oid, None, vt, raw,
         ))
 
 
@@ -364,29 +396,34 @@ _PENALTY_STATUS = frozenset({2, 3, "2", "3"})
 
 def norm_fixed_contract(rows: list[FixedContractRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     account, feed, ccys, append, penalty_status = ctx.account, ctx.feed, dict[str, str](), out.append, _PENALTY_STATUS
-    interest, done, zero, limit = _INTEREST, BORROW_DONE, ZERO, MAX_ADJUSTED
+    venue, event, interest, done, zero, low, high = VENUE, LoanEvent, _INTEREST, BORROW_DONE, ZERO, _LOW, _HIGH
+    texts = _CODE_TEXT
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         lid = str(r.loanId)
         oid = str(r.orderId)
         if not lid or not oid:
             raise BadRecord("empty id")
         paid, penalty, principal = r.interestPaid, r.residualPenaltyInterest, r.residualPrincipal
-        if not (paid.is_finite() and -limit <= paid.adjusted() <= limit):
+        if not (paid.is_finite() and low <= paid.adjusted() <= high):
             raise BadRecord(f"interestPaid is not finite or of sane magnitude: {paid}")
-        if not (penalty.is_finite() and -limit <= penalty.adjusted() <= limit):
+        if not (penalty.is_finite() and low <= penalty.adjusted() <= high):
             raise BadRecord(f"residualPenaltyInterest is not finite or of sane magnitude: {penalty}")
-        if not (principal.is_finite() and -limit <= principal.adjusted() <= limit):
+        if not (principal.is_finite() and low <= principal.adjusted() <= high):
             raise BadRecord(f"residualPrincipal is not finite or of sane magnitude: {principal}")
         ccy = ccys.get(r.borrowCurrency) or _cur(ccys, r.borrowCurrency)
-        vt = str(r.status)
-        append(LoanEvent(
-            VENUE, account, feed, lid, interest, done, r.borrowTime, ccy, paid.copy_abs().copy_negate(), zero, zero,
-            None, None, oid, None, vt, raw,
+        status = r.status
+        try:
+            vt = texts[status]
+        except KeyError:
+            vt = str(status)
+        append(event(  # -|paid|: a signed amount is that already
+            venue, account, feed, lid, interest, done, r.borrowTime, ccy,
+            paid if paid.is_signed() else paid.copy_negate(), zero, zero, None, None, oid, None, vt, raw,
         ))
-        if r.status in penalty_status:
-            append(LoanEvent(
-                VENUE, account, feed, f"{lid}:penalty", interest, done, r.repaymentTime, ccy, zero,
-                penalty.copy_abs(), zero, None, None, oid, lid, vt, raw,
+        if status in penalty_status:
+            append(event(
+                venue, account, feed, f"{lid}:penalty", interest, done, r.repaymentTime, ccy, zero,
+                penalty.copy_abs() if penalty.is_signed() else penalty, zero, None, None, oid, lid, vt, raw,
             ))
 
 
@@ -411,7 +448,9 @@ class FixedRepayLeg(msgspec.Struct, gc=False):
     loanCurrency: str = ""
 
 
-class FixedRepayRow(msgspec.Struct):
+# gc=False: a row decoded from JSON cannot be part of a reference cycle (its `details` list holds
+# legs, which hold scalars); untracked, a page's rows cost the cyclic collector nothing while they live
+class FixedRepayRow(msgspec.Struct, gc=False):
     loanCurrency: str
     repayAmount: Decimal
     repayId: Id
@@ -440,44 +479,70 @@ def fixed_leg_ids(repay_id: str, loan_ids: Iterable[str]) -> list[str]:
 
 def norm_fixed_repay(rows: list[FixedRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    statuses, types = _NEW_STATUS, _FIXED_REPAY
+    venue, event, zero, pending, low, high, borrow = VENUE, LoanEvent, ZERO, _PENDING, _LOW, _HIGH, _BORROW
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
-        rid = _sid(r.repayId)  # positional LoanEvents below: field order as in events.FIELDS
-        kind, w, d, c, vt = _FIXED_REPAY.get(r.repayType) or _type_of(_FIXED_REPAY, r.repayType)
-        status = _NEW_STATUS.get(r.repayStatus, _PENDING)
-        ccy = ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency)
-        legs: dict[str, tuple[str, Decimal]] = {}
+        rid = str(r.repayId)  # positional LoanEvents below: field order as in events.FIELDS
+        if not rid:
+            raise BadRecord("empty id")
+        try:
+            kind, w, d, c, vt = types[r.repayType]
+        except KeyError:
+            kind, w, d, c, vt = _type_of(types, r.repayType)
+        try:
+            status = statuses[r.repayStatus]
+        except KeyError:
+            status = pending
+        wire_ccy = r.loanCurrency
+        ccy = ccys.get(wire_ccy) or _cur(ccys, wire_ccy)
+        # loanId -> (currency, its books (0, +x, -x)); without details the repayment is one leg ""
+        legs: dict[str, tuple[str, tuple[Decimal, Decimal, Decimal]]] = {}
         details = r.details
         if not details:
             value = r.repayAmount
-            if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+            if not (value.is_finite() and low <= value.adjusted() <= high):
                 raise BadRecord(f"repayAmount is not finite or of sane magnitude: {value}")
-            legs[""] = (ccy, value.copy_abs())
+            legs[""] = (ccy, (zero, value.copy_negate(), value) if value.is_signed()
+                        else (zero, value, value.copy_negate()))
         for leg in details:
             lid = str(leg.loanId)
             if not lid:
                 raise BadRecord("empty id")
             value = leg.repayAmount
-            if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+            if not (value.is_finite() and low <= value.adjusted() <= high):
                 raise BadRecord(f"details.repayAmount is not finite or of sane magnitude: {value}")
-            amount = value.copy_abs()
-            lccy = (ccys.get(leg.loanCurrency) or _cur(ccys, leg.loanCurrency)) if leg.loanCurrency else ccy
-            prev = legs.get(lid)
-            legs[lid] = (lccy, amount if prev is None else exact_sum((prev[1], amount)))  # a repeated loanId is one leg
-        ordered = sorted(legs, key=_leg_order) if len(legs) > 1 else list(legs)
+            books = (zero, value.copy_negate(), value) if value.is_signed() else (zero, value, value.copy_negate())
+            lc = leg.loanCurrency  # mostly the repayment's own: no look-up then
+            lccy = ccy if lc == wire_ccy or not lc else ccys.get(lc) or _cur(ccys, lc)
+            if lid in legs:  # a repeated loanId is one leg
+                total = exact_sum((legs[lid][1][1], books[1]))
+                books = (zero, total, total.copy_negate())
+            legs[lid] = (lccy, books)
+        ordered: Iterable[str] = legs  # one leg: the dict itself
+        if len(legs) > 1:
+            # the order of _leg_order without a Python call per leg: for digit ids without a leading
+            # zero, numeric order is by length, then text (the text sort, then a stable sort by length)
+            ordered = lids = sorted(legs)
+            joined = "".join(lids)
+            if joined.isdigit() and joined.isascii() and lids[0][0] != "0":
+                lids.sort(key=len)
+            else:
+                lids.sort(key=_leg_order)
         ts = r.repayTime
-        for i, lid in enumerate(ordered):
-            lccy, mag = legs[lid]
-            eid = rid if i == 0 else f"{rid}:{lid}"
-            books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
-            append(LoanEvent(
-                VENUE, account, feed, eid, kind, status, ts, lccy, books[w], books[d], books[c], None, None,
-                lid or None, None if i == 0 else rid, vt, raw,
+        parent: str | None = None  # the first leg carries the repayId; the others `repayId:loanId`, parent repayId
+        for lid in ordered:
+            lccy, books = legs[lid]
+            eid = rid if parent is None else f"{rid}:{lid}"
+            append(event(
+                venue, account, feed, eid, kind, status, ts, lccy, books[w], books[d], books[c], None, None,
+                lid or None, parent, vt, raw,
             ))
             if vt == TO_FLEXIBLE:  # the debt moves to a flexible loan of the same coin: no wallet flow
-                append(LoanEvent(
-                    VENUE, account, feed, f"{eid}:flexible", _BORROW, status, ts, lccy, ZERO, mag, ZERO, None, None,
-                    lid or None, eid, vt, raw,
+                append(event(
+                    venue, account, feed, f"{eid}:flexible", borrow, status, ts, lccy, zero, books[1], zero, None,
+                    None, lid or None, eid, vt, raw,
                 ))
+            parent = rid
 
 
 FIXED_REPAY = feed(
@@ -504,23 +569,29 @@ class AdjustRow(msgspec.Struct, gc=False):
 
 
 def norm_adjust(rows: list[AdjustRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append, statuses = ctx.account, ctx.feed, dict[str, str](), out.append, _NEW_STATUS
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    statuses, directions = _NEW_STATUS, _ADJUST
+    venue, event, zero, pending, low, high = VENUE, LoanEvent, ZERO, _PENDING, _LOW, _HIGH
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
-        entry = _ADJUST.get(r.direction)
-        if entry is None:
-            raise BadRecord(f"unknown collateral direction {str(r.direction)!r}")
-        kind, w, _, c, vt = entry
+        try:
+            kind, w, _, c, vt = directions[r.direction]
+        except KeyError:
+            raise BadRecord(f"unknown collateral direction {str(r.direction)!r}") from None
         aid = str(r.adjustId)
         if not aid:
             raise BadRecord("empty id")
         value = r.amount
-        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+        if not (value.is_finite() and low <= value.adjusted() <= high):
             raise BadRecord(f"amount is not finite or of sane magnitude: {value}")
-        mag = value.copy_abs()
-        books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
-        append(LoanEvent(
-            VENUE, account, feed, aid, kind, statuses.get(r.status, _PENDING), r.adjustTime,
-            ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency), books[w], ZERO, books[c],
+        # indexed by a table book: 0, +x, -x
+        books = (zero, value.copy_negate(), value) if value.is_signed() else (zero, value, value.copy_negate())
+        try:
+            status = statuses[r.status]
+        except KeyError:
+            status = pending
+        append(event(
+            venue, account, feed, aid, kind, status, r.adjustTime,
+            ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency), books[w], zero, books[c],
             None, None, None, None, vt, raw,
         ))
 
@@ -554,38 +625,48 @@ class LegacyBorrowRow(msgspec.Struct, gc=False):
 
 def norm_legacy_borrow(rows: list[LegacyBorrowRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
-    interest_kind, done, zero, limit = _INTEREST, BORROW_DONE, ZERO, MAX_ADJUSTED
+    venue, event, interest_kind, done, zero, low, high = VENUE, LoanEvent, _INTEREST, BORROW_DONE, ZERO, _LOW, _HIGH
+    borrow, pledge_kind, texts = _BORROW, _PLEDGE, _CODE_TEXT
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         oid = str(r.orderId)
         if not oid:
             raise BadRecord("empty id")
         loan, pledge = r.initialLoanAmount, r.initialCollateralAmount
         interest, penalty = r.repaidInterest, r.repaidPenaltyInterest
-        if not (loan.is_finite() and -limit <= loan.adjusted() <= limit):
+        if not (loan.is_finite() and low <= loan.adjusted() <= high):
             raise BadRecord(f"initialLoanAmount is not finite or of sane magnitude: {loan}")
-        if not (pledge.is_finite() and -limit <= pledge.adjusted() <= limit):
+        if not (pledge.is_finite() and low <= pledge.adjusted() <= high):
             raise BadRecord(f"initialCollateralAmount is not finite or of sane magnitude: {pledge}")
-        if not (interest.is_finite() and -limit <= interest.adjusted() <= limit):
+        if not (interest.is_finite() and low <= interest.adjusted() <= high):
             raise BadRecord(f"repaidInterest is not finite or of sane magnitude: {interest}")
-        if not (penalty.is_finite() and -limit <= penalty.adjusted() <= limit):
+        if not (penalty.is_finite() and low <= penalty.adjusted() <= high):
             raise BadRecord(f"repaidPenaltyInterest is not finite or of sane magnitude: {penalty}")
-        loan = loan.copy_abs()
+        if loan.is_signed():
+            loan = loan.copy_abs()
         ccy = ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency)
-        vt, ts = str(r.status), r.borrowTime
-        append(LoanEvent(VENUE, account, feed, oid, _BORROW, done, ts, ccy, loan, loan, zero, None, None, oid, None,
-                         vt, raw))
+        ts = r.borrowTime
+        try:
+            vt = texts[r.status]
+        except KeyError:
+            vt = str(r.status)
+        append(event(venue, account, feed, oid, borrow, done, ts, ccy, loan, loan, zero, None, None, oid, None, vt,
+                     raw))
         if pledge:
-            pledge = pledge.copy_abs()
-            append(LoanEvent(
-                VENUE, account, feed, f"{oid}:collateral", _PLEDGE, done, ts, _cur(ccys, r.collateralCurrency),
-                pledge.copy_negate(), zero, pledge, None, None, oid, oid, vt, raw,
+            # wallet -|pledge|, collateral +|pledge|: one copy either way
+            out_, in_ = (pledge, pledge.copy_negate()) if pledge.is_signed() else (pledge.copy_negate(), pledge)
+            append(event(
+                venue, account, feed, f"{oid}:collateral", pledge_kind, done, ts,
+                ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency), out_, zero, in_, None, None, oid,
+                oid, vt, raw,
             ))
         if interest:
-            append(LoanEvent(VENUE, account, feed, f"{oid}:interest", interest_kind, done, ts, ccy, zero,
-                             interest.copy_abs(), zero, None, None, oid, oid, vt, raw))
+            append(event(venue, account, feed, f"{oid}:interest", interest_kind, done, ts, ccy, zero,
+                         interest.copy_abs() if interest.is_signed() else interest, zero, None, None, oid, oid, vt,
+                         raw))
         if penalty:
-            append(LoanEvent(VENUE, account, feed, f"{oid}:penalty", interest_kind, done, ts, ccy, zero,
-                             penalty.copy_abs(), zero, None, None, oid, oid, vt, raw))
+            append(event(venue, account, feed, f"{oid}:penalty", interest_kind, done, ts, ccy, zero,
+                         penalty.copy_abs() if penalty.is_signed() else penalty, zero, None, None, oid, oid, vt,
+                         raw))
 
 
 LEGACY_BORROW = feed(
@@ -616,30 +697,43 @@ class LegacyRepayRow(msgspec.Struct, gc=False):
 
 
 def norm_legacy_repay(rows: list[LegacyRepayRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append, statuses = ctx.account, ctx.feed, dict[str, str](), out.append, _LEGACY_STATUS
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    statuses, types = _LEGACY_STATUS, _LEGACY_REPAY
+    venue, event, zero, pending, low, high, release = VENUE, LoanEvent, ZERO, _PENDING, _LOW, _HIGH, _RELEASE
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         rid = str(r.repayId)
         oid = str(r.orderId)
         if not rid or not oid:
             raise BadRecord("empty id")
-        kind, w, d, c, vt = _LEGACY_REPAY.get(r.repayType) or _type_of(_LEGACY_REPAY, r.repayType)
-        status = statuses.get(r.repayStatus, _PENDING)
+        try:
+            kind, w, d, c, vt = types[r.repayType]
+        except KeyError:
+            kind, w, d, c, vt = _type_of(types, r.repayType)
+        try:
+            status = statuses[r.repayStatus]
+        except KeyError:
+            status = pending
         value = r.repayAmount
-        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+        if not (value.is_finite() and low <= value.adjusted() <= high):
             raise BadRecord(f"repayAmount is not finite or of sane magnitude: {value}")
-        mag = value.copy_abs()
-        books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
-        append(LoanEvent(
-            VENUE, account, feed, rid, kind, status, r.repayTime, ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency),
+        # indexed by a table book: 0, +x, -x
+        books = (zero, value.copy_negate(), value) if value.is_signed() else (zero, value, value.copy_negate())
+        ts = r.repayTime
+        append(event(
+            venue, account, feed, rid, kind, status, ts, ccys.get(r.loanCurrency) or _cur(ccys, r.loanCurrency),
             books[w], books[d], books[c], None, None, oid, None, vt, raw,
         ))
         back = r.collateralReturn
-        if back is not None and _money(back, "collateralReturn") != 0:
-            back = back.copy_abs()
-            append(LoanEvent(
-                VENUE, account, feed, f"{rid}:collateral", _RELEASE, status, r.repayTime,
-                _cur(ccys, r.collateralCurrency), back, ZERO, back.copy_negate(), None, None, oid, rid, vt, raw,
-            ))
+        if back is not None:
+            if not (back.is_finite() and low <= back.adjusted() <= high):
+                raise BadRecord(f"collateralReturn is not finite or of sane magnitude: {back}")
+            if back:
+                # wallet +|back|, collateral -|back|: one copy either way
+                in_, out_ = (back.copy_negate(), back) if back.is_signed() else (back, back.copy_negate())
+                append(event(
+                    venue, account, feed, f"{rid}:collateral", release, status, ts,
+                    _cur(ccys, r.collateralCurrency), in_, zero, out_, None, None, oid, rid, vt, raw,
+                ))
 
 
 LEGACY_REPAY = feed(
@@ -667,24 +761,25 @@ class LegacyAdjustRow(msgspec.Struct, gc=False):
 
 
 def norm_legacy_adjust(rows: list[LegacyAdjustRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    account, feed, ccys, append, directions = ctx.account, ctx.feed, dict[str, str](), out.append, _ADJUST
+    venue, event, zero, done, low, high = VENUE, LoanEvent, ZERO, _DONE, _LOW, _HIGH
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
-        entry = _ADJUST.get(r.direction)
-        if entry is None:
-            raise BadRecord(f"unknown collateral direction {str(r.direction)!r}")
-        kind, w, _, c, vt = entry
+        try:
+            kind, w, _, c, vt = directions[r.direction]
+        except KeyError:
+            raise BadRecord(f"unknown collateral direction {str(r.direction)!r}") from None
         aid = str(r.adjustId)
         oid = str(r.orderId)
         if not aid or not oid:
             raise BadRecord("empty id")
         value = r.amount
-        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+        if not (value.is_finite() and low <= value.adjusted() <= high):
             raise BadRecord(f"amount is not finite or of sane magnitude: {value}")
-        mag = value.copy_abs()
-        books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
-        append(LoanEvent(
-            VENUE, account, feed, aid, kind, _DONE, r.adjustTime,
-            ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency), books[w], ZERO, books[c],
+        # indexed by a table book: 0, +x, -x
+        books = (zero, value.copy_negate(), value) if value.is_signed() else (zero, value, value.copy_negate())
+        append(event(
+            venue, account, feed, aid, kind, done, r.adjustTime,
+            ccys.get(r.collateralCurrency) or _cur(ccys, r.collateralCurrency), books[w], zero, books[c],
             None, None, oid, None, vt, raw,
         ))
 
@@ -714,17 +809,18 @@ class InsLoanRow(msgspec.Struct, gc=False):
 
 def norm_ins_loan(rows: list[InsLoanRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
     account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    venue, event, borrow, done, zero, low, high = VENUE, LoanEvent, _BORROW, BORROW_DONE, ZERO, _LOW, _HIGH
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         oid = str(r.orderId)
         if not oid:
             raise BadRecord("empty id")
         value = r.loanAmount
-        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+        if not (value.is_finite() and low <= value.adjusted() <= high):
             raise BadRecord(f"loanAmount is not finite or of sane magnitude: {value}")
-        mag = value.copy_abs()
-        append(LoanEvent(
-            VENUE, account, feed, oid, _BORROW, BORROW_DONE, r.loanTime, ccys.get(r.loanCoin) or _cur(ccys, r.loanCoin),
-            mag, mag, ZERO, None, None, oid, None, str(r.status), raw,
+        mag = value.copy_abs() if value.is_signed() else value
+        append(event(
+            venue, account, feed, oid, borrow, done, r.loanTime, ccys.get(r.loanCoin) or _cur(ccys, r.loanCoin),
+            mag, mag, zero, None, None, oid, None, str(r.status), raw,  # text in the docs: str() returns it
         ))
 
 
@@ -755,29 +851,42 @@ class InsRepaidRow(msgspec.Struct, gc=False):
 
 
 def norm_ins_repaid(rows: list[InsRepaidRow], raws: Raws, ctx: DecodeContext, out: list[LoanEvent]) -> None:
-    account, feed, ccys, append, statuses = ctx.account, ctx.feed, dict[str, str](), out.append, _INS_STATUS
+    account, feed, ccys, append = ctx.account, ctx.feed, dict[str, str](), out.append
+    statuses, types = _INS_STATUS, _INS_REPAY
+    venue, event, zero, pending, low, high, interest_kind = VENUE, LoanEvent, ZERO, _PENDING, _LOW, _HIGH, _INTEREST
     for r, raw in zip(rows, _NO_RAW if raws is None else raws):
         rid = str(r.repayOrderId)
         if not rid:
             raise BadRecord("empty id")
-        kind, w, d, c, vt = _INS_REPAY.get(r.businessType) or _type_of(_INS_REPAY, r.businessType)
-        status = statuses.get(r.status, _PENDING)
+        try:
+            kind, w, d, c, vt = types[r.businessType]
+        except KeyError:
+            kind, w, d, c, vt = _type_of(types, r.businessType)
+        try:
+            status = statuses[r.status]
+        except KeyError:
+            status = pending
         ccy = ccys.get(r.token) or _cur(ccys, r.token)
         value = r.quantity
-        if not (value.is_finite() and -MAX_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED):
+        if not (value.is_finite() and low <= value.adjusted() <= high):
             raise BadRecord(f"quantity is not finite or of sane magnitude: {value}")
-        mag = value.copy_abs()
-        books = (ZERO, mag, mag.copy_negate())  # indexed by a table sign: 0, +1, -1
-        append(LoanEvent(
-            VENUE, account, feed, rid, kind, status, r.repaidTime, ccy, books[w], books[d], books[c],
+        # indexed by a table book: 0, +x, -x
+        books = (zero, value.copy_negate(), value) if value.is_signed() else (zero, value, value.copy_negate())
+        ts = r.repaidTime
+        append(event(
+            venue, account, feed, rid, kind, status, ts, ccy, books[w], books[d], books[c],
             None, None, None, None, vt, raw,
         ))
         interest = r.interest
-        if interest is not None and _money(interest, "interest") != 0:
-            append(LoanEvent(
-                VENUE, account, feed, f"{rid}:interest", _INTEREST, status, r.repaidTime, ccy,
-                interest.copy_abs().copy_negate(), ZERO, ZERO, None, None, None, rid, vt, raw,
-            ))
+        if interest is not None:
+            if not (interest.is_finite() and low <= interest.adjusted() <= high):
+                raise BadRecord(f"interest is not finite or of sane magnitude: {interest}")
+            if interest:
+                append(event(  # -|interest|: a signed amount is that already
+                    venue, account, feed, f"{rid}:interest", interest_kind, status, ts, ccy,
+                    interest if interest.is_signed() else interest.copy_negate(), zero, zero, None, None, None, rid,
+                    vt, raw,
+                ))
 
 
 INS_REPAYMENTS = feed(
