@@ -55,6 +55,7 @@ from .feeds import (
     LEGACY_ADJUSTMENTS,
     LEGACY_BORROW,
     LEGACY_REPAY,
+    FixedContractRow,
 )
 
 __all__ = [
@@ -252,15 +253,10 @@ class _OngoingCoinRow(msgspec.Struct):
     hourlyInterestRate: str = ""
 
 
-class _ContractRow(msgspec.Struct):
-    borrowCurrency: str
-    borrowTime: int
-    interestPaid: Decimal
-    loanId: Id
-    orderId: Id
-    repaymentTime: int
-    residualPenaltyInterest: Decimal
-    residualPrincipal: Decimal
+class _ContractRow(FixedContractRow):
+    """The fixed_borrow_contracts feed's record (the same endpoint), its status read as an int (the
+    position keeps statuses 1 and 3; a "1" on the wire is 1 here)."""
+
     status: int
 
 
